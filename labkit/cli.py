@@ -1,0 +1,176 @@
+"""The ``labkit`` command.
+
+    labkit sim build [--force]        compile the lab simulator (cached by source hash)
+    labkit sim start [-- FLAGS...]    start it in the background, or reuse the running one
+    labkit sim status | stop | url | env
+    labkit inventory [vms|hosts|clusters|datastores|networks]
+    labkit lab                        the lab simulator plus JupyterLab on the curriculum
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from . import sim
+from .errors import LabkitError
+
+STATUS_EXIT = {"running": 0, "stopped": 3, "dead": 4, "unreachable": 5}
+
+
+def _sim_build(a) -> int:
+    binary, built = sim.build(force=a.force)
+    print(f"{'built' if built else 'up to date'}: {binary}")
+    return 0
+
+
+def _sim_start(a) -> int:
+    before = sim.status()
+    s = sim.start(a.flags, binary=a.vcsim)
+    reused = before.running and before.sim.pid == s.pid
+    print(f"{'already running' if reused else 'started'}: pid {s.pid}, {s.url} (user {s.username})")
+    return 0
+
+
+def _sim_stop(a) -> int:
+    before = sim.stop()
+    if before.sim is None:
+        print("stopped: no lab simulator was running")
+    elif before.state == "dead":
+        print(f"cleaned up: pid {before.sim.pid} had already died")
+    else:
+        print(f"stopped: pid {before.sim.pid}")
+    return 0
+
+
+def _sim_status(a) -> int:
+    st = sim.status()
+    print(st.describe())
+    return STATUS_EXIT[st.state]
+
+
+def _with_credentials(s) -> str:
+    from urllib.parse import quote
+    scheme, rest = s.url.split("://", 1)
+    return f"{scheme}://{quote(s.username, safe='')}:{quote(s.password, safe='')}@{rest}"
+
+
+def _sim_url(a) -> int:
+    st = sim.status()
+    if not st.running:
+        raise LabkitError(st.describe())
+    print(_with_credentials(st.sim) if a.with_credentials else st.sim.url)
+    return 0
+
+
+def _sim_env(a) -> int:
+    st = sim.status()
+    if not st.running:
+        raise LabkitError(st.describe())
+    # For govc: eval "$(labkit sim env)". The lab simulator's certificate is self-signed.
+    print(f"export GOVC_URL='{_with_credentials(st.sim)}' GOVC_INSECURE=1")
+    return 0
+
+
+def _inventory(a) -> int:
+    import pandas as pd
+
+    from . import connect, inventory
+
+    pd.set_option("display.width", 200)
+    pd.set_option("display.max_columns", 20)
+    with connect() as session:
+        print(getattr(inventory, a.table)(session).to_string(index=False))
+    return 0
+
+
+def _lab(a) -> int:
+    notebooks = Path(a.notebooks).resolve()
+    if not notebooks.is_dir():
+        raise LabkitError(f"No curriculum folder at {notebooks}.", fix="run labkit lab from the project folder, or pass --notebooks")
+    import importlib.util
+
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise LabkitError("JupyterLab is not installed in this environment.", fix="pip install vmotion-labs")
+    sim.build()
+    s = sim.start()
+    print(f"lab simulator: {s.url} (pid {s.pid})")
+    first = sorted(notebooks.glob("00-*.ipynb"))
+    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}", f"--ServerApp.ip={a.ip}", f"--ServerApp.port={a.port}"]
+    if a.no_browser:
+        cmd.append("--no-browser")
+    if os.geteuid() == 0:  # containers and CI machines often run as root
+        cmd.append("--allow-root")
+    if first:
+        cmd.append(f"--LabApp.default_url=/lab/tree/{first[0].name}")
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)  # also when started from a shell that ignores SIGINT
+    signal.signal(signal.SIGTERM, interrupt)
+    server = subprocess.Popen(cmd, start_new_session=True)  # Ctrl-C reaches labkit, which shuts down both
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        server.terminate()  # JupyterLab shuts its kernels down cleanly on SIGTERM
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        return 130
+    finally:
+        sim.stop()
+        print("lab simulator stopped")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="labkit", description="vMotion Labs: the lab simulator and helpers.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ps = sub.add_parser("sim", help="build and run the lab simulator").add_subparsers(dest="action", required=True)
+    b = ps.add_parser("build", help="compile the simulator once (cached by a hash of its source)")
+    b.add_argument("--force", action="store_true", help="rebuild even if a cached binary exists")
+    b.set_defaults(func=_sim_build)
+    s = ps.add_parser("start", help="start in the background, or reuse the running simulator")
+    s.add_argument("--vcsim", metavar="PATH", help="run this simulator program instead (an official vcsim)")
+    s.add_argument("flags", nargs=argparse.REMAINDER, help="simulator flags after --, e.g. -- -host 5 -vm 4")
+    s.set_defaults(func=_sim_start)
+    ps.add_parser("stop", help="stop the simulator").set_defaults(func=_sim_stop)
+    ps.add_parser("status", help="running, stopped, dead or unreachable (exit 0 only when running)").set_defaults(
+        func=_sim_status)
+    u = ps.add_parser("url", help="the running simulator's SDK URL")
+    u.add_argument("--with-credentials", action="store_true", help="include user and password (for govc)")
+    u.set_defaults(func=_sim_url)
+    ps.add_parser("env", help="shell exports for govc: eval \"$(labkit sim env)\"").set_defaults(func=_sim_env)
+
+    inv = sub.add_parser("inventory", help="print an inventory table of the lab simulator")
+    inv.add_argument("table", nargs="?", default="vms", choices=["vms", "hosts", "clusters", "datastores", "networks"])
+    inv.set_defaults(func=_inventory)
+
+    lab = sub.add_parser("lab", help="start the lab simulator and JupyterLab on the curriculum")
+    lab.add_argument("--notebooks", default="notebooks", help="the curriculum folder (default: ./notebooks)")
+    lab.add_argument("--ip", default="127.0.0.1")
+    lab.add_argument("--port", default=int(os.environ.get("LABKIT_LAB_PORT", 8888)), type=int)
+    lab.add_argument("--no-browser", action="store_true")
+    lab.set_defaults(func=_lab)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "flags", None) and args.flags[0] == "--":
+        args.flags = args.flags[1:]
+    try:
+        return args.func(args)
+    except LabkitError as e:
+        print(f"labkit: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

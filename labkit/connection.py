@@ -1,0 +1,228 @@
+"""Connect to the lab simulator or to a real vCenter.
+
+>>> session = labkit.connect()                      # the lab simulator, started if needed
+>>> session = labkit.connect("vc.example.com", user="me@vsphere.local", password=...)
+>>> session = labkit.connect(env=True)               # GOVC_URL, GOVC_USERNAME, ...
+
+A session is a context manager and logs out on exit. Certificates are verified
+for every endpoint except the lab simulator on loopback, unless you pass
+``insecure=True``. Passwords are never stored on the session, never shown in a
+repr, a log line or a message.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import ssl
+from typing import Iterable
+
+from pyVim.connect import Disconnect, SmartConnect
+from pyVmomi import vim
+
+from . import endpoint as _endpoint
+from . import sim
+from .errors import (CallTimeout, EndpointUnreachable, InvalidLogin, LabkitError, SimulatorNotRunning,
+                     UntrustedCertificate)
+from .guard import ChangeGuard
+
+DEFAULT_TIMEOUT_S = 30.0
+_open: "list[Session]" = []  # open sessions, oldest first
+
+
+def current() -> "Session":
+    """The most recently opened session that is still open."""
+    if not _open:
+        raise LabkitError("No open session.", fix="session = labkit.connect()")
+    return _open[-1]
+
+
+class Session:
+    """A logged-in vSphere API session (pyVmomi ServiceInstance inside)."""
+
+    def __init__(self, si, ep: _endpoint.Endpoint, user: str, guard: ChangeGuard, timeout: float):
+        self.si = si
+        self.content = si.RetrieveContent()
+        self.endpoint = ep
+        self.user = user
+        self.guard = guard
+        self.timeout = timeout
+        self.closed = False
+
+    # -- identity ------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return self.endpoint.url
+
+    @property
+    def is_lab(self) -> bool:
+        return self.guard.is_lab
+
+    @property
+    def where(self) -> str:
+        return "the lab simulator" if self.is_lab else self.url
+
+    def __repr__(self) -> str:
+        kind = "lab simulator" if self.is_lab else ("changes allowed in lab area" if self.guard.allow_changes else "read-only")
+        state = "closed" if self.closed else kind
+        return f"<labkit.Session {self.user} at {self.url} ({state})>"
+
+    # -- changing inventory ----------------------------------------------------
+    def change(self, obj, method: str, *args, action: str | None = None, timeout: float | None = None,
+               progress: bool = True, **kwargs):
+        """Call a changing API method through the change guard and wait for its task.
+
+        ``session.change(vm, "PowerOffVM_Task")`` checks the guard, calls
+        ``vm.PowerOffVM_Task()``, waits with a progress bar and returns the
+        task's result, or raises :class:`~labkit.errors.TaskFailed` with
+        vCenter's fault.
+        """
+        from .tasks import wait_for_task
+
+        self.guard.check(self.content, obj, action or method, self.where)
+        result = getattr(obj, method)(*args, **kwargs)
+        if isinstance(result, vim.Task):
+            return wait_for_task(self, result, timeout=timeout, progress=progress)
+        return result
+
+    # -- lifetime --------------------------------------------------------------
+    def close(self) -> None:
+        if self.closed:
+            return
+        with contextlib.suppress(Exception):
+            self.content.sessionManager.Logout()
+        with contextlib.suppress(Exception):
+            Disconnect(self.si)
+        self.closed = True
+        if self in _open:
+            _open.remove(self)
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def connect(url: str | None = None, *, user: str | None = None, password: str | None = None,
+            env: bool = False, insecure: bool | None = None, cafile: str | None = None,
+            timeout: float = DEFAULT_TIMEOUT_S, allow_changes: bool = False,
+            lab_area: Iterable[str] = (), lab: bool | None = None, reset: bool = False) -> Session:
+    """Open a session.
+
+    With no ``url`` (and ``env`` false) this is the lab simulator: it is started
+    if needed, or restarted from its initial inventory with ``reset=True``.
+    With ``env=True`` the address and login come from govc's variables
+    ``GOVC_URL``, ``GOVC_USERNAME``, ``GOVC_PASSWORD``, ``GOVC_INSECURE``,
+    ``GOVC_TLS_CA_CERTS``.
+
+    ``lab=False`` treats even the simulator as a real vCenter (to rehearse the
+    change guard). On a real vCenter, changes need ``allow_changes=True`` and a
+    ``lab_area`` of folder or resource pool paths.
+    """
+    if env:
+        url = url or os.environ.get("GOVC_URL")
+        if not url:
+            raise _endpoint.MalformedURL("GOVC_URL is not set.", fix="export GOVC_URL=https://vcenter.example.com/sdk")
+        user = user or os.environ.get("GOVC_USERNAME")
+        password = password if password is not None else os.environ.get("GOVC_PASSWORD")
+        cafile = cafile or os.environ.get("GOVC_TLS_CA_CERTS")
+        if insecure is None and os.environ.get("GOVC_INSECURE", "").lower() in ("1", "true", "yes"):
+            insecure = True
+
+    managed = url is None
+    if managed:
+        state = sim.reset() if reset else sim.start()
+        ep = _endpoint.parse(state.url)
+        user, password = state.username, state.password
+    else:
+        ep = _endpoint.parse(url)
+        user = user or ep.user
+        password = password if password is not None else ep.password
+        if not user or password is None:
+            raise InvalidLogin(f"No user name or password given for {ep.url}.",
+                               fix="connect(url, user=..., password=...) or set GOVC_USERNAME and GOVC_PASSWORD")
+        managed = _is_managed_simulator(ep)
+
+    is_lab = managed if lab is None else (lab and managed)
+    context = _ssl_context(ep, insecure=insecure if insecure is not None else managed, cafile=cafile)
+    si = _login(ep, user, password, context, timeout, managed)
+    guard = ChangeGuard(is_lab=is_lab, allow_changes=allow_changes, lab_area=tuple(lab_area))
+    session = Session(si, ep, user, guard, timeout)
+    _open.append(session)
+    return session
+
+
+def _is_managed_simulator(ep: _endpoint.Endpoint) -> bool:
+    """Is this the loopback simulator that labkit itself runs?"""
+    if not ep.is_loopback:
+        return False
+    st = sim.status()
+    if st.sim is None:
+        return False
+    running = _endpoint.parse(st.sim.url)
+    return running.port == ep.port and running.scheme == ep.scheme
+
+
+def _ssl_context(ep: _endpoint.Endpoint, *, insecure: bool, cafile: str | None) -> ssl.SSLContext | None:
+    if ep.scheme != "https":
+        return None
+    if insecure:
+        return ssl._create_unverified_context()  # the user's explicit choice, or the loopback lab simulator
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as e:
+        raise UntrustedCertificate(f"Cannot read the CA file {cafile}: {e}.",
+                                   fix="pass cafile= the PEM file of the CA that signed the vCenter certificate") from None
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float):
+    # pyVmomi's version probe opens its connection without a timeout; bound it.
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def _login(ep, user, password, context, timeout, managed):
+    try:
+        with _socket_timeout(timeout):
+            return SmartConnect(
+                protocol=ep.scheme, host=ep.host, port=ep.port, path=ep.path, user=user, pwd=password,
+                sslContext=context, httpConnectionTimeout=timeout,
+            )
+    except vim.fault.InvalidLogin:
+        raise InvalidLogin(
+            f"{'The lab simulator' if managed else ep.url} rejected the user name or password for '{user}'.",
+            fix=("check user= and password= (or GOVC_USERNAME and GOVC_PASSWORD)" if not managed
+                 else "call labkit.connect() with no address; it logs in with the simulator's own login"),
+        ) from None
+    except ssl.SSLCertVerificationError as e:
+        raise UntrustedCertificate(
+            f"The certificate of {ep.url} is not trusted ({e.verify_message}).",
+            fix=("trust the CA that signed it with connect(url, cafile='vcenter-ca.pem') or GOVC_TLS_CA_CERTS "
+                 "(vCenter serves its CA bundle at https://<vcenter>/certs/download.zip); or, accepting the risk, "
+                 "connect(url, insecure=True) or GOVC_INSECURE=1"),
+        ) from None
+    except (socket.timeout, TimeoutError):
+        raise CallTimeout(f"{ep.url} did not answer within {timeout:g} s.",
+                          fix="check that the address is right and reachable, or pass a larger timeout=") from None
+    except ConnectionRefusedError:
+        if managed or ep.is_loopback:
+            raise SimulatorNotRunning(f"Nothing answers at {ep.url}: the lab simulator is not running there.") from None
+        raise EndpointUnreachable(f"{ep.url} refused the connection.",
+                                  fix="check the address and port, and that vCenter is up") from None
+    except socket.gaierror:
+        raise EndpointUnreachable(f"The host name '{ep.host}' cannot be resolved.",
+                                  fix="check the spelling, or use the IP address") from None
+    except OSError as e:
+        raise EndpointUnreachable(f"Cannot reach {ep.url}: {e.strerror or e}.",
+                                  fix="check the address and your network") from None
+    except Exception as e:  # pyVmomi raises a bare Exception when no vSphere API answers
+        if "is not a VIM server" in str(e) or "down" in str(e):
+            raise EndpointUnreachable(f"{ep.url} answers, but not with the vSphere API.",
+                                      fix="check the address; it should be a vCenter or ESXi host") from None
+        raise

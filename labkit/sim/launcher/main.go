@@ -1,0 +1,116 @@
+// Command labsim is the vMotion Labs simulator: a vCenter simulator built on
+// govmomi's simulator package. It serves one inventory on one address until it
+// is told to stop, and announces itself with the line vcsim prints:
+//
+//	export GOVC_URL=https://user:password@127.0.0.1:PORT/sdk GOVC_SIM_PID=PID
+//
+// Flags follow vcsim's names where the two overlap, so tooling that starts one
+// can start the other.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+type options struct {
+	listen   string
+	load     string
+	useTLS   bool
+	certFile string
+	keyFile  string
+	username string
+	password string
+	pageSize int
+	dsGiB    int
+	counts   counts
+}
+
+func parseFlags(args []string) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("labsim", flag.ContinueOnError)
+	fs.StringVar(&o.listen, "l", "127.0.0.1:8989", "listen address host:port (port 0 picks a free port)")
+	fs.StringVar(&o.load, "load", "", "load the inventory from a directory of ObjectContent XML files (govc object.save format)")
+	fs.BoolVar(&o.useTLS, "tls", true, "serve HTTPS")
+	fs.StringVar(&o.certFile, "tlscert", "", "PEM certificate file for -tls (default: a built-in localhost certificate)")
+	fs.StringVar(&o.keyFile, "tlskey", "", "PEM private key file for -tlscert")
+	fs.StringVar(&o.username, "username", "", "the only user name the simulator accepts (required)")
+	fs.StringVar(&o.password, "password", "", "the only password the simulator accepts (required)")
+	fs.IntVar(&o.pageSize, "page-size", defaultPageSize, "objects per RetrievePropertiesEx page when the client sets no maxObjects")
+	fs.IntVar(&o.dsGiB, "ds-capacity", 2048, "capacity of every datastore, GiB (0 keeps the host disk's numbers)")
+	o.counts.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.username == "" || o.password == "" {
+		// govmomi's default login accepts any non-empty pair; the lab wants a real check.
+		return nil, fmt.Errorf("-username and -password are both required")
+	}
+	if (o.certFile == "") != (o.keyFile == "") {
+		return nil, fmt.Errorf("-tlscert and -tlskey go together")
+	}
+	if o.pageSize < 1 {
+		return nil, fmt.Errorf("-page-size must be at least 1")
+	}
+	return o, nil
+}
+
+func run(o *options) error {
+	model, err := buildModel(o)
+	if err != nil {
+		return err
+	}
+	defer model.Remove()
+
+	if o.dsGiB > 0 {
+		setDatastoreCapacity(o.dsGiB)
+	}
+	installTaskManager()
+	installPagingCollector(o.pageSize)
+
+	model.Service.Listen = &url.URL{Host: o.listen, User: url.UserPassword(o.username, o.password)}
+	if o.useTLS {
+		cfg, err := tlsConfig(o.certFile, o.keyFile)
+		if err != nil {
+			return err
+		}
+		model.Service.TLS = cfg
+	}
+
+	server := model.Service.NewServer()
+	defer server.Close()
+
+	// The announcement doubles as the readiness signal: the listener is open.
+	fmt.Printf("export GOVC_URL=%s GOVC_SIM_PID=%d\n", server.URL.String(), os.Getpid())
+	os.Stdout.Sync()
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	sig := <-stop
+	log.Printf("labsim: %s received, shutting down", sig)
+	return nil
+}
+
+func main() {
+	log.SetFlags(0)
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		if err == flag.ErrHelp {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "labsim:", err)
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "labsim:", err)
+		os.Exit(1)
+	}
+}

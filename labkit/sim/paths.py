@@ -1,0 +1,32 @@
+"""Where labkit keeps the simulator binary and the running simulator's state."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """Built binaries: ``$LABKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/labkit``."""
+    if os.environ.get("LABKIT_CACHE_DIR"):
+        return Path(os.environ["LABKIT_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "labkit"
+
+
+def state_dir() -> Path:
+    """The running simulator's state file, log and lock.
+
+    ``$LABKIT_STATE_DIR``, else ``$XDG_RUNTIME_DIR/labkit``, else
+    ``<cache dir>/run``. Tests point this at a folder of their own so they never
+    touch a learner's simulator.
+    """
+    if os.environ.get("LABKIT_STATE_DIR"):
+        return Path(os.environ["LABKIT_STATE_DIR"])
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        return Path(os.environ["XDG_RUNTIME_DIR"]) / "labkit"
+    return cache_dir() / "run"
+
+
+def launcher_source() -> Path:
+    """The Go launcher's source, shipped inside the package."""
+    return Path(__file__).with_name("launcher")

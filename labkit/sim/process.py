@@ -1,0 +1,284 @@
+"""Run one lab simulator in the background: start, status, stop, reset.
+
+The running simulator is described by a state file (``sim.json``, mode 0600)
+in :func:`labkit.sim.paths.state_dir`. A start while one is running reuses
+it; a state file whose process has died is detected and replaced by the next
+start. Stopping goes by the recorded PID, checked against the process start
+time so a recycled PID is never signalled.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import SimulatorError, SimulatorNotBuilt
+from . import builder, paths
+
+#: The lab simulator's login. It is a loopback lab, so the pair is public and
+#: documented; override with $LABKIT_SIM_USER / $LABKIT_SIM_PASSWORD.
+DEFAULT_USER = "student@vsphere.local"
+DEFAULT_PASSWORD = "VMware1!"
+
+ANNOUNCE = re.compile(r"export GOVC_URL=(?P<url>\S+) GOVC_SIM_PID=(?P<pid>\d+)")
+START_TIMEOUT_S = 60.0
+
+
+@dataclasses.dataclass
+class SimState:
+    pid: int
+    url: str  # without credentials
+    username: str
+    password: str = dataclasses.field(repr=False)
+    binary: str = ""
+    args: list[str] = dataclasses.field(default_factory=list)
+    log: str = ""
+    started: float = 0.0
+    proc_start: str = ""  # /proc/<pid>/stat start time, guards against PID reuse
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        u = urlsplit(self.url)
+        return u.hostname or "127.0.0.1", u.port or 443
+
+
+@dataclasses.dataclass
+class SimStatus:
+    state: str  # "running", "unreachable", "dead" or "stopped"
+    sim: SimState | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def describe(self) -> str:
+        if self.sim is None:
+            return "stopped: no lab simulator is running (start one with: labkit sim start)"
+        s = self.sim
+        if self.state == "running":
+            return f"running: pid {s.pid}, {s.url}"
+        if self.state == "unreachable":
+            return f"unreachable: pid {s.pid} is alive but {s.url} does not answer (restart with: labkit sim stop && labkit sim start)"
+        return f"dead: pid {s.pid} is gone; the next 'labkit sim start' starts a fresh simulator"
+
+
+def _state_file() -> Path:
+    return paths.state_dir() / "sim.json"
+
+
+@contextlib.contextmanager
+def _locked():
+    d = paths.state_dir()
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(d / "lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _read_state() -> SimState | None:
+    try:
+        data = json.loads(_state_file().read_text())
+        return SimState(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _write_state(s: SimState) -> None:
+    f = _state_file()
+    tmp = f.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(dataclasses.asdict(s), fh, indent=1)
+    os.replace(tmp, f)
+
+
+def _clear_state() -> None:
+    with contextlib.suppress(FileNotFoundError):
+        _state_file().unlink()
+
+
+def _proc_start_time(pid: int) -> str | None:
+    """Start time of a live (non-zombie) process, or None if there is none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)  # reap it if it was our child
+        return None
+    return fields[19]
+
+
+def _alive(s: SimState) -> bool:
+    started = _proc_start_time(s.pid)
+    return started is not None and (not s.proc_start or started == s.proc_start)
+
+
+def _answers(s: SimState, timeout: float = 2.0) -> bool:
+    try:
+        with socket.create_connection(s.host_port, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def status() -> SimStatus:
+    s = _read_state()
+    if s is None:
+        return SimStatus("stopped")
+    if not _alive(s):
+        return SimStatus("dead", s)
+    if not _answers(s):
+        return SimStatus("unreachable", s)
+    return SimStatus("running", s)
+
+
+def credentials() -> tuple[str, str]:
+    return (
+        os.environ.get("LABKIT_SIM_USER", DEFAULT_USER),
+        os.environ.get("LABKIT_SIM_PASSWORD", DEFAULT_PASSWORD),
+    )
+
+
+def resolve_binary(explicit: str | os.PathLike | None = None) -> Path:
+    """Which simulator program to run.
+
+    An explicit path, else ``$LABKIT_VCSIM`` (for example an official vcsim),
+    else the project's own build, else a ``vcsim`` found on PATH.
+    """
+    chosen = explicit or os.environ.get("LABKIT_VCSIM")
+    if chosen:
+        p = Path(chosen)
+        if not (p.is_file() and os.access(p, os.X_OK)):
+            raise SimulatorError(f"The simulator program {p} does not exist or is not executable.",
+                                 fix="point LABKIT_VCSIM at a vcsim binary, or unset it to use labkit's own")
+        return p
+    binary = builder.built_binary()
+    if binary is not None:
+        return binary
+    on_path = shutil.which("vcsim")
+    if on_path:
+        return Path(on_path)
+    raise SimulatorNotBuilt("The lab simulator is not built yet.")
+
+
+def _strip_userinfo(url: str) -> str:
+    u = urlsplit(url)
+    netloc = u.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if u.port:
+        netloc += f":{u.port}"
+    return urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
+
+
+def _wait_for_announcement(proc: subprocess.Popen, log: Path, timeout: float) -> re.Match:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        m = ANNOUNCE.search(text)
+        if m:
+            return m
+        if proc.poll() is not None:
+            tail = "\n".join(text.strip().splitlines()[-8:])
+            raise SimulatorError(f"The lab simulator exited during start-up (code {proc.returncode}):\n{tail}")
+        time.sleep(0.05)
+    proc.kill()
+    raise SimulatorError(f"The lab simulator did not announce itself within {timeout:.0f} s; see {log}.")
+
+
+def start(args: list[str] | None = None, *, binary: str | os.PathLike | None = None,
+          listen: str = "127.0.0.1:0", timeout: float = START_TIMEOUT_S) -> SimState:
+    """Start the lab simulator in the background, or return the running one.
+
+    ``args`` are extra simulator flags (``-load DIR``, ``-host 5`` …); they
+    only apply when a new simulator starts.
+    """
+    with _locked():
+        current = status()
+        if current.state == "running":
+            return current.sim
+        if current.state == "unreachable":
+            _terminate(current.sim)
+        _clear_state()  # dead or gone: recover by starting afresh
+        return _spawn(list(args or []), resolve_binary(binary), listen, timeout)
+
+
+def _spawn(args: list[str], program: Path, listen: str, timeout: float) -> SimState:
+    user, password = credentials()
+    d = paths.state_dir()
+    log = d / "sim.log"
+    cmd = [str(program), "-l", listen, "-username", user, "-password", password, *args]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True)
+    m = _wait_for_announcement(proc, log, timeout)
+    pid = int(m.group("pid"))
+    s = SimState(pid=pid, url=_strip_userinfo(m.group("url")), username=user, password=password,
+                 binary=str(program), args=args, log=str(log), started=time.time(),
+                 proc_start=_proc_start_time(pid) or "")
+    deadline = time.monotonic() + timeout
+    while not _answers(s, timeout=1.0):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            raise SimulatorError(f"The lab simulator announced {s.url} but does not answer there; see {log}.")
+        time.sleep(0.05)
+    _write_state(s)
+    return s
+
+
+def _terminate(s: SimState, grace: float = 5.0) -> None:
+    if not _alive(s):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(s.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _alive(s):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(s.pid, signal.SIGKILL)
+    while _alive(s):
+        time.sleep(0.05)
+
+
+def stop() -> SimStatus:
+    """Stop the lab simulator. Returns the status it had before."""
+    with _locked():
+        before = status()
+        if before.sim is not None:
+            _terminate(before.sim)
+        _clear_state()
+        return before
+
+
+def reset(args: list[str] | None = None) -> SimState:
+    """Restart the simulator from its initial inventory (same flags unless given)."""
+    before = _read_state()
+    if args is None and before is not None:
+        args = before.args
+    stop()
+    return start(args)
+
+
+def url() -> str:
+    s = status()
+    if not s.running:
+        raise SimulatorError(s.describe())
+    return s.sim.url

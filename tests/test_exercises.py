@@ -1,0 +1,44 @@
+"""Exercise checks: verdicts come from the lab world, hints advance, answers never leak."""
+import pytest
+
+import labkit
+from labkit import exercises, inventory
+from labkit.errors import ChangeRefused, LabkitError
+
+
+@pytest.fixture(autouse=True)
+def _clean_attempts():
+    exercises._attempts.clear()
+
+
+def test_cluster_hosts(session, capsys):
+    truth = int(inventory.clusters(session).set_index("name").loc["DC0_C0", "numHosts"])
+    assert exercises.check("00.cluster-hosts", truth, session).passed
+    first = exercises.check("00.cluster-hosts", truth + 1, session)
+    second = exercises.check("00.cluster-hosts", truth + 1, session)
+    assert not first.passed and first.points == 0 and first.max_points == 1
+    assert "numHosts column" in first.line and "Select the row" in second.line
+    assert str(truth) not in first.line.split(":", 1)[1].replace("(0/1)", "")
+
+
+def test_standalone_vms(session):
+    vms = inventory.vms(session)
+    truth = set(vms.loc[vms["cluster"].isna(), "name"])
+    assert exercises.check("00.standalone-vms", sorted(truth), session).passed
+    assert exercises.check("00.standalone-vms", vms.loc[vms["cluster"].isna(), "name"], session).passed
+    partial = exercises.check("00.standalone-vms", sorted(truth)[:1], session)
+    assert not partial.passed and "missing" in partial.line
+    assert not exercises.check("00.standalone-vms", "DC0_H0_VM0", session).passed  # a string is not a set
+
+
+def test_guard_answer(session):
+    assert exercises.check("00.guard", ChangeRefused, session).passed
+    assert exercises.check("00.guard", "ChangeRefused", session).passed
+    assert not exercises.check("00.guard", "InvalidLogin", session).passed
+
+
+def test_placeholder_and_unknown_exercise(session):
+    r = exercises.check("00.guard", ..., session)
+    assert r.line == "[ ] 00.guard what the change guard raises: no answer yet (0/1). Replace the placeholder with your answer."
+    with pytest.raises(LabkitError, match="no exercise 'nope'"):
+        exercises.check("nope", 1, session)

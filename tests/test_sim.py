@@ -1,0 +1,205 @@
+"""The simulator: build cache, launcher flags, lifecycle, alternative programs."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+import labkit
+from labkit import sim
+from labkit.errors import BuildError, SimulatorError, SimulatorNotBuilt
+from labkit.sim import builder, paths, process
+
+from helpers import run_cli
+
+
+# -- build ------------------------------------------------------------------
+def test_build_is_cached_by_source_hash(binary):
+    again, built_now = sim.build()
+    assert again == binary and not built_now
+    assert binary.name == f"labsim-{builder.source_hash(builder.go_version(builder.go_binary()))}"
+
+
+def test_source_hash_follows_the_source(tmp_path, monkeypatch):
+    copy = tmp_path / "launcher"
+    shutil.copytree(paths.launcher_source(), copy)
+    monkeypatch.setattr(paths, "launcher_source", lambda: copy)
+    before = builder.source_hash("go1")
+    (copy / "main.go").write_text((copy / "main.go").read_text() + "\n// changed\n")
+    assert builder.source_hash("go1") != before
+    assert builder.source_hash("go2") != builder.source_hash("go1")
+
+
+def test_missing_govmomi_sources_name_the_apt_command(monkeypatch, tmp_path):
+    monkeypatch.setenv("LABKIT_GOPATH", str(tmp_path))
+    with pytest.raises(BuildError) as e:
+        sim.build()
+    assert "apt-get install golang-go golang-github-vmware-govmomi-dev" in str(e.value)
+
+
+def test_missing_go_names_the_apt_command(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(builder.Path, "exists", lambda self: False)
+    with pytest.raises(BuildError) as e:
+        builder.go_binary()
+    assert "apt-get install golang-go" in str(e.value)
+
+
+def test_not_built_says_the_one_command(private_state, tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("LABKIT_VCSIM", raising=False)
+    monkeypatch.setenv("PATH", os.path.dirname(shutil.which("go")) + ":/usr/bin:/bin")
+    with pytest.raises(SimulatorNotBuilt) as e:
+        labkit.connect()
+    assert str(e.value) == "The lab simulator is not built yet. Fix: labkit sim build"
+    r = run_cli("sim", "start")
+    assert r.returncode == 1
+    assert r.stderr.strip() == "labkit: The lab simulator is not built yet. Fix: labkit sim build"
+    assert "Traceback" not in r.stderr
+
+
+# -- the launcher itself -----------------------------------------------------
+def test_launcher_requires_explicit_credentials(binary):
+    r = subprocess.run([str(binary), "-l", "127.0.0.1:0"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert "-username and -password are both required" in r.stderr
+
+
+def test_launcher_rejects_a_missing_load_dir(binary, tmp_path):
+    r = subprocess.run([str(binary), "-l", "127.0.0.1:0", "-username", "u", "-password", "p",
+                        "-load", str(tmp_path / "nope")], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "not a directory" in r.stderr
+
+
+def test_launcher_announces_like_vcsim(extra_sim):
+    e = extra_sim()
+    assert re.fullmatch(r"https://127\.0\.0\.1:\d+/sdk", e.url)
+    assert not e.url.endswith(":0/sdk")  # port 0 picked a free port
+
+
+def test_counts_flags_shape_the_inventory(private_state):
+    sim.start(["-dc", "2", "-cluster", "2", "-host", "2", "-standalone-host", "1", "-vm", "3", "-pool", "1"])
+    with labkit.connect() as s:
+        hosts = labkit.inventory.hosts(s)
+        clusters = labkit.inventory.clusters(s)
+        vms = labkit.inventory.vms(s)
+    assert len(clusters) == 2 * 2
+    assert len(hosts) == 2 * (2 * 2 + 1)
+    assert hosts["cluster"].isna().sum() == 2
+    # vcsim's layout: -vm VMs per standalone host and per cluster resource pool
+    assert len(vms) == 2 * (1 * 3 + 2 * 1 * 3)
+
+
+# -- lifecycle ---------------------------------------------------------------
+def test_start_status_kill_recover_stop(private_state, binary):
+    """The documented cycle, through the labkit command."""
+    r = run_cli("sim", "start")
+    assert r.returncode == 0, r.stderr
+    first = process._read_state()
+    assert r.stdout.startswith("started: pid ")
+
+    r = run_cli("sim", "status")
+    assert r.returncode == 0 and r.stdout.startswith("running: pid")
+
+    r = run_cli("sim", "start")  # reuse, not a second simulator
+    assert r.stdout.startswith("already running") and process._read_state().pid == first.pid
+
+    os.kill(first.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while process._alive(first) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    r = run_cli("sim", "status")
+    assert r.returncode == 4
+    assert r.stdout.startswith(f"dead: pid {first.pid} is gone")
+
+    r = run_cli("sim", "start")
+    assert r.returncode == 0 and r.stdout.startswith("started: pid ")
+    second = process._read_state()
+    assert second.pid != first.pid and sim.status().running
+
+    r = run_cli("sim", "stop")
+    assert r.stdout.strip() == f"stopped: pid {second.pid}"
+    assert not process._alive(second)
+    r = run_cli("sim", "status")
+    assert r.returncode == 3 and r.stdout.startswith("stopped")
+
+
+def test_state_file_is_private_and_repr_hides_the_password(private_state):
+    s = sim.start()
+    f = paths.state_dir() / "sim.json"
+    assert oct(f.stat().st_mode & 0o777) == "0o600"
+    assert s.password not in repr(s)
+
+
+def test_a_recycled_pid_is_not_taken_for_the_simulator(private_state):
+    s = sim.start()
+    fake = process.SimState(**{**process.dataclasses.asdict(s), "proc_start": "1"})
+    process._write_state(fake)
+    assert sim.status().state == "dead"
+    os.kill(s.pid, signal.SIGTERM)
+
+
+def test_stop_of_a_dead_simulator_cleans_up(private_state):
+    s = sim.start()
+    os.kill(s.pid, signal.SIGKILL)
+    time.sleep(0.3)
+    r = run_cli("sim", "stop")
+    assert r.stdout.strip() == f"cleaned up: pid {s.pid} had already died"
+    assert sim.status().state == "stopped"
+
+
+def test_url_and_env_commands(private_state):
+    s = sim.start()
+    r = run_cli("sim", "url")
+    assert r.stdout.strip() == s.url and s.password not in r.stdout
+    r = run_cli("sim", "url", "--with-credentials")
+    assert "student%40vsphere.local:VMware1%21@" in r.stdout
+    r = run_cli("sim", "env")
+    assert r.stdout.startswith("export GOVC_URL='https://student%40vsphere.local:") and "GOVC_INSECURE=1" in r.stdout
+
+
+def test_status_and_url_when_stopped(private_state):
+    r = run_cli("sim", "url")
+    assert r.returncode == 1 and "labkit sim start" in r.stderr
+
+
+# -- another simulator program -----------------------------------------------
+def test_labkit_vcsim_points_at_another_program(private_state, binary, tmp_path, monkeypatch):
+    other = tmp_path / "bin" / "vcsim"
+    other.parent.mkdir()
+    shutil.copy(binary, other)
+    monkeypatch.setenv("LABKIT_VCSIM", str(other))
+    s = sim.start()
+    assert s.binary == str(other)
+    with labkit.connect() as session:
+        assert len(labkit.inventory.hosts(session)) == 4
+
+
+def test_vcsim_on_path_serves_when_labkit_has_no_build(private_state, binary, tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    shutil.copy(binary, bindir / "vcsim")
+    monkeypatch.setenv("LABKIT_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("LABKIT_VCSIM", raising=False)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    assert sim.start().binary == str(bindir / "vcsim")
+
+
+def test_a_wrong_labkit_vcsim_is_reported(private_state, tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_VCSIM", str(tmp_path / "missing-vcsim"))
+    with pytest.raises(SimulatorError, match="does not exist or is not executable"):
+        sim.start()
+
+
+def test_a_simulator_that_dies_at_start_up_is_reported(private_state, binary):
+    with pytest.raises(SimulatorError, match="exited during start-up"):
+        sim.start(["-dc", "-1"])
+
+
+def test_reset_restarts_from_the_initial_inventory(private_state):
+    first = sim.start(["-host", "1"])
+    again = sim.reset()
+    assert again.pid != first.pid and again.args == ["-host", "1"]
