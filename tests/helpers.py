@@ -14,3 +14,18 @@ def free_port() -> int:
 def run_cli(*args, env=None, timeout=120):
     return subprocess.run([sys.executable, "-m", "labkit.cli", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def all_of(session, kind):
+    """Every managed object of a type, the plain pyVmomi way."""
+    view = session.content.viewManager.CreateContainerView(session.content.rootFolder, [kind], True)
+    try:
+        return list(view.view)
+    finally:
+        view.DestroyView()
+
+
+def find_vm(session, name):
+    from pyVmomi import vim
+
+    return next(v for v in all_of(session, vim.VirtualMachine) if v.name == name)

@@ -3,15 +3,10 @@ import pytest
 from pyVmomi import vim
 
 import labkit
+from helpers import find_vm
 from labkit.errors import ChangeRefused
 
 
-def _vm(session, name):
-    view = session.content.viewManager.CreateContainerView(session.content.rootFolder, [vim.VirtualMachine], True)
-    try:
-        return next(v for v in view.view if v.name == name)
-    finally:
-        view.DestroyView()
 
 
 def _power(session, name):
@@ -21,7 +16,7 @@ def _power(session, name):
 
 def test_the_lab_simulator_may_change(fresh_lab):
     with labkit.connect() as s:
-        s.change(_vm(s, "DC0_H0_VM0"), "PowerOffVM_Task")
+        s.change(find_vm(s, "DC0_H0_VM0"), "PowerOffVM_Task")
         assert _power(s, "DC0_H0_VM0") == "poweredOff"
 
 
@@ -31,7 +26,7 @@ def test_another_endpoint_is_read_only_by_default(extra_sim):
         assert not s.is_lab
         assert len(labkit.inventory.vms(s)) == 4  # reading is fine
         with pytest.raises(ChangeRefused) as err:
-            s.change(_vm(s, "DC0_H0_VM0"), "PowerOffVM_Task")
+            s.change(find_vm(s, "DC0_H0_VM0"), "PowerOffVM_Task")
         assert _power(s, "DC0_H0_VM0") == "poweredOn"
     msg = str(err.value)
     assert msg.startswith("Refused: PowerOffVM_Task on VirtualMachine 'DC0_H0_VM0'.")
@@ -43,14 +38,14 @@ def test_rehearsing_against_the_simulator_as_if_real(lab):
     with labkit.connect(lab=False) as s:
         assert not s.is_lab
         with pytest.raises(ChangeRefused):
-            s.change(_vm(s, "DC0_H0_VM1"), "PowerOffVM_Task")
+            s.change(find_vm(s, "DC0_H0_VM1"), "PowerOffVM_Task")
 
 
 def test_allow_changes_alone_is_not_enough(extra_sim):
     e = extra_sim()
     with labkit.connect(e.url, user="alice", password="s3cret", insecure=True, allow_changes=True) as s:
         with pytest.raises(ChangeRefused, match="no lab area was named"):
-            s.change(_vm(s, "DC0_H0_VM0"), "PowerOffVM_Task")
+            s.change(find_vm(s, "DC0_H0_VM0"), "PowerOffVM_Task")
         assert _power(s, "DC0_H0_VM0") == "poweredOn"
 
 
@@ -62,10 +57,10 @@ def test_inside_the_lab_area_only(extra_sim, area, inside, outside):
     e = extra_sim()
     with labkit.connect(e.url, user="alice", password="s3cret", insecure=True, allow_changes=True,
                         lab_area=[area]) as s:
-        s.change(_vm(s, inside), "PowerOffVM_Task")
+        s.change(find_vm(s, inside), "PowerOffVM_Task")
         assert _power(s, inside) == "poweredOff"
         with pytest.raises(ChangeRefused, match="outside the lab area"):
-            s.change(_vm(s, outside), "PowerOffVM_Task")
+            s.change(find_vm(s, outside), "PowerOffVM_Task")
         assert _power(s, outside) == "poweredOn"
 
 
@@ -75,5 +70,5 @@ def test_lab_area_by_managed_object_id(extra_sim):
         folder = probe.content.rootFolder.childEntity[0].vmFolder._moId
     with labkit.connect(e.url, user="alice", password="s3cret", insecure=True, allow_changes=True,
                         lab_area=[folder]) as s:
-        s.change(_vm(s, "DC0_H0_VM0"), "PowerOffVM_Task")
+        s.change(find_vm(s, "DC0_H0_VM0"), "PowerOffVM_Task")
         assert _power(s, "DC0_H0_VM0") == "poweredOff"

@@ -6,6 +6,7 @@ import pytest
 from pyVmomi import vim, vmodl
 
 import labkit
+from helpers import all_of
 from labkit import inventory, sim
 
 
@@ -24,12 +25,6 @@ def big(binary, tmp_path_factory):
         os.environ["LABKIT_STATE_DIR"] = old
 
 
-def _all(session, kind):
-    view = session.content.viewManager.CreateContainerView(session.content.rootFolder, [kind], True)
-    try:
-        return list(view.view)
-    finally:
-        view.DestroyView()
 
 
 def _count_calls(session):
@@ -47,7 +42,7 @@ def _count_calls(session):
 
 def test_vm_table_matches_attribute_access(big):
     table = inventory.vms(big).set_index("name")
-    vms = _all(big, vim.VirtualMachine)
+    vms = all_of(big, vim.VirtualMachine)
     assert len(table) == len(vms) == 2 * 60 + 60
     for vm in vms[::17]:  # the slow way, on a sample
         row = table.loc[vm.name]
@@ -67,7 +62,7 @@ def test_vm_table_matches_attribute_access(big):
 
 def test_host_table_matches_attribute_access(big):
     table = inventory.hosts(big).set_index("name")
-    hosts = _all(big, vim.HostSystem)
+    hosts = all_of(big, vim.HostSystem)
     assert len(table) == len(hosts)
     for h in hosts:
         row = table.loc[h.name]
@@ -84,12 +79,12 @@ def test_host_table_matches_attribute_access(big):
 
 def test_datastore_and_network_tables(big):
     ds = inventory.datastores(big).set_index("name")
-    for d in _all(big, vim.Datastore):
+    for d in all_of(big, vim.Datastore):
         assert ds.loc[d.name, "hosts"] == sorted(m.key.name for m in d.host)
         assert ds.loc[d.name, "type"] == d.summary.type
         assert ds.loc[d.name, "capacityGB"] == 2048.0  # the lab's fixed datastore size
     nets = inventory.networks(big).set_index("name")
-    for n in _all(big, vim.Network):
+    for n in all_of(big, vim.Network):
         assert nets.loc[n.name, "hosts"] == sorted(h.name for h in n.host)
         expected = "DistributedVirtualPortgroup" if isinstance(n, vim.dvs.DistributedVirtualPortgroup) else "Network"
         assert nets.loc[n.name, "type"] == expected
@@ -100,7 +95,7 @@ def test_datastore_and_network_tables(big):
 
 def test_cluster_table(big):
     cl = inventory.clusters(big).set_index("name")
-    for c in _all(big, vim.ClusterComputeResource):
+    for c in all_of(big, vim.ClusterComputeResource):
         assert cl.loc[c.name, "hosts"] == sorted(h.name for h in c.host)
         assert cl.loc[c.name, "drsEnabled"] == bool(c.configuration.drsConfig.enabled)
 

@@ -6,16 +6,11 @@ import pytest
 from pyVmomi import vim, vmodl
 
 import labkit
+from helpers import find_vm
 from labkit.errors import TaskFailed, TaskTimeout
 from labkit.tasks import wait_for_task
 
 
-def _vm(session, name):
-    view = session.content.viewManager.CreateContainerView(session.content.rootFolder, [vim.VirtualMachine], True)
-    try:
-        return next(v for v in view.view if v.name == name)
-    finally:
-        view.DestroyView()
 
 
 def _new_task(session, vm, cancelable=True):
@@ -26,14 +21,14 @@ def _new_task(session, vm, cancelable=True):
 
 def test_a_task_that_succeeds_returns_its_result(fresh_lab):
     with labkit.connect() as s:
-        vm = _vm(s, "DC0_H0_VM0")
+        vm = find_vm(s, "DC0_H0_VM0")
         assert s.change(vm, "PowerOffVM_Task") is None
         assert vm.runtime.powerState == "poweredOff"
 
 
 def test_a_failed_task_names_the_fault(fresh_lab):
     with labkit.connect() as s:
-        vm = _vm(s, "DC0_H0_VM1")
+        vm = find_vm(s, "DC0_H0_VM1")
         with pytest.raises(TaskFailed) as err:
             s.change(vm, "PowerOnVM_Task")  # it is already on
     assert err.value.fault_type == "InvalidPowerState"
@@ -43,7 +38,7 @@ def test_a_failed_task_names_the_fault(fresh_lab):
 
 
 def test_a_task_that_never_ends_times_out(session):
-    task = _new_task(session, _vm(session, "DC0_H0_VM0"))
+    task = _new_task(session, find_vm(session, "DC0_H0_VM0"))
     task.SetTaskState(state="running")
     t0 = time.monotonic()
     with pytest.raises(TaskTimeout) as err:
@@ -55,7 +50,7 @@ def test_a_task_that_never_ends_times_out(session):
 
 
 def test_progress_and_result_come_from_updates(session, capsys):
-    task = _new_task(session, _vm(session, "DC0_H0_VM0"))
+    task = _new_task(session, find_vm(session, "DC0_H0_VM0"))
 
     def drive():
         s2 = labkit.connect()
@@ -76,7 +71,7 @@ def test_progress_and_result_come_from_updates(session, capsys):
 
 
 def test_a_task_failed_by_its_owner(session):
-    task = _new_task(session, _vm(session, "DC0_H0_VM0"))
+    task = _new_task(session, find_vm(session, "DC0_H0_VM0"))
     task.SetTaskState(state="running")
     task.SetTaskState(state="error", fault=vmodl.MethodFault(msg="the lab said no"))
     with pytest.raises(TaskFailed) as err:
@@ -85,7 +80,7 @@ def test_a_task_failed_by_its_owner(session):
 
 
 def test_create_task_rules(session):
-    task = _new_task(session, _vm(session, "DC0_H0_VM0"), cancelable=False)
+    task = _new_task(session, find_vm(session, "DC0_H0_VM0"), cancelable=False)
     with pytest.raises(vim.fault.InvalidState):
         task.UpdateProgress(5)  # not running yet
     task.SetTaskState(state="running")
