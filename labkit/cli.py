@@ -32,6 +32,8 @@ def _sim_start(a) -> int:
     s = sim.start(a.flags, binary=a.vcsim)
     reused = before.running and before.sim.pid == s.pid
     print(f"{'already running' if reused else 'started'}: pid {s.pid}, {s.url} (user {s.username})")
+    if reused and a.flags and a.flags != s.args:
+        print(f"note: it runs with {s.args or 'default flags'}; to use {a.flags}, run labkit sim stop first")
     return 0
 
 

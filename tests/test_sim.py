@@ -203,3 +203,10 @@ def test_reset_restarts_from_the_initial_inventory(private_state):
     first = sim.start(["-host", "1"])
     again = sim.reset()
     assert again.pid != first.pid and again.args == ["-host", "1"]
+
+
+def test_start_with_other_flags_says_they_were_not_applied(private_state):
+    sim.start(["-host", "1"])
+    r = run_cli("sim", "start", "--", "-host", "2")
+    assert r.stdout.splitlines()[1] == "note: it runs with ['-host', '1']; to use ['-host', '2'], run labkit sim stop first"
+    assert oct((paths.state_dir() / "sim.log").stat().st_mode & 0o777) == "0o600"

@@ -224,7 +224,8 @@ def _spawn(args: list[str], program: Path, listen: str, timeout: float) -> SimSt
     d = paths.state_dir()
     log = d / "sim.log"
     cmd = [str(program), "-l", listen, "-username", user, "-password", password, *args]
-    with open(log, "w") as out:
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # its first line carries the login
+    with os.fdopen(fd, "w") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True)
     m = _wait_for_announcement(proc, log, timeout)
