@@ -29,10 +29,13 @@ def _sim_build(a) -> int:
 
 def _sim_start(a) -> int:
     before = sim.status()
-    s = sim.start(a.flags, binary=a.vcsim)
+    s = sim.start(a.flags, scenario=a.scenario, binary=a.vcsim)
     reused = before.running and before.sim.pid == s.pid
-    print(f"{'already running' if reused else 'started'}: pid {s.pid}, {s.url} (user {s.username})")
-    if reused and a.flags and a.flags != s.args:
+    world = f"scenario {s.scenario}" if s.scenario else "generated inventory"
+    print(f"{'already running' if reused else 'started'}: pid {s.pid}, {s.url} (user {s.username}, {world})")
+    if reused and a.scenario and a.scenario != s.scenario:
+        print(f"note: it serves {world}; to serve {a.scenario}, run labkit sim stop first")
+    elif reused and a.flags and a.flags != s.args:
         print(f"note: it runs with {s.args or 'default flags'}; to use {a.flags}, run labkit sim stop first")
     return 0
 
@@ -74,6 +77,21 @@ def _sim_env(a) -> int:
         raise LabkitError(st.describe())
     # For govc: eval "$(labkit sim env)". The lab simulator's certificate is self-signed.
     print(f"export GOVC_URL='{_with_credentials(st.sim)}' GOVC_INSECURE=1")
+    return 0
+
+
+def _scenarios(a) -> int:
+    import textwrap
+
+    from . import scenarios
+
+    if a.check:
+        doc = scenarios.compile(a.check)
+        print(f"ok: {a.check} ({len(doc['hosts'])} hosts, {len(doc['vms'])} VMs)")
+        return 0
+    for s in scenarios.describe():
+        print(f"{s['name']}: {s['title']}")
+        print(textwrap.fill(s["teaches"], width=96, initial_indent="    ", subsequent_indent="    "))
     return 0
 
 
@@ -137,6 +155,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--force", action="store_true", help="rebuild even if a cached binary exists")
     b.set_defaults(func=_sim_build)
     s = ps.add_parser("start", help="start in the background, or reuse the running simulator")
+    s.add_argument("--scenario", metavar="NAME", help="serve a lab scenario (see: labkit scenarios)")
     s.add_argument("--vcsim", metavar="PATH", help="run this simulator program instead (an official vcsim)")
     s.add_argument("flags", nargs=argparse.REMAINDER, help="simulator flags after --, e.g. -- -host 5 -vm 4")
     s.set_defaults(func=_sim_start)
@@ -147,6 +166,10 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument("--with-credentials", action="store_true", help="include user and password (for govc)")
     u.set_defaults(func=_sim_url)
     ps.add_parser("env", help="shell exports for govc: eval \"$(labkit sim env)\"").set_defaults(func=_sim_env)
+
+    sc = sub.add_parser("scenarios", help="list the lab scenarios and what each teaches")
+    sc.add_argument("--check", metavar="FILE", help="check one scenario file and report its first problem")
+    sc.set_defaults(func=_scenarios)
 
     inv = sub.add_parser("inventory", help="print an inventory table of the lab simulator")
     inv.add_argument("table", nargs="?", default="vms", choices=["vms", "hosts", "clusters", "datastores", "networks"])
@@ -172,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into head and the like
+        return 0
 
 
 if __name__ == "__main__":

@@ -68,21 +68,22 @@ class Session:
         return f"<labkit.Session {self.user} at {self.url} ({state})>"
 
     # -- changing inventory ----------------------------------------------------
-    def change(self, obj, method: str, *args, action: str | None = None, timeout: float | None = None,
+    def change(self, obj, method: str, *args, action: str | None = None, task_timeout: float | None = None,
                progress: bool = True, **kwargs):
         """Call a changing API method through the change guard and wait for its task.
 
         ``session.change(vm, "PowerOffVM_Task")`` checks the guard, calls
         ``vm.PowerOffVM_Task()``, waits with a progress bar and returns the
         task's result, or raises :class:`~labkit.errors.TaskFailed` with
-        vCenter's fault.
+        vCenter's fault. Other keyword arguments go to the API method;
+        ``task_timeout`` bounds the wait (the API's own ``timeout`` is free).
         """
         from .tasks import wait_for_task
 
         self.guard.check(self.content, obj, action or method, self.where)
         result = getattr(obj, method)(*args, **kwargs)
         if isinstance(result, vim.Task):
-            return wait_for_task(self, result, timeout=timeout, progress=progress)
+            return wait_for_task(self, result, timeout=task_timeout, progress=progress)
         return result
 
     # -- lifetime --------------------------------------------------------------
@@ -107,11 +108,13 @@ class Session:
 def connect(url: str | None = None, *, user: str | None = None, password: str | None = None,
             env: bool = False, insecure: bool | None = None, cafile: str | None = None,
             timeout: float = DEFAULT_TIMEOUT_S, allow_changes: bool = False,
-            lab_area: Iterable[str] = (), lab: bool | None = None, reset: bool = False) -> Session:
+            lab_area: Iterable[str] = (), lab: bool | None = None, reset: bool = False,
+            scenario: str | None = None) -> Session:
     """Open a session.
 
     With no ``url`` (and ``env`` false) this is the lab simulator: it is started
     if needed, or restarted from its initial inventory with ``reset=True``.
+    ``scenario="healthy-cluster"`` restarts it on that lab scenario, pristine.
     With ``env=True`` the address and login come from govc's variables
     ``GOVC_URL``, ``GOVC_USERNAME``, ``GOVC_PASSWORD``, ``GOVC_INSECURE``,
     ``GOVC_TLS_CA_CERTS``.
@@ -132,7 +135,7 @@ def connect(url: str | None = None, *, user: str | None = None, password: str | 
 
     managed = url is None
     if managed:
-        state = sim.reset() if reset else sim.start()
+        state = sim.reset(scenario=scenario) if (reset or scenario) else sim.start()
         ep = _endpoint.parse(state.url)
         user, password = state.username, state.password
     else:

@@ -29,3 +29,22 @@ def find_vm(session, name):
     from pyVmomi import vim
 
     return next(v for v in all_of(session, vim.VirtualMachine) if v.name == name)
+
+
+def lab_world(scenario, *flags):
+    """A fresh session on a pristine scenario; migrations run fast unless flags say otherwise."""
+    import labkit
+    from labkit import sim
+
+    if not any(f == "-migration-seconds" for f in flags):
+        flags = ("-migration-seconds", "0.02", *flags)
+    sim.reset(list(flags), scenario=scenario)
+    return labkit.connect()
+
+
+def by_name(session, kind):
+    return {o.name: o for o in all_of(session, kind)}
+
+
+def fault_names(faults):
+    return sorted(type(f).__name__.split(".")[-1] for f in (faults or []))

@@ -45,6 +45,7 @@ class SimState:
     log: str = ""
     started: float = 0.0
     proc_start: str = ""  # /proc/<pid>/stat start time, guards against PID reuse
+    scenario: str = ""  # the lab scenario it serves ("" for a generated inventory)
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -202,12 +203,13 @@ def _wait_for_announcement(proc: subprocess.Popen, log: Path, timeout: float) ->
     raise SimulatorError(f"The lab simulator did not announce itself within {timeout:.0f} s; see {log}.")
 
 
-def start(args: list[str] | None = None, *, binary: str | os.PathLike | None = None,
+def start(args: list[str] | None = None, *, scenario: str | None = None, binary: str | os.PathLike | None = None,
           listen: str = "127.0.0.1:0", timeout: float = START_TIMEOUT_S) -> SimState:
     """Start the lab simulator in the background, or return the running one.
 
-    ``args`` are extra simulator flags (``-load DIR``, ``-host 5`` …); they
-    only apply when a new simulator starts.
+    ``scenario`` names a lab scenario (``labkit scenarios`` lists them);
+    ``args`` are extra simulator flags (``-host 5`` …). Both only apply when a
+    new simulator starts.
     """
     with _locked():
         current = status()
@@ -216,10 +218,16 @@ def start(args: list[str] | None = None, *, binary: str | os.PathLike | None = N
         if current.state == "unreachable":
             _terminate(current.sim)
         _clear_state()  # dead or gone: recover by starting afresh
-        return _spawn(list(args or []), resolve_binary(binary), listen, timeout)
+        extra = list(args or [])
+        if scenario:
+            from .. import scenarios
+
+            compiled = scenarios.write(scenario, paths.state_dir())
+            extra = ["-scenario", str(compiled), *extra]
+        return _spawn(extra, resolve_binary(binary), listen, timeout, scenario or "")
 
 
-def _spawn(args: list[str], program: Path, listen: str, timeout: float) -> SimState:
+def _spawn(args: list[str], program: Path, listen: str, timeout: float, scenario: str = "") -> SimState:
     user, password = credentials()
     d = paths.state_dir()
     log = d / "sim.log"
@@ -232,7 +240,7 @@ def _spawn(args: list[str], program: Path, listen: str, timeout: float) -> SimSt
     pid = int(m.group("pid"))
     s = SimState(pid=pid, url=_strip_userinfo(m.group("url")), username=user, password=password,
                  binary=str(program), args=args, log=str(log), started=time.time(),
-                 proc_start=_proc_start_time(pid) or "")
+                 proc_start=_proc_start_time(pid) or "", scenario=scenario)
     deadline = time.monotonic() + timeout
     while not _answers(s, timeout=1.0):
         if time.monotonic() > deadline or proc.poll() is not None:
@@ -269,13 +277,31 @@ def stop() -> SimStatus:
         return before
 
 
-def reset(args: list[str] | None = None) -> SimState:
-    """Restart the simulator from its initial inventory (same flags unless given)."""
+def reset(args: list[str] | None = None, *, scenario: str | None = None) -> SimState:
+    """Restart the simulator from a pristine inventory.
+
+    With ``scenario`` it serves that scenario; without, whatever it served
+    before (same scenario, same flags).
+    """
     before = _read_state()
-    if args is None and before is not None:
-        args = before.args
+    if scenario is None and args is None and before is not None:
+        scenario = before.scenario or None
+        args = _extra(before.args)
     stop()
-    return start(args)
+    return start(args, scenario=scenario)
+
+
+def _extra(args: list[str]) -> list[str]:
+    """The flags given besides -scenario FILE."""
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a == "-scenario":
+            skip = True
+        else:
+            out.append(a)
+    return out
 
 
 def url() -> str:

@@ -28,6 +28,8 @@ type options struct {
 	password string
 	pageSize int
 	dsGiB    int
+	scenario string
+	migrate  float64
 	counts   counts
 }
 
@@ -43,6 +45,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.password, "password", "", "the only password the simulator accepts (required)")
 	fs.IntVar(&o.pageSize, "page-size", defaultPageSize, "objects per RetrievePropertiesEx page when the client sets no maxObjects")
 	fs.IntVar(&o.dsGiB, "ds-capacity", 2048, "capacity of every datastore, GiB (0 keeps the host disk's numbers)")
+	fs.StringVar(&o.scenario, "scenario", "", "build the inventory from a scenario file (JSON, written by labkit)")
+	fs.Float64Var(&o.migrate, "migration-seconds", defaultMigrationSeconds, "how long a migration task runs")
 	o.counts.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -64,17 +68,36 @@ func parseFlags(args []string) (*options, error) {
 }
 
 func run(o *options) error {
+	var sc *scenario
+	if o.scenario != "" {
+		var err error
+		if sc, err = readScenario(o.scenario); err != nil {
+			return err
+		}
+		root, err := labRoot()
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(root)
+		o.counts = counts{} // the scenario builds the whole inventory
+		if sc.Generate != nil {
+			o.counts = generatedCounts(sc.Generate)
+		}
+	}
+	lab.migration = o.migrate
 	model, err := buildModel(o)
 	if err != nil {
 		return err
 	}
 	defer model.Remove()
 
-	if o.dsGiB > 0 {
+	if o.dsGiB > 0 && sc == nil {
 		setDatastoreCapacity(o.dsGiB)
 	}
 	installTaskManager()
 	installPagingCollector(o.pageSize)
+	installProvisioningChecker()
+	installEventTexts()
 
 	model.Service.Listen = &url.URL{Host: o.listen, User: url.UserPassword(o.username, o.password)}
 	if o.useTLS {
@@ -87,6 +110,12 @@ func run(o *options) error {
 
 	server := model.Service.NewServer()
 	defer server.Close()
+	server.Config.Handler = routingHandler{next: server.Config.Handler}
+	if sc != nil {
+		if err := loadScenario(sc, server.URL, o.username, o.password, o.dsGiB); err != nil {
+			return err
+		}
+	}
 
 	// The announcement doubles as the readiness signal: the listener is open.
 	fmt.Printf("export GOVC_URL=%s GOVC_SIM_PID=%d\n", server.URL.String(), os.Getpid())

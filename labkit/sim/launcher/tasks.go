@@ -100,27 +100,67 @@ func (m *taskManager) CreateTask(ctx *simulator.Context, req *types.CreateTask) 
 		user = ctx.Session.UserName
 	}
 
+	t := newTask(req.Obj, entity.Entity().Name, req.TaskTypeId, req.Cancelable, user)
+	t.Info.ParentTaskKey = req.ParentTaskKey
+	t.Info.ActivationId = req.ActivationId
+	body.Res = &types.CreateTaskResponse{Returnval: t.Info}
+	return body
+}
+
+// newTask registers a queued task on an entity; the lab's own long-running
+// operations (migrations, maintenance mode) drive it like CreateTask's caller.
+func newTask(obj types.ManagedObjectReference, entityName, id string, cancelable bool, user string) *labTask {
 	t := &labTask{}
 	t.Self = types.ManagedObjectReference{Type: "Task"}
 	t.Info = types.TaskInfo{
-		Name:          req.TaskTypeId,
-		DescriptionId: req.TaskTypeId,
-		Entity:        &req.Obj,
-		EntityName:    entity.Entity().Name,
+		Name:          id,
+		DescriptionId: id,
+		Entity:        &obj,
+		EntityName:    entityName,
 		State:         types.TaskInfoStateQueued,
-		Cancelable:    req.Cancelable,
+		Cancelable:    cancelable,
 		Reason:        &types.TaskReasonUser{UserName: user},
 		QueueTime:     time.Now(),
-		ParentTaskKey: req.ParentTaskKey,
-		ActivationId:  req.ActivationId,
 	}
 	simulator.Map.Put(t)
 	simulator.Map.Update(t, []types.PropertyChange{
 		{Name: "info.key", Val: t.Self.Value},
 		{Name: "info.task", Val: t.Self},
 	})
-	body.Res = &types.CreateTaskResponse{Returnval: t.Info}
-	return body
+	return t
+}
+
+func (t *labTask) set(changes ...types.PropertyChange) {
+	simulator.Map.WithLock(t, func() { simulator.Map.Update(t, changes) })
+}
+
+func (t *labTask) start() {
+	t.set(types.PropertyChange{Name: "info.startTime", Val: time.Now()},
+		types.PropertyChange{Name: "info.state", Val: types.TaskInfoStateRunning},
+		types.PropertyChange{Name: "info.progress", Val: int32(0)})
+}
+
+func (t *labTask) progress(pct int32) {
+	t.set(types.PropertyChange{Name: "info.progress", Val: pct})
+}
+
+func (t *labTask) succeed(result types.AnyType) {
+	t.set(types.PropertyChange{Name: "info.progress", Val: int32(100)},
+		types.PropertyChange{Name: "info.result", Val: result},
+		types.PropertyChange{Name: "info.completeTime", Val: time.Now()},
+		types.PropertyChange{Name: "info.state", Val: types.TaskInfoStateSuccess})
+}
+
+func (t *labTask) failWith(f types.LocalizedMethodFault) {
+	t.set(types.PropertyChange{Name: "info.error", Val: &f},
+		types.PropertyChange{Name: "info.completeTime", Val: time.Now()},
+		types.PropertyChange{Name: "info.state", Val: types.TaskInfoStateError})
+}
+
+func (t *labTask) cancelled() bool {
+	var c bool
+	simulator.Map.WithLock(t, func() { c = t.Info.Cancelled })
+	return c
 }
 
 // labTask is a task created through CreateTask and driven by its creator.

@@ -1,0 +1,303 @@
+"""Lab scenarios: human-readable files in datasets/scenarios/, compiled for the simulator.
+
+A scenario file (YAML) names the clusters, hosts, datastores, networks and VMs of
+one lab situation, with a short text of what it teaches. :func:`compile`
+checks it, resolves CPU generations into feature lists (datasets/evc_modes.csv)
+and ESXi versions into hardware limits (datasets/esxi_versions.csv), and
+returns the JSON document the lab simulator builds its inventory from.
+
+A mistake in a file is reported as ``file: field: what is wrong``.
+"""
+from __future__ import annotations
+
+import csv
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import datasets, evc
+from .errors import LabkitError
+
+
+class ScenarioError(LabkitError):
+    """A scenario file is missing or wrong; the message names the file and the field."""
+
+
+def directory() -> Path:
+    return datasets.path("scenarios")
+
+
+def names() -> list[str]:
+    return sorted(p.stem for p in directory().glob("*.yaml"))
+
+
+def path_of(name: str) -> Path:
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        return p
+    candidate = directory() / f"{name}.yaml"
+    if not candidate.exists():
+        raise ScenarioError(f"There is no scenario '{name}'.", fix=f"use one of: {', '.join(names())}")
+    return candidate
+
+
+def describe() -> list[dict]:
+    """Name, title and what each scenario teaches."""
+    out = []
+    for n in names():
+        doc = _read(path_of(n))
+        out.append({"name": n, "title": doc.get("title", ""), "teaches": " ".join(str(doc.get("teaches", "")).split())})
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def esxi_versions() -> dict[str, int]:
+    with open(datasets.path("esxi_versions.csv"), newline="") as fh:
+        return {r["version"]: int(r["maxHardwareVersion"]) for r in csv.DictReader(fh)}
+
+
+def _read(p: Path) -> dict:
+    try:
+        doc = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise ScenarioError(f"{p}: not valid YAML ({str(e).splitlines()[0]}).") from None
+    if not isinstance(doc, dict):
+        raise ScenarioError(f"{p}: a scenario file is a mapping with title, teaches, hosts, vms, ...")
+    return doc
+
+
+class _Checker:
+    """Validates one file, naming the file and field of the first problem."""
+
+    def __init__(self, p: Path):
+        self.p = p
+
+    def fail(self, field: str, problem: str):
+        raise ScenarioError(f"{self.p}: {field}: {problem}")
+
+    def mapping(self, value, field: str, allowed: set[str]) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(field, f"expected a mapping, got {type(value).__name__}")
+        unknown = sorted(set(map(str, value)) - allowed)
+        if unknown:
+            self.fail(f"{field}.{unknown[0]}", f"unknown field; allowed: {', '.join(sorted(allowed))}")
+        return value
+
+    def names(self, value, field: str, known: list[str] | None = None, allow_all: bool = False) -> list[str]:
+        if allow_all and value == "all":
+            return list(known or [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(field, "expected a list of names" + (" or 'all'" if allow_all else ""))
+        if known is not None:
+            for v in value:
+                if v not in known:
+                    self.fail(field, f"'{v}' is not defined; known: {', '.join(known)}")
+        return list(value)
+
+    def number(self, value, field: str, minimum: float = 0, integer: bool = True):
+        ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok or value < minimum:
+            self.fail(field, f"expected {'a whole number' if integer else 'a number'} of at least {minimum}, got {value!r}")
+        return value
+
+    def choice(self, value, field: str, options: list[str]):
+        if value not in options:
+            self.fail(field, f"{value!r} is not one of {', '.join(map(str, options))}")
+        return value
+
+
+TOP = {"title", "teaches", "defaults", "clusters", "standalone", "hosts", "datastores", "networks", "vms",
+       "generate", "migrationSeconds", "datacenter"}
+HOST_FIELDS = {"cpu", "memoryGB", "cores", "version", "vmotion", "mtu", "state", "maintenance"}
+VM_FIELDS = {"host", "datastore", "networks", "memoryMB", "cpus", "power", "version", "guest", "diskGB",
+             "cpuBaseline", "devices", "nicConnected"}
+HOST_DEFAULTS = {"cpu": "intel-icelake", "memoryGB": 256, "cores": 16, "version": "8.0.2", "vmotion": ["vmk1"],
+                 "mtu": 1500, "state": "connected", "maintenance": False}
+VM_DEFAULTS = {"memoryMB": 2048, "cpus": 2, "power": "on", "version": "vmx-14", "guest": "otherGuest64",
+               "diskGB": 16, "networks": [], "devices": [], "nicConnected": True}
+
+
+def compile(name_or_path: str) -> dict[str, Any]:
+    """Check a scenario file and return the simulator's JSON document for it."""
+    p = path_of(name_or_path)
+    doc = _read(p)
+    c = _Checker(p)
+    c.mapping(doc, "(top level)", TOP)
+    if not isinstance(doc.get("title"), str) or not doc["title"].strip():
+        c.fail("title", "every scenario needs a one-line title")
+    if not isinstance(doc.get("teaches"), str) or not doc["teaches"].strip():
+        c.fail("teaches", "say in a few sentences what the scenario teaches")
+    out: dict[str, Any] = {"name": p.stem, "datacenter": str(doc.get("datacenter", "Lab-DC")),
+                           "evcModes": _evc_modes(), "clusters": [], "hosts": [], "datastores": [],
+                           "networks": [], "vms": []}
+    if "migrationSeconds" in doc:
+        out["migrationSeconds"] = c.number(doc["migrationSeconds"], "migrationSeconds", 0, integer=False)
+    defaults = c.mapping(doc.get("defaults"), "defaults", {"host", "vm"})
+    host_defaults = {**HOST_DEFAULTS, **c.mapping(defaults.get("host"), "defaults.host", HOST_FIELDS)}
+    vm_defaults = {**VM_DEFAULTS, **c.mapping(defaults.get("vm"), "defaults.vm", VM_FIELDS - {"host"})}
+
+    if "generate" in doc:
+        return _generated(c, doc, out, host_defaults)
+
+    clusters = c.mapping(doc.get("clusters"), "clusters", set(map(str, doc.get("clusters") or {})))
+    placement: dict[str, str] = {}
+    for cname, cdef in clusters.items():
+        cdef = c.mapping(cdef, f"clusters.{cname}", {"hosts", "evc", "drs", "ha"})
+        evc_key = cdef.get("evc")
+        if evc_key is not None:
+            c.choice(evc_key, f"clusters.{cname}.evc", list(evc.modes()))
+        out["clusters"].append({"name": cname, "evcMode": evc_key or "", "drs": bool(cdef.get("drs", False)),
+                                "ha": bool(cdef.get("ha", False))})
+        for h in c.names(cdef.get("hosts", []), f"clusters.{cname}.hosts"):
+            if h in placement:
+                c.fail(f"clusters.{cname}.hosts", f"host '{h}' is already in cluster {placement[h]}")
+            placement[h] = cname
+    for h in c.names(doc.get("standalone", []), "standalone"):
+        if h in placement:
+            c.fail("standalone", f"host '{h}' is already in cluster {placement[h]}")
+        placement[h] = ""
+    host_names = list(placement)
+    if not host_names:
+        c.fail("clusters", "a scenario needs at least one host (in clusters or standalone)")
+    overrides = c.mapping(doc.get("hosts"), "hosts", set(host_names))
+    evc_of = {cl["name"]: cl["evcMode"] for cl in out["clusters"]}
+    for h in host_names:
+        spec = {**host_defaults, **c.mapping(overrides.get(h), f"hosts.{h}", HOST_FIELDS)}
+        out["hosts"].append(_host(c, f"hosts.{h}", h, placement[h], spec, evc_of.get(placement[h], "")))
+
+    for dname, ddef in c.mapping(doc.get("datastores"), "datastores", set(map(str, doc.get("datastores") or {}))).items():
+        ddef = c.mapping(ddef, f"datastores.{dname}", {"type", "capacityGB", "hosts"})
+        out["datastores"].append({
+            "name": dname,
+            "type": c.choice(ddef.get("type", "VMFS"), f"datastores.{dname}.type", ["VMFS", "NFS", "NFS41", "vsan", "VVOL"]),
+            "capacityGB": c.number(ddef.get("capacityGB", 2048), f"datastores.{dname}.capacityGB", 1),
+            "hosts": c.names(ddef.get("hosts", "all"), f"datastores.{dname}.hosts", host_names, allow_all=True),
+        })
+    for nname, ndef in c.mapping(doc.get("networks"), "networks", set(map(str, doc.get("networks") or {}))).items():
+        ndef = c.mapping(ndef, f"networks.{nname}", {"type", "switch", "vlan", "hosts"})
+        kind = c.choice(ndef.get("type", "standard"), f"networks.{nname}.type", ["standard", "distributed"])
+        if kind == "distributed" and not ndef.get("switch"):
+            c.fail(f"networks.{nname}.switch", "a distributed port group needs the name of its switch")
+        out["networks"].append({"name": nname, "type": kind, "switch": str(ndef.get("switch", "")),
+                                "vlan": c.number(ndef.get("vlan", 0), f"networks.{nname}.vlan", 0),
+                                "hosts": c.names(ndef.get("hosts", "all"), f"networks.{nname}.hosts", host_names,
+                                                 allow_all=True)})
+    hosts_by_name = {h["name"]: h for h in out["hosts"]}
+    for vname, vdef in c.mapping(doc.get("vms"), "vms", set(map(str, doc.get("vms") or {}))).items():
+        field = f"vms.{vname}"
+        spec = {**vm_defaults, **c.mapping(vdef, field, VM_FIELDS)}
+        host = c.choice(spec.get("host"), f"{field}.host", host_names)
+        out["vms"].append(_vm(c, field, vname, spec, hosts_by_name[host], out["datastores"], out["networks"],
+                              evc_of.get(hosts_by_name[host]["cluster"], "")))
+    return out
+
+
+def _evc_modes() -> dict:
+    return {k: {"vendor": m["vendor"], "label": m["label"], "features": {f: "1" for f in sorted(evc.features(k))}}
+            for k, m in evc.modes().items()}
+
+
+def _cpu_model(mode: str) -> str:
+    label = evc.modes()[mode]["label"]
+    return f"{label.replace(' generation', '')} class CPU (lab model)"
+
+
+def _host(c: _Checker, field: str, name: str, cluster: str, spec: dict, evc_mode: str) -> dict:
+    cpu = c.choice(spec["cpu"], f"{field}.cpu", list(evc.modes()))
+    version = str(spec["version"])
+    c.choice(version, f"{field}.version", list(esxi_versions()))
+    vmotion = spec["vmotion"]
+    if vmotion is True:
+        vmotion = ["vmk1"]
+    elif vmotion is False or vmotion is None:
+        vmotion = []
+    vnics = c.names(vmotion, f"{field}.vmotion")
+    if evc_mode and evc.vendor(evc_mode) != evc.vendor(cpu):
+        c.fail(f"{field}.cpu", f"{cpu} cannot join a cluster with EVC mode {evc_mode} (another CPU vendor)")
+    if evc_mode and not evc.features(evc_mode) <= evc.features(cpu):
+        c.fail(f"{field}.cpu", f"{cpu} lacks features of the cluster's EVC mode {evc_mode}")
+    return {
+        "name": name, "cluster": cluster, "vendor": evc.vendor(cpu), "cpuModel": _cpu_model(cpu),
+        "maxEVCModeKey": cpu, "features": {f: "1" for f in sorted(evc.features(cpu))},
+        "memoryMB": c.number(spec["memoryGB"], f"{field}.memoryGB", 1) * 1024,
+        "cores": c.number(spec["cores"], f"{field}.cores", 1),
+        "version": version, "build": "lab", "maxHardwareVersion": esxi_versions()[version],
+        "connectionState": c.choice(spec["state"], f"{field}.state", ["connected", "disconnected", "notResponding"]),
+        "maintenance": bool(spec["maintenance"]), "vmotionVnics": vnics,
+        "mtu": c.number(spec["mtu"], f"{field}.mtu", 1280),
+    }
+
+
+def requirement(mode: str) -> dict[str, str]:
+    """A VM's CPU feature requirement when it was powered on under ``mode``."""
+    return {f: "Bool:Min:1" for f in sorted(evc.features(mode))}
+
+
+def _vm(c: _Checker, field: str, name: str, spec: dict, host: dict, datastores: list[dict],
+        networks: list[dict], host_evc: str) -> dict:
+    ds = c.choice(spec.get("datastore"), f"{field}.datastore", [d["name"] for d in datastores])
+    if host["name"] not in next(d["hosts"] for d in datastores if d["name"] == ds):
+        c.fail(f"{field}.datastore", f"{ds} is not mounted on the VM's host {host['name']}")
+    nets = c.names(spec["networks"], f"{field}.networks", [n["name"] for n in networks])
+    for n in nets:
+        if host["name"] not in next(x["hosts"] for x in networks if x["name"] == n):
+            c.fail(f"{field}.networks", f"{n} does not reach the VM's host {host['name']}")
+    version = str(spec["version"])
+    if not version.startswith("vmx-"):
+        version = f"vmx-{version}"
+    if not version[4:].isdigit():
+        c.fail(f"{field}.version", f"{spec['version']!r} is not a hardware version like vmx-19")
+    # the EVC mode the VM was powered on under: its own baseline, else its cluster's, else its host's CPU
+    baseline = spec.get("cpuBaseline") or host_evc or host["maxEVCModeKey"]
+    c.choice(baseline, f"{field}.cpuBaseline", list(evc.modes()))
+    devices = []
+    for i, d in enumerate(spec["devices"]):
+        d = c.mapping(d, f"{field}.devices[{i}]", {"kind", "backing", "connected"})
+        kind = c.choice(d.get("kind"), f"{field}.devices[{i}].kind", ["cdrom", "serial", "pci"])
+        backings = {"cdrom": ["host", "iso", "client"], "serial": ["host"], "pci": ["host"]}[kind]
+        devices.append({"kind": kind,
+                        "backing": c.choice(d.get("backing", "host"), f"{field}.devices[{i}].backing", backings),
+                        "connected": bool(d.get("connected", True))})
+    power = spec["power"]
+    if isinstance(power, bool):  # YAML reads a bare on/off as a boolean
+        power = "on" if power else "off"
+    power = c.choice(power, f"{field}.power", ["on", "off"])
+    return {
+        "name": name, "host": host["name"], "datastore": ds, "networks": nets,
+        "memoryMB": c.number(spec["memoryMB"], f"{field}.memoryMB", 4),
+        "cpus": c.number(spec["cpus"], f"{field}.cpus", 1),
+        "powerState": "poweredOn" if power == "on" else "poweredOff",
+        "version": version, "guestId": str(spec["guest"]), "diskGB": c.number(spec["diskGB"], f"{field}.diskGB", 1),
+        "featureRequirement": requirement(baseline) if power == "on" else {},
+        "minRequiredEVCModeKey": baseline if power == "on" else "",
+        "devices": devices, "nicConnected": bool(spec["nicConnected"]),
+    }
+
+
+def _generated(c: _Checker, doc: dict, out: dict, host_defaults: dict) -> dict:
+    g = c.mapping(doc["generate"], "generate", {"clusters", "hostsPerCluster", "vmsPerCluster", "host", "vmMemoryMB"})
+    host_spec = {**host_defaults, **c.mapping(g.get("host"), "generate.host", HOST_FIELDS)}
+    host = _host(c, "generate.host", "", "", host_spec, "")
+    out["generate"] = {
+        "clusters": c.number(g.get("clusters", 1), "generate.clusters", 1),
+        "hostsPerCluster": c.number(g.get("hostsPerCluster", 1), "generate.hostsPerCluster", 1),
+        "vmsPerCluster": c.number(g.get("vmsPerCluster", 1), "generate.vmsPerCluster", 0),
+        "host": host,
+        "vmMemoryMB": c.number(g.get("vmMemoryMB", 2048), "generate.vmMemoryMB", 4),
+        "featureRequirement": requirement(host["maxEVCModeKey"]),
+    }
+    return out
+
+
+def write(name: str, folder: Path) -> Path:
+    """Compile ``name`` into ``folder``; returns the JSON file the simulator loads."""
+    doc = compile(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"scenario-{doc['name']}.json"
+    target.write_text(json.dumps(doc, indent=1, sort_keys=True))
+    return target

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// EnterMaintenanceMode_Task as vCenter runs it. A host enters maintenance mode
+// once no powered-on VM runs on it. In a cluster with DRS enabled, the VMs
+// are evacuated by vMotion to compatible hosts (DrsVmMigratedEvent); VMs that
+// cannot move, and all VMs without DRS, are left for the administrator to
+// migrate or power off: the task waits for that, until its timeout (then it
+// fails with Timedout) or a CancelTask (RequestCanceled).
+
+const maintenancePoll = 100 * time.Millisecond
+
+func (r *hostRouter) EnterMaintenanceModeTask(ctx *simulator.Context, req *types.EnterMaintenanceMode_Task) soap.HasFault {
+	body := &methods.EnterMaintenanceMode_TaskBody{}
+	h, f := getHost(&types.ManagedObjectReference{Type: "HostSystem", Value: r.Self.Value})
+	if f != nil {
+		body.Fault_ = simulator.Fault(f.LocalizedMessage, f.Fault)
+		return body
+	}
+	if h.Runtime.InMaintenanceMode {
+		body.Fault_ = simulator.Fault("the host is already in maintenance mode", &types.InvalidState{})
+		return body
+	}
+	t := newTask(h.Self, h.Name, "HostSystem.enterMaintenanceMode", true, userOf(ctx))
+	evacuateOff := req.EvacuatePoweredOffVms != nil && *req.EvacuatePoweredOffVms
+	go enterMaintenance(ctx, t, h, time.Duration(req.Timeout)*time.Second, evacuateOff)
+	body.Res = &types.EnterMaintenanceMode_TaskResponse{Returnval: t.Self}
+	return body
+}
+
+func drsEnabled(h *simulator.HostSystem) (*simulator.ClusterComputeResource, bool) {
+	cl, ok := simulator.Map.Get(*h.Parent).(*simulator.ClusterComputeResource)
+	if !ok || cl.ConfigurationEx == nil {
+		return cl, false
+	}
+	cfg, ok := cl.ConfigurationEx.(*types.ClusterConfigInfoEx)
+	return cl, ok && cfg.DrsConfig.Enabled != nil && *cfg.DrsConfig.Enabled
+}
+
+func poweredOnVMs(h *simulator.HostSystem) []*simulator.VirtualMachine {
+	var out []*simulator.VirtualMachine
+	for _, ref := range append([]types.ManagedObjectReference(nil), h.Vm...) {
+		if vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine); ok && vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOff {
+			out = append(out, vm)
+		}
+	}
+	return out
+}
+
+// bestHost is the compatible host with the most unreserved memory.
+func bestHost(vm *simulator.VirtualMachine, src *simulator.HostSystem) *simulator.HostSystem {
+	var fits []*simulator.HostSystem
+	for _, h := range candidateHosts(src) {
+		var ok bool
+		with(vm, func() { ok = len(check(move{vm: vm, src: src, dest: h}, nil).errors) == 0 })
+		if ok {
+			fits = append(fits, h)
+		}
+	}
+	sort.SliceStable(fits, func(i, j int) bool { return unreservedMB(fits[i], vm.Self) > unreservedMB(fits[j], vm.Self) })
+	if len(fits) == 0 {
+		return nil
+	}
+	return fits[0]
+}
+
+func enterMaintenance(ctx *simulator.Context, t *labTask, h *simulator.HostSystem, timeout time.Duration, evacuateOff bool) {
+	t.start()
+	postEvents(ctx, &types.EnteringMaintenanceModeEvent{HostEvent: types.HostEvent{Event: hostEventBase(h)}})
+	if _, drs := drsEnabled(h); drs {
+		vms := poweredOnVMs(h)
+		if evacuateOff {
+			vms = nil
+			for _, ref := range append([]types.ManagedObjectReference(nil), h.Vm...) {
+				if vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine); ok {
+					vms = append(vms, vm)
+				}
+			}
+		}
+		for i, vm := range vms {
+			if dest := bestHost(vm, h); dest != nil {
+				_ = migrate(ctx, nil, vm, dest, nil, nil, kindDRS)
+			}
+			t.progress(int32(10 + 80*(i+1)/len(vms)))
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	for len(poweredOnVMs(h)) > 0 {
+		if t.cancelled() {
+			t.failWith(types.LocalizedMethodFault{Fault: &types.RequestCanceled{}, LocalizedMessage: "The task was canceled by a user."})
+			return
+		}
+		if timeout > 0 && time.Now().After(deadline) {
+			t.failWith(types.LocalizedMethodFault{Fault: &types.Timedout{},
+				LocalizedMessage: fmt.Sprintf("%s did not enter maintenance mode within %s: %d powered-on virtual machines are still on it.", h.Name, timeout, len(poweredOnVMs(h)))})
+			return
+		}
+		time.Sleep(maintenancePoll)
+	}
+	simulator.Map.WithLock(h, func() {
+		simulator.Map.Update(h, []types.PropertyChange{{Name: "runtime.inMaintenanceMode", Val: true}})
+	})
+	postEvents(ctx, &types.EnteredMaintenanceModeEvent{HostEvent: types.HostEvent{Event: hostEventBase(h)}})
+	t.succeed(nil)
+}

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// Migrations: RelocateVM_Task and MigrateVM_Task check the move with the same
+// rules as CheckMigrate_Task, then run it as a task whose progress advances
+// over the lab's migration time, do vCenter's bookkeeping (host, pool,
+// datastore and file moves, the back references on hosts, pools and
+// datastores) and post the events vCenter posts.
+
+const defaultMigrationSeconds = 0.3
+
+type migrationKind int
+
+const (
+	kindMigrate  migrationKind = iota // MigrateVM_Task
+	kindRelocate                      // RelocateVM_Task
+	kindDRS                           // an evacuation for maintenance mode
+)
+
+func (r *vmRouter) RelocateVMTask(ctx *simulator.Context, req *types.RelocateVM_Task) soap.HasFault {
+	body := &methods.RelocateVM_TaskBody{}
+	vm, f := getVM(r.target())
+	if f != nil {
+		body.Fault_ = simulator.Fault(f.LocalizedMessage, f.Fault)
+		return body
+	}
+	dest, f := getHost(req.Spec.Host)
+	if f != nil {
+		body.Fault_ = simulator.Fault(f.LocalizedMessage, f.Fault)
+		return body
+	}
+	if req.Spec.Datastore != nil {
+		if _, ok := simulator.Map.Get(*req.Spec.Datastore).(*simulator.Datastore); !ok {
+			body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: *req.Spec.Datastore})
+			return body
+		}
+	}
+	t := startMigration(ctx, vm, dest, req.Spec.Datastore, req.Spec.Pool, kindRelocate, "VirtualMachine.relocate")
+	body.Res = &types.RelocateVM_TaskResponse{Returnval: t.Self}
+	return body
+}
+
+func (r *vmRouter) MigrateVMTask(ctx *simulator.Context, req *types.MigrateVM_Task) soap.HasFault {
+	body := &methods.MigrateVM_TaskBody{}
+	vm, f := getVM(r.target())
+	if f != nil {
+		body.Fault_ = simulator.Fault(f.LocalizedMessage, f.Fault)
+		return body
+	}
+	dest, f := getHost(req.Host)
+	if f != nil {
+		body.Fault_ = simulator.Fault(f.LocalizedMessage, f.Fault)
+		return body
+	}
+	if dest == nil && req.Pool == nil {
+		body.Fault_ = simulator.Fault("a host or a resource pool is required", &types.InvalidArgument{InvalidProperty: "host"})
+		return body
+	}
+	if dest == nil { // a pool alone: vCenter (DRS) picks a host; the lab picks the first that passes
+		pool := simulator.Map.Get(*req.Pool).(*simulator.ResourcePool)
+		dest = pickHostInPool(vm, pool)
+	}
+	t := startMigration(ctx, vm, dest, nil, req.Pool, kindMigrate, "VirtualMachine.migrate")
+	body.Res = &types.MigrateVM_TaskResponse{Returnval: t.Self}
+	return body
+}
+
+func pickHostInPool(vm *simulator.VirtualMachine, pool *simulator.ResourcePool) *simulator.HostSystem {
+	owner := simulator.Map.Get(pool.Owner)
+	var hosts []types.ManagedObjectReference
+	switch o := owner.(type) {
+	case *simulator.ClusterComputeResource:
+		hosts = o.Host
+	case *mo.ComputeResource:
+		hosts = o.Host
+	}
+	var first *simulator.HostSystem
+	for _, ref := range hosts {
+		h := simulator.Map.Get(ref).(*simulator.HostSystem)
+		if first == nil {
+			first = h
+		}
+		if len(check(move{vm: vm, src: hostOf(vm), dest: h}, nil).errors) == 0 {
+			return h
+		}
+	}
+	return first
+}
+
+// startMigration creates the task and runs the migration behind it.
+func startMigration(ctx *simulator.Context, vm *simulator.VirtualMachine, dest *simulator.HostSystem,
+	datastore, pool *types.ManagedObjectReference, kind migrationKind, id string) *labTask {
+	t := newTask(vm.Self, vm.Name, id, false, userOf(ctx))
+	go func() {
+		t.start()
+		if err := migrate(ctx, t, vm, dest, datastore, pool, kind); err != nil {
+			t.failWith(*err)
+			return
+		}
+		t.succeed(nil)
+	}()
+	return t
+}
+
+// migrate checks and performs one migration, reporting progress on t.
+func migrate(ctx *simulator.Context, t *labTask, vm *simulator.VirtualMachine, dest *simulator.HostSystem,
+	datastore, pool *types.ManagedObjectReference, kind migrationKind) *types.LocalizedMethodFault {
+	var v verdict
+	var src *simulator.HostSystem
+	with(vm, func() {
+		src = hostOf(vm)
+		v = check(move{vm: vm, src: src, dest: dest, datastore: datastore, pool: pool}, nil)
+	})
+	if dest == nil {
+		dest = src
+	}
+	if len(v.errors) > 0 {
+		postEvents(ctx, &types.VmFailedMigrateEvent{VmEvent: vmEvent(vm, src), DestHost: hostArg(dest), Reason: v.errors[0]})
+		return &v.errors[0]
+	}
+	hot := running(vm)
+	chain := postEvents(ctx, beingMigrated(vm, src, dest, datastore, kind, hot))
+	steps := 10
+	for i := 1; i < steps; i++ {
+		time.Sleep(time.Duration(lab.migration * float64(time.Second) / float64(steps)))
+		if t != nil {
+			t.progress(int32(i * 100 / steps))
+		}
+	}
+	srcDatastores := vm.Datastore
+	var moveErr error
+	with(vm, func() {
+		moveErr = apply(vm, src, dest, datastore, pool)
+	})
+	if moveErr != nil {
+		f := types.LocalizedMethodFault{Fault: &types.MigrationFault{}, LocalizedMessage: moveErr.Error()}
+		return &f
+	}
+	done := migrated(vm, src, srcDatastores, kind, hot)
+	postEvents(ctx, done)
+	done.GetEvent().ChainId = chain
+	return nil
+}
+
+// -- bookkeeping -------------------------------------------------------------
+
+func apply(vm *simulator.VirtualMachine, src, dest *simulator.HostSystem, datastore, pool *types.ManagedObjectReference) error {
+	if datastore != nil && !containsRef(vm.Datastore, *datastore) {
+		if err := moveStorage(vm, *datastore); err != nil {
+			return err
+		}
+	}
+	if dest.Self != src.Self {
+		dropRef(src, "vm", src.Vm, vm.Self)
+		addRef(dest, "vm", dest.Vm, vm.Self)
+		simulator.Map.Update(vm, []types.PropertyChange{
+			{Name: "runtime.host", Val: dest.Self},
+			{Name: "summary.runtime.host", Val: dest.Self},
+		})
+	}
+	target := pool
+	if target == nil && dest.Self != src.Self && *dest.Parent != *src.Parent {
+		target = rootPool(dest) // a new compute resource: its root pool
+	}
+	if target != nil && (vm.ResourcePool == nil || *vm.ResourcePool != *target) {
+		if vm.ResourcePool != nil {
+			if old, ok := simulator.Map.Get(*vm.ResourcePool).(*simulator.ResourcePool); ok {
+				dropRef(old, "vm", old.Vm, vm.Self)
+			}
+		}
+		if p, ok := simulator.Map.Get(*target).(*simulator.ResourcePool); ok {
+			addRef(p, "vm", p.Vm, vm.Self)
+		}
+		simulator.Map.Update(vm, []types.PropertyChange{{Name: "resourcePool", Val: *target}})
+	}
+	return nil
+}
+
+func rootPool(h *simulator.HostSystem) *types.ManagedObjectReference {
+	switch cr := simulator.Map.Get(*h.Parent).(type) {
+	case *simulator.ClusterComputeResource:
+		return cr.ResourcePool
+	case *mo.ComputeResource:
+		return cr.ResourcePool
+	}
+	return nil
+}
+
+func datastorePath(ref types.ManagedObjectReference) (name, dir string) {
+	ds := simulator.Map.Get(ref).(*simulator.Datastore)
+	return ds.Name, ds.Info.GetDatastoreInfo().Url
+}
+
+// moveStorage moves the VM's folder to the target datastore and rewrites every
+// path that names the old one: files, disk backings, layouts, datastore lists.
+func moveStorage(vm *simulator.VirtualMachine, target types.ManagedObjectReference) error {
+	oldPath := vm.Config.Files.VmPathName // "[ds] vm/vm.vmx"
+	oldName := strings.TrimPrefix(strings.SplitN(oldPath, "]", 2)[0], "[")
+	folder := strings.TrimSpace(path.Dir(strings.TrimSpace(strings.SplitN(oldPath, "]", 2)[1])))
+	var oldRef types.ManagedObjectReference
+	for _, ref := range vm.Datastore {
+		if entityName(ref) == oldName {
+			oldRef = ref
+		}
+	}
+	newName, newDir := datastorePath(target)
+	if oldRef.Value != "" {
+		_, oldDir := datastorePath(oldRef)
+		from, to := path.Join(oldDir, folder), path.Join(newDir, folder)
+		if _, err := os.Stat(from); err == nil {
+			if err := os.Rename(from, to); err != nil {
+				return fmt.Errorf("moving %s to %s: %v", from, to, err)
+			}
+		}
+	}
+	rename := func(s string) string {
+		return strings.Replace(s, "["+oldName+"]", "["+newName+"]", 1)
+	}
+	files := vm.Config.Files
+	files.VmPathName = rename(files.VmPathName)
+	files.SnapshotDirectory = rename(files.SnapshotDirectory)
+	files.SuspendDirectory = rename(files.SuspendDirectory)
+	files.LogDirectory = rename(files.LogDirectory)
+	vm.Config.Files = files
+	for _, d := range vm.Config.Hardware.Device {
+		if disk, ok := d.(*types.VirtualDisk); ok {
+			if b, ok := disk.Backing.(types.BaseVirtualDeviceFileBackingInfo); ok {
+				fb := b.GetVirtualDeviceFileBackingInfo()
+				fb.FileName = rename(fb.FileName)
+				ds := target
+				fb.Datastore = &ds
+			}
+		}
+	}
+	if vm.Layout != nil {
+		layout := *vm.Layout
+		layout.ConfigFile = renameAll(layout.ConfigFile, rename)
+		layout.LogFile = renameAll(layout.LogFile, rename)
+		layout.SwapFile = rename(layout.SwapFile)
+		var disks []types.VirtualMachineFileLayoutDiskLayout
+		for _, dl := range layout.Disk {
+			dl.DiskFile = renameAll(dl.DiskFile, rename)
+			disks = append(disks, dl)
+		}
+		layout.Disk = disks
+		vm.Layout = &layout
+	}
+	if vm.LayoutEx != nil {
+		ex := *vm.LayoutEx
+		var files []types.VirtualMachineFileLayoutExFileInfo
+		for _, f := range ex.File {
+			f.Name = rename(f.Name)
+			files = append(files, f)
+		}
+		ex.File = files
+		vm.LayoutEx = &ex
+	}
+	var keep []types.ManagedObjectReference
+	for _, ref := range vm.Datastore {
+		if ref != oldRef {
+			keep = append(keep, ref)
+		}
+	}
+	keep = append(keep, target)
+	if oldRef.Value != "" {
+		old := simulator.Map.Get(oldRef).(*simulator.Datastore)
+		dropRef(old, "vm", old.Vm, vm.Self)
+	}
+	nds := simulator.Map.Get(target).(*simulator.Datastore)
+	addRef(nds, "vm", nds.Vm, vm.Self)
+	simulator.Map.Update(vm, []types.PropertyChange{
+		{Name: "datastore", Val: keep},
+		{Name: "config.files", Val: vm.Config.Files},
+		{Name: "summary.config.vmPathName", Val: files.VmPathName},
+		{Name: "config.hardware.device", Val: vm.Config.Hardware.Device},
+		{Name: "layout", Val: vm.Layout},
+		{Name: "layoutEx", Val: vm.LayoutEx},
+	})
+	return nil
+}
+
+// addRef and dropRef change a list of references through a property change,
+// so clients watching it (WaitForUpdatesEx) are told.
+func addRef(obj mo.Reference, name string, list []types.ManagedObjectReference, ref types.ManagedObjectReference) {
+	if containsRef(list, ref) {
+		return
+	}
+	next := append(append([]types.ManagedObjectReference(nil), list...), ref)
+	simulator.Map.WithLock(obj, func() { simulator.Map.Update(obj, []types.PropertyChange{{Name: name, Val: next}}) })
+}
+
+func dropRef(obj mo.Reference, name string, list []types.ManagedObjectReference, ref types.ManagedObjectReference) {
+	var next []types.ManagedObjectReference
+	for _, r := range list {
+		if r != ref {
+			next = append(next, r)
+		}
+	}
+	simulator.Map.WithLock(obj, func() { simulator.Map.Update(obj, []types.PropertyChange{{Name: name, Val: next}}) })
+}
+
+func renameAll(list []string, f func(string) string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = f(s)
+	}
+	return out
+}

@@ -1,0 +1,646 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/vmware/govmomi"
+	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// A scenario is the lab world one lesson needs, compiled by labkit from a
+// human-readable file in datasets/scenarios/ into this JSON. The launcher
+// builds it through the vSphere API of the simulator it serves (so the
+// simulator's own bookkeeping stays consistent), then writes the facts the API
+// cannot set: CPU packages and features, EVC keys, host state, vMotion
+// adapters, datastores and port groups shared by several hosts.
+
+type scenario struct {
+	Name             string            `json:"name"`
+	Datacenter       string            `json:"datacenter"`
+	MigrationSeconds float64           `json:"migrationSeconds"`
+	EVCModes         map[string]evc    `json:"evcModes"`
+	Clusters         []clusterSpec     `json:"clusters"`
+	Hosts            []hostSpec        `json:"hosts"`
+	Datastores       []datastoreSpec   `json:"datastores"`
+	Networks         []networkSpec     `json:"networks"`
+	VMs              []vmSpec          `json:"vms"`
+	Generate         *generateSpec     `json:"generate"`
+	Labels           map[string]string `json:"labels"`
+}
+
+type evc struct {
+	Vendor   string            `json:"vendor"`
+	Label    string            `json:"label"`
+	Features map[string]string `json:"features"` // cpuid key -> value a host in this mode exposes
+}
+
+type clusterSpec struct {
+	Name    string `json:"name"`
+	EVCMode string `json:"evcMode"`
+	DRS     bool   `json:"drs"`
+	HA      bool   `json:"ha"`
+}
+
+type hostSpec struct {
+	Name            string            `json:"name"`
+	Cluster         string            `json:"cluster"`
+	Vendor          string            `json:"vendor"`
+	CPUModel        string            `json:"cpuModel"`
+	MaxEVCModeKey   string            `json:"maxEVCModeKey"`
+	Features        map[string]string `json:"features"`
+	MemoryMB        int64             `json:"memoryMB"`
+	Cores           int16             `json:"cores"`
+	Version         string            `json:"version"`
+	Build           string            `json:"build"`
+	MaxHWVersion    int               `json:"maxHardwareVersion"`
+	ConnectionState string            `json:"connectionState"`
+	Maintenance     bool              `json:"maintenance"`
+	VMotionVnics    []string          `json:"vmotionVnics"`
+	MTU             int32             `json:"mtu"`
+}
+
+type datastoreSpec struct {
+	Name       string   `json:"name"`
+	Type       string   `json:"type"`
+	CapacityGB int64    `json:"capacityGB"`
+	Hosts      []string `json:"hosts"`
+}
+
+type networkSpec struct {
+	Name   string   `json:"name"`
+	Type   string   `json:"type"` // standard or distributed
+	Switch string   `json:"switch"`
+	VLAN   int32    `json:"vlan"`
+	Hosts  []string `json:"hosts"`
+}
+
+type deviceSpec struct {
+	Kind      string `json:"kind"`    // cdrom, usb, serial, pci
+	Backing   string `json:"backing"` // host, iso, client
+	Connected bool   `json:"connected"`
+}
+
+type vmSpec struct {
+	Name               string            `json:"name"`
+	Host               string            `json:"host"`
+	Datastore          string            `json:"datastore"`
+	Networks           []string          `json:"networks"`
+	MemoryMB           int32             `json:"memoryMB"`
+	CPUs               int32             `json:"cpus"`
+	PowerState         string            `json:"powerState"`
+	Version            string            `json:"version"`
+	GuestID            string            `json:"guestId"`
+	DiskGB             int64             `json:"diskGB"`
+	FeatureRequirement map[string]string `json:"featureRequirement"`
+	MinEVCModeKey      string            `json:"minRequiredEVCModeKey"`
+	Devices            []deviceSpec      `json:"devices"`
+	NicConnected       bool              `json:"nicConnected"`
+}
+
+type generateSpec struct {
+	Clusters           int               `json:"clusters"`
+	HostsPerCluster    int               `json:"hostsPerCluster"`
+	VMsPerCluster      int               `json:"vmsPerCluster"`
+	Host               hostSpec          `json:"host"` // applied to every generated host
+	VMMemoryMB         int32             `json:"vmMemoryMB"`
+	FeatureRequirement map[string]string `json:"featureRequirement"`
+}
+
+func readScenario(path string) (*scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("-scenario: %v", err)
+	}
+	s := &scenario{}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(s); err != nil {
+		return nil, fmt.Errorf("-scenario %s: %v", path, err)
+	}
+	if s.Datacenter == "" {
+		s.Datacenter = "Lab-DC"
+	}
+	return s, nil
+}
+
+// world keeps the lab facts the vMotion checks read and the simulator has no
+// field for.
+type world struct {
+	maxHWVersion map[types.ManagedObjectReference]int
+	vmotionMTU   map[types.ManagedObjectReference]int32
+	evcModes     map[string]evc
+	migration    float64
+}
+
+var lab = &world{
+	maxHWVersion: map[types.ManagedObjectReference]int{},
+	vmotionMTU:   map[types.ManagedObjectReference]int32{},
+	evcModes:     map[string]evc{},
+	migration:    defaultMigrationSeconds,
+}
+
+// builder holds what a build has created so far, by name.
+type builder struct {
+	ctx      context.Context
+	c        *govmomi.Client
+	s        *scenario
+	dc       *object.Datacenter
+	folders  *object.DatacenterFolders
+	clusters map[string]*object.ClusterComputeResource
+	hosts    map[string]*object.HostSystem
+	pools    map[string]*object.ResourcePool // host name -> pool its VMs go in
+	ds       map[string]types.ManagedObjectReference
+	nets     map[string]types.ManagedObjectReference
+	dvs      map[string]*object.DistributedVirtualSwitch
+	dvpg     map[string]types.DistributedVirtualSwitchPortConnection
+	members  map[string][]types.ManagedObjectReference
+}
+
+// buildScenario creates the scenario's inventory on the running server.
+func buildScenario(ctx context.Context, s *scenario, serverURL *url.URL, user, password string) error {
+	u := *serverURL
+	u.User = url.UserPassword(user, password)
+	c, err := govmomi.NewClient(ctx, &u, true)
+	if err != nil {
+		return fmt.Errorf("scenario build: login: %v", err)
+	}
+	defer func() { _ = c.Logout(ctx) }()
+
+	b := &builder{ctx: ctx, c: c, s: s,
+		clusters: map[string]*object.ClusterComputeResource{}, hosts: map[string]*object.HostSystem{},
+		pools: map[string]*object.ResourcePool{}, ds: map[string]types.ManagedObjectReference{},
+		nets: map[string]types.ManagedObjectReference{}, dvs: map[string]*object.DistributedVirtualSwitch{},
+		dvpg: map[string]types.DistributedVirtualSwitchPortConnection{}, members: map[string][]types.ManagedObjectReference{}}
+	for k, v := range s.EVCModes {
+		lab.evcModes[k] = v
+	}
+	if s.MigrationSeconds > 0 {
+		lab.migration = s.MigrationSeconds
+	}
+	steps := []func() error{b.datacenter, b.clusterStep, b.hostStep, b.datastoreStep, b.networkStep, b.vmStep}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return fmt.Errorf("scenario %s: %v", s.Name, err)
+		}
+	}
+	return b.patch()
+}
+
+func (b *builder) datacenter() error {
+	dc, err := object.NewRootFolder(b.c.Client).CreateDatacenter(b.ctx, b.s.Datacenter)
+	if err != nil {
+		return fmt.Errorf("datacenter %s: %v", b.s.Datacenter, err)
+	}
+	b.dc = dc
+	b.folders, err = dc.Folders(b.ctx)
+	return err
+}
+
+func (b *builder) clusterStep() error {
+	for _, cs := range b.s.Clusters {
+		drs, ha := cs.DRS, cs.HA
+		spec := types.ClusterConfigSpecEx{
+			DrsConfig: &types.ClusterDrsConfigInfo{Enabled: &drs, DefaultVmBehavior: types.DrsBehaviorFullyAutomated},
+			DasConfig: &types.ClusterDasConfigInfo{Enabled: &ha},
+		}
+		cl, err := b.folders.HostFolder.CreateCluster(b.ctx, cs.Name, spec)
+		if err != nil {
+			return fmt.Errorf("cluster %s: %v", cs.Name, err)
+		}
+		b.clusters[cs.Name] = cl
+	}
+	return nil
+}
+
+func (b *builder) hostStep() error {
+	for _, hs := range b.s.Hosts {
+		spec := types.HostConnectSpec{HostName: hs.Name, UserName: "root", Password: "lab", Force: true}
+		var task *object.Task
+		var err error
+		if hs.Cluster != "" {
+			cl, ok := b.clusters[hs.Cluster]
+			if !ok {
+				return fmt.Errorf("host %s: no cluster %s", hs.Name, hs.Cluster)
+			}
+			task, err = cl.AddHost(b.ctx, spec, true, nil, nil)
+		} else {
+			task, err = b.folders.HostFolder.AddStandaloneHost(b.ctx, spec, true, nil, nil)
+		}
+		if err != nil {
+			return fmt.Errorf("host %s: %v", hs.Name, err)
+		}
+		res, err := task.WaitForResult(b.ctx, nil)
+		if err != nil {
+			return fmt.Errorf("host %s: %v", hs.Name, err)
+		}
+		ref := res.Result.(types.ManagedObjectReference)
+		if ref.Type == "ComputeResource" { // a standalone host's compute resource
+			cr := simulator.Map.Get(ref).(*mo.ComputeResource)
+			ref = cr.Host[0]
+		}
+		host := object.NewHostSystem(b.c.Client, ref)
+		b.hosts[hs.Name] = host
+		pool, err := host.ResourcePool(b.ctx)
+		if err != nil {
+			return fmt.Errorf("host %s: %v", hs.Name, err)
+		}
+		b.pools[hs.Name] = pool
+	}
+	return nil
+}
+
+func (b *builder) hostRefs(names []string) ([]types.ManagedObjectReference, error) {
+	var refs []types.ManagedObjectReference
+	for _, n := range names {
+		h, ok := b.hosts[n]
+		if !ok {
+			return nil, fmt.Errorf("no host %s", n)
+		}
+		refs = append(refs, h.Reference())
+	}
+	return refs, nil
+}
+
+func (b *builder) datastoreStep() error {
+	for _, d := range b.s.Datastores {
+		if len(d.Hosts) == 0 {
+			return fmt.Errorf("datastore %s: mounted on no host", d.Name)
+		}
+		if err := os.MkdirAll(d.Name, 0o755); err != nil {
+			return fmt.Errorf("datastore %s: %v", d.Name, err)
+		}
+		first := b.hosts[d.Hosts[0]]
+		if first == nil {
+			return fmt.Errorf("datastore %s: no host %s", d.Name, d.Hosts[0])
+		}
+		dss, err := first.ConfigManager().DatastoreSystem(b.ctx)
+		if err != nil {
+			return err
+		}
+		// A relative path: the launcher runs in its own datastore root, so
+		// datastore ids read "shared-nfs@folder-5" rather than a temp path.
+		ds, err := dss.CreateLocalDatastore(b.ctx, d.Name, d.Name)
+		if err != nil {
+			return fmt.Errorf("datastore %s: %v", d.Name, err)
+		}
+		b.ds[d.Name] = ds.Reference()
+		refs, err := b.hostRefs(d.Hosts)
+		if err != nil {
+			return fmt.Errorf("datastore %s: %v", d.Name, err)
+		}
+		mountDatastore(ds.Reference(), refs, d)
+	}
+	return nil
+}
+
+// mountDatastore mounts one datastore on several hosts, keeping ds.host and
+// host.datastore consistent.
+func mountDatastore(ref types.ManagedObjectReference, hosts []types.ManagedObjectReference, d datastoreSpec) {
+	ds := simulator.Map.Get(ref).(*simulator.Datastore)
+	kind := d.Type
+	if kind == "" {
+		kind = "VMFS"
+	}
+	capacity := d.CapacityGB << 30
+	info := ds.Info.GetDatastoreInfo()
+	var mounts []types.DatastoreHostMount
+	for _, h := range hosts {
+		mounts = append(mounts, types.DatastoreHostMount{Key: h, MountInfo: types.HostMountInfo{
+			Path: "/vmfs/volumes/" + d.Name, AccessMode: string(types.HostMountModeReadWrite),
+			Mounted: types.NewBool(true), Accessible: types.NewBool(true)}})
+		host := simulator.Map.Get(h).(*simulator.HostSystem)
+		if !containsRef(host.Datastore, ref) {
+			host.Datastore = append(append([]types.ManagedObjectReference(nil), host.Datastore...), ref)
+		}
+	}
+	// Written directly: this runs while the inventory is built, before any client watches.
+	free := capacity - usedBytes(info.Url)
+	ds.Host = mounts
+	ds.Summary.Type = kind
+	ds.Summary.Capacity = capacity
+	ds.Summary.FreeSpace = free
+	ds.Summary.MultipleHostAccess = types.NewBool(len(hosts) > 1)
+	info.FreeSpace = free
+	info.MaxFileSize = free
+}
+
+func containsRef(refs []types.ManagedObjectReference, ref types.ManagedObjectReference) bool {
+	for _, r := range refs {
+		if r == ref {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *builder) networkStep() error {
+	// distributed switches first: one per switch name, with its member hosts
+	members := map[string][]string{}
+	var switches []string
+	for _, n := range b.s.Networks {
+		if n.Type == "distributed" {
+			if _, ok := members[n.Switch]; !ok {
+				switches = append(switches, n.Switch)
+			}
+			members[n.Switch] = appendUnique(members[n.Switch], n.Hosts...)
+		}
+	}
+	for _, sw := range switches {
+		refs, err := b.hostRefs(members[sw])
+		if err != nil {
+			return fmt.Errorf("switch %s: %v", sw, err)
+		}
+		var hosts []types.DistributedVirtualSwitchHostMemberConfigSpec
+		for _, r := range refs {
+			hosts = append(hosts, types.DistributedVirtualSwitchHostMemberConfigSpec{Operation: "add", Host: r})
+		}
+		spec := types.DVSCreateSpec{ConfigSpec: &types.VMwareDVSConfigSpec{DVSConfigSpec: types.DVSConfigSpec{Name: sw}}}
+		task, err := b.folders.NetworkFolder.CreateDVS(b.ctx, spec)
+		if err != nil {
+			return fmt.Errorf("switch %s: %v", sw, err)
+		}
+		res, err := task.WaitForResult(b.ctx, nil)
+		if err != nil {
+			return fmt.Errorf("switch %s: %v", sw, err)
+		}
+		dvs := object.NewDistributedVirtualSwitch(b.c.Client, res.Result.(types.ManagedObjectReference))
+		task, err = dvs.Reconfigure(b.ctx, &types.DVSConfigSpec{Host: hosts}) // members join after creation
+		if err == nil {
+			err = task.Wait(b.ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("switch %s: adding hosts: %v", sw, err)
+		}
+		b.dvs[sw] = dvs
+		b.members[sw] = refs
+	}
+	for _, n := range b.s.Networks {
+		switch n.Type {
+		case "distributed":
+			if err := b.addDVPortgroup(n); err != nil {
+				return fmt.Errorf("network %s: %v", n.Name, err)
+			}
+		default:
+			if err := b.addStandardPortgroup(n); err != nil {
+				return fmt.Errorf("network %s: %v", n.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func appendUnique(list []string, items ...string) []string {
+	for _, it := range items {
+		found := false
+		for _, l := range list {
+			found = found || l == it
+		}
+		if !found {
+			list = append(list, it)
+		}
+	}
+	return list
+}
+
+func (b *builder) addDVPortgroup(n networkSpec) error {
+	dvs := b.dvs[n.Switch]
+	task, err := dvs.AddPortgroup(b.ctx, []types.DVPortgroupConfigSpec{{Name: n.Name, Type: "earlyBinding", NumPorts: 128}})
+	if err != nil {
+		return err
+	}
+	if err := task.Wait(b.ctx); err != nil {
+		return err
+	}
+	sw := simulator.Map.Get(dvs.Reference()).(*simulator.DistributedVirtualSwitch)
+	for _, ref := range sw.Portgroup {
+		pg := simulator.Map.Get(ref).(*simulator.DistributedVirtualPortgroup)
+		if pg.Name == n.Name {
+			b.nets[n.Name] = ref
+			b.dvpg[n.Name] = types.DistributedVirtualSwitchPortConnection{SwitchUuid: sw.Uuid, PortgroupKey: pg.Key}
+			// a distributed port group reaches every member host of its switch
+			setNetworkHosts(ref, b.members[n.Switch])
+			return nil
+		}
+	}
+	return fmt.Errorf("port group not created")
+}
+
+// addStandardPortgroup adds a port group of the same name to vSwitch0 on each
+// host. As on vCenter, the hosts then share one Network object of that name.
+func (b *builder) addStandardPortgroup(n networkSpec) error {
+	refs, err := b.hostRefs(n.Hosts)
+	if err != nil {
+		return err
+	}
+	for i, hostName := range n.Hosts {
+		host := simulator.Map.Get(b.hosts[hostName].Reference()).(*simulator.HostSystem)
+		ns := simulator.Map.Get(*host.ConfigManager.NetworkSystem).(*simulator.HostNetworkSystem)
+		spec := types.HostPortGroupSpec{Name: n.Name, VlanId: n.VLAN, VswitchName: "vSwitch0", Policy: types.HostNetworkPolicy{}}
+		if i == 0 {
+			nsObj := object.NewHostNetworkSystem(b.c.Client, ns.Reference())
+			if err := nsObj.AddPortGroup(b.ctx, spec); err != nil {
+				if _, dup := existingNetwork(b.dc.Reference(), n.Name); !dup {
+					return err
+				}
+			}
+			continue
+		}
+		// the simulator refuses the same name on a second host; record it directly
+		ns.NetworkInfo.Portgroup = append(ns.NetworkInfo.Portgroup, types.HostPortGroup{
+			Key: "key-vim.host.PortGroup-" + n.Name, Spec: spec})
+		for j := range ns.NetworkInfo.Vswitch {
+			if ns.NetworkInfo.Vswitch[j].Name == "vSwitch0" {
+				ns.NetworkInfo.Vswitch[j].Portgroup = append(ns.NetworkInfo.Vswitch[j].Portgroup, n.Name)
+			}
+		}
+	}
+	ref, ok := existingNetwork(b.dc.Reference(), n.Name)
+	if !ok {
+		return fmt.Errorf("port group not created")
+	}
+	b.nets[n.Name] = ref
+	setNetworkHosts(ref, refs)
+	return nil
+}
+
+func existingNetwork(dc types.ManagedObjectReference, name string) (types.ManagedObjectReference, bool) {
+	d := simulator.Map.Get(dc).(*simulator.Datacenter)
+	for _, ref := range d.Network {
+		if e, ok := simulator.Map.Get(ref).(mo.Entity); ok && e.Entity().Name == name && ref.Type == "Network" {
+			return ref, true
+		}
+	}
+	return types.ManagedObjectReference{}, false
+}
+
+// setNetworkHosts makes network.host exactly `hosts`, and host.network agree
+// (written directly, while the inventory is built).
+func setNetworkHosts(ref types.ManagedObjectReference, hosts []types.ManagedObjectReference) {
+	switch n := simulator.Map.Get(ref).(type) {
+	case *mo.Network:
+		n.Host = hosts
+	case *simulator.DistributedVirtualPortgroup:
+		n.Host = hosts
+	}
+	for _, h := range hosts {
+		host := simulator.Map.Get(h).(*simulator.HostSystem)
+		if !containsRef(host.Network, ref) {
+			host.Network = append(append([]types.ManagedObjectReference(nil), host.Network...), ref)
+		}
+	}
+}
+
+func (b *builder) vmStep() error {
+	for _, v := range b.s.VMs {
+		host, ok := b.hosts[v.Host]
+		if !ok {
+			return fmt.Errorf("vm %s: no host %s", v.Name, v.Host)
+		}
+		if _, ok := b.ds[v.Datastore]; !ok {
+			return fmt.Errorf("vm %s: no datastore %s", v.Name, v.Datastore)
+		}
+		spec := types.VirtualMachineConfigSpec{
+			Name: v.Name, GuestId: v.GuestID, MemoryMB: int64(v.MemoryMB), NumCPUs: v.CPUs, Version: v.Version,
+			Files: &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s]", v.Datastore)},
+		}
+		devices, err := b.devices(v)
+		if err != nil {
+			return fmt.Errorf("vm %s: %v", v.Name, err)
+		}
+		spec.DeviceChange = devices
+		task, err := b.folders.VmFolder.CreateVM(b.ctx, spec, b.pools[v.Host], host)
+		if err != nil {
+			return fmt.Errorf("vm %s: %v", v.Name, err)
+		}
+		res, err := task.WaitForResult(b.ctx, nil)
+		if err != nil {
+			return fmt.Errorf("vm %s: %v", v.Name, err)
+		}
+		vm := object.NewVirtualMachine(b.c.Client, res.Result.(types.ManagedObjectReference))
+		if v.PowerState == "poweredOn" {
+			t, err := vm.PowerOn(b.ctx)
+			if err == nil {
+				err = t.Wait(b.ctx)
+			}
+			if err != nil {
+				return fmt.Errorf("vm %s: power on: %v", v.Name, err)
+			}
+		}
+		obj := simulator.Map.Get(vm.Reference()).(*simulator.VirtualMachine)
+		var reqs []types.VirtualMachineFeatureRequirement
+		for _, k := range sortedKeys(v.FeatureRequirement) {
+			reqs = append(reqs, types.VirtualMachineFeatureRequirement{Key: k, FeatureName: k, Value: v.FeatureRequirement[k]})
+		}
+		obj.Runtime.FeatureRequirement = reqs
+		obj.Runtime.MinRequiredEVCModeKey = v.MinEVCModeKey
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (b *builder) devices(v vmSpec) ([]types.BaseVirtualDeviceConfigSpec, error) {
+	var out []types.BaseVirtualDeviceConfigSpec
+	add := func(d types.BaseVirtualDevice, op types.VirtualDeviceConfigSpecFileOperation) {
+		out = append(out, &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationAdd, FileOperation: op, Device: d})
+	}
+	key := int32(-100)
+	next := func() int32 { key--; return key }
+	add(&types.VirtualLsiLogicController{VirtualSCSIController: types.VirtualSCSIController{
+		SharedBus: types.VirtualSCSISharingNoSharing, VirtualController: types.VirtualController{
+			BusNumber: 0, VirtualDevice: types.VirtualDevice{Key: 1000}}}}, "")
+	disk := &types.VirtualDisk{CapacityInKB: v.DiskGB << 20, VirtualDevice: types.VirtualDevice{
+		Key: next(), ControllerKey: 1000, UnitNumber: types.NewInt32(0),
+		Backing: &types.VirtualDiskFlatVer2BackingInfo{DiskMode: string(types.VirtualDiskModePersistent),
+			ThinProvisioned: types.NewBool(true), VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{
+				FileName: fmt.Sprintf("[%s] %s/%s.vmdk", v.Datastore, v.Name, v.Name)}}}}
+	add(disk, types.VirtualDeviceConfigSpecFileOperationCreate)
+	for _, name := range v.Networks {
+		ref, ok := b.nets[name]
+		if !ok {
+			return nil, fmt.Errorf("no network %s", name)
+		}
+		nic := &types.VirtualVmxnet3{}
+		card := nic.GetVirtualEthernetCard()
+		card.Key = next()
+		card.AddressType = string(types.VirtualEthernetCardMacTypeGenerated)
+		card.Connectable = &types.VirtualDeviceConnectInfo{StartConnected: v.NicConnected, Connected: v.NicConnected}
+		if port, isDV := b.dvpg[name]; isDV && ref.Type == "DistributedVirtualPortgroup" {
+			card.Backing = &types.VirtualEthernetCardDistributedVirtualPortBackingInfo{Port: port}
+		} else {
+			card.Backing = &types.VirtualEthernetCardNetworkBackingInfo{
+				VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: name}}
+		}
+		add(nic, "")
+	}
+	for _, d := range v.Devices {
+		dev, err := labDevice(d, next())
+		if err != nil {
+			return nil, err
+		}
+		add(dev, "")
+	}
+	return out, nil
+}
+
+// labDevice builds the devices a scenario may attach; host-backed ones are the
+// ones that keep a VM from leaving its host.
+func labDevice(d deviceSpec, key int32) (types.BaseVirtualDevice, error) {
+	connect := &types.VirtualDeviceConnectInfo{StartConnected: d.Connected, Connected: d.Connected, AllowGuestControl: true}
+	base := types.VirtualDevice{Key: key, Connectable: connect}
+	switch d.Kind {
+	case "cdrom":
+		base.ControllerKey = 200
+		base.UnitNumber = types.NewInt32(0)
+		switch d.Backing {
+		case "host":
+			base.Backing = &types.VirtualCdromAtapiBackingInfo{VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "/vmfs/devices/cdrom/mpx.vmhba0:C0:T0:L0"}}
+		case "iso":
+			base.Backing = &types.VirtualCdromIsoBackingInfo{VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[] /usr/lib/vmware/isoimages/linux.iso"}}
+		case "client":
+			base.Backing = &types.VirtualCdromRemotePassthroughBackingInfo{VirtualDeviceRemoteDeviceBackingInfo: types.VirtualDeviceRemoteDeviceBackingInfo{DeviceName: ""}}
+		default:
+			return nil, fmt.Errorf("cdrom backing %q: use host, iso or client", d.Backing)
+		}
+		return &types.VirtualCdrom{VirtualDevice: base}, nil
+	case "usb":
+		base.Backing = &types.VirtualUSBUSBBackingInfo{VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "path:1/0/1 version:2"}}
+		return &types.VirtualUSB{VirtualDevice: base, Connected: d.Connected}, nil
+	case "serial":
+		base.Backing = &types.VirtualSerialPortDeviceBackingInfo{VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "/dev/char/serial/uart0"}}
+		return &types.VirtualSerialPort{VirtualDevice: base, YieldOnPoll: true}, nil
+	case "pci":
+		base.Backing = &types.VirtualPCIPassthroughDeviceBackingInfo{Id: "0000:3b:00.0", DeviceId: "1021", SystemId: "lab", VendorId: 0x15b3,
+			VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "lab passthrough NIC"}}
+		return &types.VirtualPCIPassthrough{VirtualDevice: base}, nil
+	}
+	return nil, fmt.Errorf("device kind %q: use cdrom, usb, serial or pci", d.Kind)
+}
+
+// labRoot makes and enters the folder that holds the scenario's datastores.
+func labRoot() (string, error) {
+	dir, err := os.MkdirTemp("", "labsim-")
+	if err != nil {
+		return "", err
+	}
+	return dir, os.Chdir(dir)
+}
+
+var _ = filepath.Join
