@@ -40,6 +40,7 @@ sim: venv
 
 benchmark: setup
 	$(BIN)/python benchmarks/inventory.py
+	$(BIN)/python benchmarks/reset.py
 
 clean:
 	-$(BIN)/labkit sim stop

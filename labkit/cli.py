@@ -1,10 +1,12 @@
 """The ``labkit`` command.
 
     labkit sim build [--force]        compile the lab simulator (cached by source hash)
-    labkit sim start [-- FLAGS...]    start it in the background, or reuse the running one
+    labkit sim start [--scenario NAME] [-- FLAGS...]
+                                      start it in the background, or reuse the running one
     labkit sim status | stop | url | env
     labkit inventory [vms|hosts|clusters|datastores|networks]
-    labkit lab                        the lab simulator plus JupyterLab on the curriculum
+    labkit scenarios [--check FILE]   the lab scenarios, and what each teaches
+    labkit lab [--scenario NAME]      the lab simulator plus JupyterLab on the curriculum
 """
 from __future__ import annotations
 
@@ -116,8 +118,9 @@ def _lab(a) -> int:
     if importlib.util.find_spec("jupyterlab") is None:
         raise LabkitError("JupyterLab is not installed in this environment.", fix="pip install vmotion-labs")
     sim.build()
-    s = sim.start()
-    print(f"lab simulator: {s.url} (pid {s.pid})")
+    s = sim.start(scenario=a.scenario)
+    world = f"scenario {s.scenario}" if s.scenario else "generated inventory"
+    print(f"lab simulator: {s.url} (pid {s.pid}, {world})")
     first = sorted(notebooks.glob("00-*.ipynb"))
     cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}", f"--ServerApp.ip={a.ip}", f"--ServerApp.port={a.port}"]
     if a.no_browser:
@@ -177,6 +180,7 @@ def parser() -> argparse.ArgumentParser:
 
     lab = sub.add_parser("lab", help="start the lab simulator and JupyterLab on the curriculum")
     lab.add_argument("--notebooks", default="notebooks", help="the curriculum folder (default: ./notebooks)")
+    lab.add_argument("--scenario", default="healthy-cluster", help="the lab scenario to start with")
     lab.add_argument("--ip", default="127.0.0.1")
     lab.add_argument("--port", default=int(os.environ.get("LABKIT_LAB_PORT", 8888)), type=int)
     lab.add_argument("--no-browser", action="store_true")

@@ -186,3 +186,23 @@ def networks(session, *, page_size: int | None = None) -> pd.DataFrame:
             "moid": obj._moId,
         })
     return _frame(records, ["name", "type", "switch", "hosts", "moid"])
+
+
+KINDS = {"VirtualMachine": vim.VirtualMachine, "HostSystem": vim.HostSystem, "Datastore": vim.Datastore,
+         "Network": vim.Network, "ClusterComputeResource": vim.ClusterComputeResource}
+
+
+def find(session, name: str, kind: str = "VirtualMachine"):
+    """The managed object of type ``kind`` named ``name`` (one PropertyCollector pass)."""
+    from .errors import LabkitError
+
+    if kind not in KINDS:
+        raise LabkitError(f"'{kind}' is not a kind labkit finds.", fix=f"use one of: {', '.join(KINDS)}")
+    got = retrieve(session.content, {KINDS[kind]: ["name"]})[KINDS[kind]]
+    matches = [obj for obj, props in got if props.get("name") == name]
+    if len(matches) != 1:
+        known = sorted(props.get("name", "") for _, props in got)
+        what = "No" if not matches else f"{len(matches)}"
+        raise LabkitError(f"{what} {kind} named '{name}' in the inventory.",
+                          fix=f"use one of: {', '.join(known[:12])}{' ...' if len(known) > 12 else ''}")
+    return matches[0]

@@ -24,13 +24,22 @@ BAR_DELAY_S = 1.0
 
 def fault_message(error) -> tuple[str, str]:
     """(fault type name, readable message) for a task's LocalizedMethodFault or a fault."""
-    fault = getattr(error, "fault", None) or error
+    fault = _unwrap(error)
     name = type(fault).__name__.split(".")[-1]
     msg = getattr(error, "localizedMessage", None) or getattr(fault, "msg", None) or ""
     if not msg or msg == name or msg.startswith("*types."):  # the Go type name is no message
         parts = [m.message for m in (getattr(fault, "faultMessage", None) or []) if getattr(m, "message", None)]
         msg = " ".join(parts) or _fields(fault)
     return name, msg
+
+
+def _unwrap(error):
+    """pyVmomi gives a task's LocalizedMethodFault as the fault itself; other
+    clients may hand the wrapper, whose .fault is the fault. (A fault's own
+    ``fault`` field, as on DisallowedMigrationDeviceAttached, is a sub-fault.)"""
+    if isinstance(error, vmodl.MethodFault):
+        return error
+    return getattr(error, "fault", None) or error
 
 
 def _fields(fault) -> str:
@@ -101,8 +110,7 @@ def wait_for_task(session, task, *, timeout: float | None = None, progress: bool
                 if info.state == vim.TaskInfo.State.error:
                     name, msg = fault_message(info.error)
                     text = f"{_describe(info)} failed: {name}"
-                    raise TaskFailed(f"{text}: {msg}" if msg else text, fault_type=name,
-                                     fault=getattr(info.error, "fault", None) or info.error)
+                    raise TaskFailed(f"{text}: {msg}" if msg else text, fault_type=name, fault=_unwrap(info.error))
         finally:
             if bar is not None:
                 bar.close()

@@ -11,8 +11,17 @@ def _clean_attempts():
     exercises._attempts.clear()
 
 
-def test_cluster_hosts(session, capsys):
-    truth = int(inventory.clusters(session).set_index("name").loc["DC0_C0", "numHosts"])
+@pytest.fixture
+def world():
+    from helpers import lab_world
+
+    with lab_world("healthy-cluster") as s:
+        yield s
+
+
+def test_cluster_hosts(world):
+    session = world
+    truth = int(inventory.clusters(session).set_index("name").loc["Cluster-A", "numHosts"])
     assert exercises.check("00.cluster-hosts", truth, session).passed
     first = exercises.check("00.cluster-hosts", truth + 1, session)
     second = exercises.check("00.cluster-hosts", truth + 1, session)
@@ -21,14 +30,19 @@ def test_cluster_hosts(session, capsys):
     assert str(truth) not in first.line.split(":", 1)[1].replace("(0/1)", "")
 
 
-def test_standalone_vms(session):
+def test_vms_on_a_host(world):
+    session = world
     vms = inventory.vms(session)
-    truth = set(vms.loc[vms["cluster"].isna(), "name"])
-    assert exercises.check("00.standalone-vms", sorted(truth), session).passed
-    assert exercises.check("00.standalone-vms", vms.loc[vms["cluster"].isna(), "name"], session).passed
-    partial = exercises.check("00.standalone-vms", sorted(truth)[:1], session)
+    mask = (vms["host"] == "esx-01") & (vms["powerState"] == "poweredOn")
+    truth = set(vms.loc[mask, "name"])
+    assert len(truth) == 2
+    assert exercises.check("00.vms-on-esx-01", sorted(truth), session).passed
+    assert exercises.check("00.vms-on-esx-01", vms.loc[mask, "name"], session).passed
+    partial = exercises.check("00.vms-on-esx-01", sorted(truth)[:1], session)
     assert not partial.passed and "missing" in partial.line
-    assert not exercises.check("00.standalone-vms", "DC0_H0_VM0", session).passed  # a string is not a set
+    extra = exercises.check("00.vms-on-esx-01", sorted(truth) + ["db-01"], session)
+    assert not extra.passed and "not running on esx-01" in extra.line
+    assert not exercises.check("00.vms-on-esx-01", "web-01", session).passed  # a string is not a set
 
 
 def test_guard_answer(session):

@@ -34,7 +34,7 @@ def test_lab_starts_both_and_ctrl_c_stops_both(private_state, binary, tmp_path):
         st = sim.status()
         assert st.running
         text = (tmp_path / "lab.log").read_text()
-        assert "lab simulator: https://127.0.0.1:" in text
+        assert "lab simulator: https://127.0.0.1:" in text and "scenario healthy-cluster" in text
         assert "/lab/tree/00-getting-started.ipynb" in text
 
         lab.send_signal(signal.SIGINT)

@@ -13,30 +13,28 @@ def _as_names(answer) -> set[str]:
     return {str(a) for a in answer}
 
 
-@exercise("00.cluster-hosts", "hosts in cluster DC0_C0", points=1, hints=(
+@exercise("00.cluster-hosts", "hosts in cluster Cluster-A", points=1, hints=(
     "labkit.inventory.clusters(session) has a numHosts column.",
-    "Select the row whose name is 'DC0_C0' and read numHosts, or count the rows of hosts(session) with that cluster.",
+    "Select the row whose name is 'Cluster-A' and read numHosts, or count the rows of hosts(session) in that cluster.",
 ))
 def cluster_hosts(answer, session):
     truth = inventory.hosts(session)
-    return int(answer) == int((truth["cluster"] == "DC0_C0").sum())
+    return int(answer) == int((truth["cluster"] == "Cluster-A").sum())
 
 
-@exercise("00.standalone-vms", "VMs on the standalone host", points=2, hints=(
-    "A standalone host belongs to no cluster: its cluster column is None in hosts(session).",
-    "Find the standalone host's name, then filter vms(session) on the host column and take the name column.",
+@exercise("00.vms-on-esx-01", "VMs running on esx-01", points=2, hints=(
+    "labkit.inventory.vms(session) has a host column and a powerState column.",
+    "Keep the rows whose host is 'esx-01' and whose powerState is 'poweredOn', then take the name column.",
 ))
-def standalone_vms(answer, session):
-    hosts = inventory.hosts(session)
-    standalone = set(hosts.loc[hosts["cluster"].isna(), "name"])
+def vms_on_esx01(answer, session):
     vms = inventory.vms(session)
-    truth = set(vms.loc[vms["host"].isin(standalone), "name"])
+    truth = set(vms.loc[(vms["host"] == "esx-01") & (vms["powerState"] == "poweredOn"), "name"])
     names = _as_names(answer)
     if names == truth:
         return True
     if names < truth:
         return "some of those VMs are missing"
-    return "that set includes VMs that are not on a standalone host" if names - truth else False
+    return "that set includes VMs that are not running on esx-01"
 
 
 @exercise("00.guard", "what the change guard raises", points=1, hints=(

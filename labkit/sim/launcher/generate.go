@@ -48,6 +48,14 @@ func loadScenario(sc *scenario, u *url.URL, user, password string, dsGiB int) er
 	for _, e := range simulator.Map.All("VirtualMachine") {
 		vm := e.(*simulator.VirtualMachine)
 		vm.Runtime.FeatureRequirement = reqs
+		// the generator's VMs have a CD-ROM on a host device, connected; a VM
+		// made in the vSphere Client has one on the client device, not connected
+		for _, d := range vm.Config.Hardware.Device {
+			if cd, ok := d.(*types.VirtualCdrom); ok {
+				cd.Backing = &types.VirtualCdromRemotePassthroughBackingInfo{}
+				cd.Connectable = &types.VirtualDeviceConnectInfo{AllowGuestControl: true}
+			}
+		}
 		if g.VMMemoryMB > 0 {
 			vm.Config.Hardware.MemoryMB = g.VMMemoryMB
 			vm.Summary.Config.MemorySizeMB = g.VMMemoryMB

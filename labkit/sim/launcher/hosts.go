@@ -16,6 +16,10 @@ func (b *builder) patch() error {
 		drs, ha := cs.DRS, cs.HA // the legacy configuration property mirrors configurationEx
 		cl.Configuration.DrsConfig.Enabled = &drs
 		cl.Configuration.DasConfig.Enabled = &ha
+		if ex, ok := cl.ConfigurationEx.(*types.ClusterConfigInfoEx); ok {
+			ex.DrsConfig.Enabled = &drs
+			ex.DasConfig.Enabled = &ha
+		}
 		if cs.EVCMode != "" {
 			if _, ok := lab.evcModes[cs.EVCMode]; !ok {
 				return fmt.Errorf("cluster %s: unknown EVC mode %s", cs.Name, cs.EVCMode)
