@@ -7,6 +7,9 @@
     labkit inventory [vms|hosts|clusters|datastores|networks]
     labkit scenarios [--check FILE]   the lab scenarios, and what each teaches
     labkit lab [--scenario NAME]      the lab simulator plus JupyterLab on the curriculum
+    labkit release SOURCE... [-o DIR] student copies of instructor notebooks
+    labkit grade SUBMISSION... [-o DIR] [-j N]   gradebook, feedback files, summary
+    labkit check NOTEBOOK             a learner's self-check before submitting
 """
 from __future__ import annotations
 
@@ -97,6 +100,65 @@ def _scenarios(a) -> int:
     return 0
 
 
+def _release(a) -> int:
+    from . import authoring
+
+    out = Path(a.output)
+    for src in a.sources:
+        target = authoring.release(Path(src), out, execute=not a.no_execute)
+        print(f"released: {target}")
+    return 0
+
+
+def _grade(a) -> int:
+    from . import gradebook, grading
+
+    submissions = [Path(p) for p in a.submissions]
+    missing = [str(p) for p in submissions if not p.is_file()]
+    if missing:
+        raise LabkitError(f"No such submission file: {', '.join(missing)}.")
+    source = Path(a.source) if a.source else _source_for(submissions[0])
+    print(f"grading {len(submissions)} submission(s) of {source.name} on {a.jobs or os.cpu_count()} worker(s)")
+
+    def done(g):
+        print(f"  {g.student}: {g.total}/{g.maximum}{'  (' + '; '.join(g.notes) + ')' if g.notes else ''}")
+
+    grades = grading.grade(source, submissions, jobs=a.jobs, cell_timeout=a.cell_timeout, timeout=a.timeout,
+                           progress=done)
+    files = gradebook.write(grades, Path(a.output))
+    rates = gradebook.pass_rates(grades)
+    print("pass rates: " + ", ".join(f"{ex} {r:.0%}" for ex, r in rates.items()))
+    print(f"gradebook: {files['gradebook']}\nfeedback:  {files['feedback']}/\nsummary:   {files['summary']}")
+    return 0
+
+
+def _source_for(submission: Path) -> Path:
+    from . import authoring, datasets
+
+    lesson = authoring.read(submission).metadata.get("labkit", {}).get("lesson")
+    if not lesson:
+        raise LabkitError(f"{submission} does not say which lesson it is.", fix="pass --source path/to/source.ipynb")
+    candidate = datasets.root().parent / "notebooks" / f"{lesson}.ipynb"
+    if not candidate.exists():
+        raise LabkitError(f"The source of lesson {lesson} was not found at {candidate}.", fix="pass --source")
+    return candidate
+
+
+def _check(a) -> int:
+    """A learner's self-check: grade the notebook against itself."""
+    from . import grading
+
+    nb = Path(a.notebook)
+    g = grading.grade_one(nb, nb, nb.stem, cell_timeout=a.cell_timeout, timeout=a.timeout)
+    for ex in g.max_points:
+        verdict = "correct" if g.points[ex] == g.max_points[ex] else g.messages[ex]
+        print(f"{ex}: {g.points[ex]}/{g.max_points[ex]}  {verdict}")
+    for note in g.notes:
+        print(f"note: {note}")
+    print(f"total: {g.total}/{g.maximum}")
+    return 0
+
+
 def _inventory(a) -> int:
     import pandas as pd
 
@@ -177,6 +239,27 @@ def parser() -> argparse.ArgumentParser:
     inv = sub.add_parser("inventory", help="print an inventory table of the lab simulator")
     inv.add_argument("table", nargs="?", default="vms", choices=["vms", "hosts", "clusters", "datastores", "networks"])
     inv.set_defaults(func=_inventory)
+
+    rel = sub.add_parser("release", help="write student copies of instructor notebooks")
+    rel.add_argument("sources", nargs="+", help="instructor source notebooks")
+    rel.add_argument("-o", "--output", default="release", help="folder for the student copies (default: release)")
+    rel.add_argument("--no-execute", action="store_true", help="do not run the copies to record their outputs")
+    rel.set_defaults(func=_release)
+
+    gr = sub.add_parser("grade", help="grade submissions: gradebook CSV, feedback files, summary")
+    gr.add_argument("submissions", nargs="+", help="submitted notebooks (one folder per student, or one file each)")
+    gr.add_argument("--source", help="the instructor source notebook (default: found from the lesson name)")
+    gr.add_argument("-o", "--output", default="graded", help="folder for the results (default: graded)")
+    gr.add_argument("-j", "--jobs", type=int, default=None, help="submissions graded at once (default: cores)")
+    gr.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell (default: 60)")
+    gr.add_argument("--timeout", type=int, default=300, help="seconds per notebook (default: 300)")
+    gr.set_defaults(func=_grade)
+
+    ck = sub.add_parser("check", help="self-check a notebook's exercises before you submit it")
+    ck.add_argument("notebook")
+    ck.add_argument("--cell-timeout", type=int, default=60)
+    ck.add_argument("--timeout", type=int, default=300)
+    ck.set_defaults(func=_check)
 
     lab = sub.add_parser("lab", help="start the lab simulator and JupyterLab on the curriculum")
     lab.add_argument("--notebooks", default="notebooks", help="the curriculum folder (default: ./notebooks)")

@@ -5,11 +5,17 @@ learner calls ``labkit.exercises.check("00.cluster-hosts", answer)`` and reads
 one line: a pass, or a fail with the next hint. Checkers compare against the
 lab world itself (the live inventory), never against a stored answer, and no
 message ever contains the expected answer.
+
+When a notebook is graded (``LABKIT_GRADING=1``, set by ``labkit grade``), a
+failed check raises :class:`ExerciseFailed`, so the test cell fails under
+nbval and the grade follows the cell.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+import math
+import os
+from typing import Any, Callable, Iterable
 
 from .errors import LabkitError
 
@@ -40,6 +46,10 @@ class Result:
         p.text(self.line)
 
 
+class ExerciseFailed(LabkitError, AssertionError):
+    """A check that did not pass, raised only while grading."""
+
+
 REGISTRY: dict[str, Exercise] = {}
 _attempts: dict[str, int] = {}
 
@@ -52,14 +62,22 @@ def exercise(id: str, title: str, *, points: int = 1, hints: tuple[str, ...] = (
     return register
 
 
+def grading() -> bool:
+    return os.environ.get("LABKIT_GRADING") == "1"
+
+
+def get(id: str) -> Exercise:
+    _load_lessons()
+    if id not in REGISTRY:
+        raise LabkitError(f"There is no exercise '{id}'.", fix=f"use one of: {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[id]
+
+
 def check(id: str, answer: Any, session=None) -> Result:
     """Check ``answer`` for exercise ``id``; the returned verdict shows as one line."""
     from . import connection
 
-    _load_lessons()
-    if id not in REGISTRY:
-        raise LabkitError(f"There is no exercise '{id}'.", fix=f"use one of: {', '.join(sorted(REGISTRY))}")
-    ex = REGISTRY[id]
+    ex = get(id)
     if answer is None or answer is Ellipsis:
         line = f"[ ] {id} {ex.title}: no answer yet (0/{ex.points}). Replace the placeholder with your answer."
         result = Result(id, False, 0, ex.points, line)
@@ -67,7 +85,7 @@ def check(id: str, answer: Any, session=None) -> Result:
         session = session or connection.current()
         try:
             verdict = ex.checker(answer, session)
-        except (TypeError, ValueError, AttributeError, KeyError) as e:
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError) as e:
             verdict = f"the answer has the wrong shape ({type(e).__name__})"
         if verdict is True:
             _attempts.pop(id, None)
@@ -78,7 +96,69 @@ def check(id: str, answer: Any, session=None) -> Result:
             hint = ex.hints[min(n, len(ex.hints) - 1)] if ex.hints else "look again at the lesson above."
             reason = f" {verdict[0].upper()}{verdict[1:]}." if isinstance(verdict, str) and verdict else ""
             result = Result(id, False, 0, ex.points, f"[ ] {id} {ex.title}: not yet (0/{ex.points}).{reason} Hint: {hint}")
+    if grading() and not result.passed:
+        raise ExerciseFailed(result.line)
     return result
+
+
+# -- comparing answers --------------------------------------------------------
+def same_number(answer, truth, *, rel: float = 1e-6, abs_tol: float = 1e-9) -> bool:
+    """Numbers equal within a relative (default one in a million) or absolute tolerance."""
+    if isinstance(answer, bool) or isinstance(truth, bool):
+        raise TypeError("a boolean is not a number here")
+    a, t = float(answer), float(truth)
+    return math.isclose(a, t, rel_tol=rel, abs_tol=abs_tol)
+
+
+def as_names(answer) -> set[str]:
+    """A set of names from a list, tuple, set or pandas Series (not from one string)."""
+    if isinstance(answer, (str, bytes)):
+        raise TypeError("a single string")
+    if hasattr(answer, "tolist"):
+        answer = answer.tolist()
+    if not isinstance(answer, Iterable):
+        raise TypeError("not a collection")
+    return {str(a).strip() for a in answer}
+
+
+def same_names(answer, truth: Iterable[str]) -> bool | str:
+    """The same set of names, order and duplicates aside; says what is off without naming it."""
+    names, expected = as_names(answer), {str(t) for t in truth}
+    if names == expected:
+        return True
+    if names < expected:
+        return f"{len(expected - names)} name(s) missing"
+    if names > expected:
+        return f"{len(names - expected)} name(s) too many"
+    return f"{len(names - expected)} name(s) should not be there and {len(expected - names)} are missing"
+
+
+def same_frame(answer, truth, *, key: str | None = None, rtol: float = 1e-6) -> bool | str:
+    """Two DataFrames with the same columns (any order) and rows (sorted by ``key``), numbers within rtol."""
+    import pandas as pd
+
+    if not isinstance(answer, pd.DataFrame):
+        raise TypeError("not a DataFrame")
+    missing = [c for c in truth.columns if c not in answer.columns]
+    if missing:
+        return f"column(s) {', '.join(map(str, missing))} missing"
+    extra = [c for c in answer.columns if c not in truth.columns]
+    if extra:
+        return f"column(s) {', '.join(map(str, extra))} not asked for"
+    if len(answer) != len(truth):
+        return f"{len(answer)} rows where {len(truth)} were expected"
+    a, t = answer[list(truth.columns)], truth
+    by = [key] if key else list(truth.columns)
+    try:
+        a = a.sort_values(by, kind="stable").reset_index(drop=True)
+        t = t.sort_values(by, kind="stable").reset_index(drop=True)
+    except TypeError:  # unsortable cells (lists): keep the given order
+        a, t = a.reset_index(drop=True), t.reset_index(drop=True)
+    try:
+        pd.testing.assert_frame_equal(a, t, check_dtype=False, check_exact=False, rtol=rtol)
+    except AssertionError:
+        return "some values differ"
+    return True
 
 
 def _load_lessons() -> None:

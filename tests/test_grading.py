@@ -1,0 +1,215 @@
+"""Release, grading on nbval, the gradebook: perfect, empty, partial, tampered and malicious submissions."""
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from labkit import authoring, gradebook, grading
+from labkit.authoring import AuthoringError
+
+from helpers import run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted((ROOT / "notebooks").glob("*.ipynb"))
+LESSON = ROOT / "notebooks" / "00-getting-started.ipynb"
+EXPECTED = Path(__file__).parent / "data" / "expected_gradebook.csv"
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("release")
+    return {src.name: authoring.release(src, folder) for src in SOURCES}
+
+
+def _cells(nb, exercise, role):
+    return [c for c in nb.cells if authoring.exercise_of(c) == exercise and role in authoring.roles(c)]
+
+
+def _answer(nb, exercise, code):
+    (cell,) = _cells(nb, exercise, "solution")
+    cell.source = code
+
+
+# -- release -------------------------------------------------------------------
+def test_release_removes_solutions_and_hidden_tests(released):
+    for src in SOURCES:
+        source, student = authoring.read(src), authoring.read(released[src.name])
+        assert [c.id for c in source.cells] == [c.id for c in student.cells]
+        assert student.metadata["labkit"] == {"lesson": src.stem, "source": authoring.fingerprint(source)}
+        text = json.dumps([c.source for c in student.cells])
+        for marker in (*authoring.SOLUTION, *authoring.HIDDEN):
+            assert marker not in text
+        for cell in student.cells:
+            if "solution" in authoring.roles(cell):
+                assert cell.source == authoring.DEFAULT_PLACEHOLDER and not cell.outputs
+            if "test" in authoring.roles(cell):
+                (out,) = cell.outputs
+                assert "no answer yet" in out["data"]["text/plain"]
+
+
+def test_every_released_copy_still_executes_under_nbval(released, tmp_path):
+    paths = [str(p) for p in released.values()]
+    (tmp_path / "none.ini").write_text("[pytest]\n")
+    r = subprocess.run([sys.executable, "-m", "pytest", "--nbval", *paths, "-q", "-p", "no:cacheprovider",
+                        "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"),
+                        "--rootdir", str(tmp_path), "-c", str(tmp_path / "none.ini")],
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_every_source_passes_its_own_hidden_tests():
+    for src in SOURCES:
+        g = grading.grade_one(src, src, "instructor", cell_timeout=60)
+        assert g.total == g.maximum > 0, (g.messages, g.notes)
+        assert g.notes == []
+
+
+@pytest.mark.parametrize("text, words", [
+    ("### BEGIN SOLUTION\nanswer = 1\n", "never closed"),
+    ("### BEGIN SOLUTION\nanswer = 1\n### END SOLUTION\n### END SOLUTION", "without"),
+    ("answer = 1", "has no '### BEGIN SOLUTION' region"),
+])
+def test_broken_markers_are_named(text, words):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(text, metadata={"tags": ["solution"], "labkit": {"exercise": "00.guard"}}),
+                nbformat.v4.new_code_cell("x", metadata={"tags": ["test"], "labkit": {"exercise": "00.guard"}})]
+    with pytest.raises(AuthoringError, match=words):
+        authoring.validate(nb, "lesson.ipynb")
+
+
+def test_a_role_without_an_exercise_id_is_named():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x", metadata={"tags": ["test"]})]
+    with pytest.raises(AuthoringError, match="has no metadata.labkit.exercise"):
+        authoring.validate(nb, "lesson.ipynb")
+
+
+# -- a class of samples --------------------------------------------------------
+def _samples(released, folder: Path) -> list[Path]:
+    student = authoring.read(released[LESSON.name])
+    out = {}
+
+    def save(name, nb):
+        d = folder / name
+        d.mkdir()
+        nbformat.write(nb, str(d / LESSON.name))
+        out[name] = d / LESSON.name
+
+    save("perfect", authoring.read(LESSON))
+    save("empty", student)
+
+    partial = nbformat.from_dict(json.loads(json.dumps(student)))
+    _answer(partial, "00.cluster-hosts", "answer = 3")
+    _answer(partial, "00.vms-on-esx-01", "answer = ['web-02', 'db-01']")  # one wrong name
+    _answer(partial, "00.guard", "answer = 'ChangeRefused'")
+    save("partial", partial)
+
+    tampered = nbformat.from_dict(json.loads(json.dumps(student)))
+    _answer(tampered, "00.cluster-hosts", "answer = 3")
+    _answer(tampered, "00.guard", "answer = 'InvalidLogin'")
+    (test,) = _cells(tampered, "00.guard", "test")
+    test.source = 'print("[x] 00.guard what the change guard raises: correct (1/1).")'  # pretends to pass
+    tampered.cells = [c for c in tampered.cells if c not in _cells(tampered, "00.vms-on-esx-01", "test")]
+    save("tampered", tampered)
+
+    malicious = nbformat.from_dict(json.loads(json.dumps(student)))
+    _answer(malicious, "00.cluster-hosts", "while True:\n    pass")                       # hangs
+    _answer(malicious, "00.vms-on-esx-01", "import os\nfor f in os.listdir('.'):\n    os.remove(f)\n"
+                                           "print('x' * 20_000_000)\nanswer = {'web-02'}")  # deletes, floods, is right
+    _answer(malicious, "00.guard", "import sys\nsys.exit(3)")                           # exits
+    save("malicious", malicious)
+
+    crasher = nbformat.from_dict(json.loads(json.dumps(student)))
+    _answer(crasher, "00.cluster-hosts", "answer = 3")
+    _answer(crasher, "00.vms-on-esx-01", "import os\nos._exit(9)")                      # kills its kernel
+    save("crasher", crasher)
+
+    other = nbformat.from_dict(json.loads(json.dumps(student)))
+    other.metadata["labkit"]["lesson"] = "03-memory-convergence"
+    save("other-lesson", other)
+
+    missing = nbformat.from_dict(json.loads(json.dumps(student)))
+    _answer(missing, "00.cluster-hosts", "answer = 3")
+    missing.cells = [c for c in missing.cells if c not in _cells(missing, "00.guard", "solution")]
+    save("missing-cell", missing)
+
+    d = folder / "corrupt"
+    d.mkdir()
+    (d / LESSON.name).write_text('{"cells": [ this is not json')
+    out["corrupt"] = d / LESSON.name
+    return list(out.values())
+
+
+@pytest.fixture(scope="module")
+def graded(released, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("class")
+    subs = _samples(released, folder)
+    grades = grading.grade(LESSON, subs, jobs=2, cell_timeout=10, timeout=240)
+    files = gradebook.write(grades, folder / "graded")
+    return grades, files
+
+
+def test_the_gradebook_is_exactly_as_expected(graded):
+    grades, files = graded
+    got = list(csv.DictReader(open(files["gradebook"])))
+    want = list(csv.DictReader(open(EXPECTED)))
+    assert [{k: r[k] for k in r if k != "notes"} for r in got] == [{k: r[k] for k in r if k != "notes"} for r in want]
+    notes = {r["student"]: r["notes"] for r in got}
+    for student, expected in ((r["student"], r["notes"]) for r in want):
+        for piece in filter(None, expected.split("; ")):
+            assert piece in notes[student], (student, piece, notes[student])
+
+
+def test_tampering_is_reported_and_does_not_pay(graded):
+    grades, _ = graded
+    t = next(g for g in grades if g.student == "tampered")
+    assert t.points == {"00.cluster-hosts": 1, "00.vms-on-esx-01": 0, "00.guard": 0}
+    assert "00.guard: the test cell was edited; the original was used" in t.notes
+    assert "00.vms-on-esx-01: the test cell was deleted; the original was used" in t.notes
+
+
+def test_malicious_and_crashing_notebooks_fail_only_themselves(graded):
+    grades, _ = graded
+    m = next(g for g in grades if g.student == "malicious")
+    assert m.points == {"00.cluster-hosts": 0, "00.vms-on-esx-01": 2, "00.guard": 0}
+    assert m.messages["00.cluster-hosts"].startswith("your answer cell failed:")
+    assert "ran past the time limit for one cell" in m.messages["00.cluster-hosts"]
+    assert m.messages["00.guard"].startswith("[ ] 00.guard")  # sys.exit in a cell only ends that cell
+    c = next(g for g in grades if g.student == "crasher")
+    assert c.points["00.cluster-hosts"] == 1 and c.points["00.guard"] == 0
+    # the well-behaved submissions graded in the same run are untouched
+    assert next(g for g in grades if g.student == "perfect").total == 4
+    assert subprocess.run(["pgrep", "-f", "LABKIT_GRADING"], capture_output=True).stdout == b""
+
+
+def test_bad_inputs_get_clear_messages(graded):
+    grades, _ = graded
+    by = {g.student: g for g in grades}
+    assert by["corrupt"].notes == [f"{by['corrupt'].submission}: not a readable notebook (NotJSONError). "
+                                   "Fix: re-download it, or export it again from JupyterLab"]
+    assert by["other-lesson"].notes[0].startswith("This notebook belongs to lesson 03-memory-convergence, not "
+                                                  "00-getting-started.")
+    assert "00.guard: the answer cell is missing; graded as unanswered" in by["missing-cell"].notes
+
+
+def test_feedback_and_summary(graded):
+    grades, files = graded
+    text = (files["feedback"] / "partial.md").read_text()
+    assert "Score: **2 / 4**" in text
+    assert "[ ] 00.vms-on-esx-01 VMs running on esx-01: not yet (0/2). 1 name(s) too many." in text
+    assert "web-02" not in text  # the feedback never names the answer
+    html = files["summary"].read_text()
+    assert "Exercise pass rates (9 submissions)" in html and "plotly" in html
+    rates = gradebook.pass_rates(grades)
+    assert rates["00.guard"] == pytest.approx(2 / 9)
+
+
+def test_labkit_check_self_check(tmp_path, released):
+    r = run_cli("check", str(LESSON), timeout=300)
+    assert r.returncode == 0 and r.stdout.strip().endswith("total: 4/4")
+    r = run_cli("check", str(released[LESSON.name]), timeout=300)
+    assert r.stdout.strip().endswith("total: 0/4") and "no answer yet" in r.stdout
