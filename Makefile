@@ -41,6 +41,7 @@ sim: venv
 benchmark: setup
 	$(BIN)/python benchmarks/inventory.py
 	$(BIN)/python benchmarks/reset.py
+	$(BIN)/python benchmarks/grading.py
 
 clean:
 	-$(BIN)/labkit sim stop

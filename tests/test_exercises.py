@@ -56,3 +56,44 @@ def test_placeholder_and_unknown_exercise(session):
     assert r.line == "[ ] 00.guard what the change guard raises: no answer yet (0/1). Replace the placeholder with your answer."
     with pytest.raises(LabkitError, match="no exercise 'nope'"):
         exercises.check("nope", 1, session)
+
+
+def test_number_tolerance():
+    assert exercises.same_number(0.30000000000000004, 0.3)
+    assert exercises.same_number(1_000_000, 1_000_000.5)
+    assert not exercises.same_number(3, 4)
+    with pytest.raises(TypeError):
+        exercises.same_number(True, 1)
+
+
+def test_name_sets():
+    import pandas as pd
+
+    assert exercises.same_names(["b", "a", "a"], {"a", "b"}) is True
+    assert exercises.same_names(pd.Series(["a", " b "]), ["a", "b"]) is True
+    assert exercises.same_names(["a"], ["a", "b"]) == "1 name(s) missing"
+    assert exercises.same_names(["a", "b", "c"], ["a", "b"]) == "1 name(s) too many"
+    assert exercises.same_names(["a", "c"], ["a", "b"]) == "1 name(s) should not be there and 1 are missing"
+    with pytest.raises(TypeError):
+        exercises.same_names("ab", ["a"])
+
+
+def test_frames():
+    import pandas as pd
+
+    truth = pd.DataFrame({"host": ["h1", "h2"], "gb": [1.0, 2.0]})
+    assert exercises.same_frame(truth[["gb", "host"]].iloc[::-1], truth, key="host") is True
+    assert exercises.same_frame(pd.DataFrame({"host": ["h1", "h2"], "gb": [1.0000001, 2.0]}), truth) is True
+    assert exercises.same_frame(truth.drop(columns="gb"), truth) == "column(s) gb missing"
+    assert exercises.same_frame(truth.assign(x=1), truth) == "column(s) x not asked for"
+    assert exercises.same_frame(truth.head(1), truth) == "1 rows where 2 were expected"
+    assert exercises.same_frame(truth.assign(gb=[1.0, 3.0]), truth) == "some values differ"
+
+
+def test_grading_mode_raises_a_one_line_failure(world, monkeypatch):
+    monkeypatch.setenv("LABKIT_GRADING", "1")
+    with pytest.raises(exercises.ExerciseFailed) as e:
+        exercises.check("00.cluster-hosts", 99, world)
+    assert isinstance(e.value, AssertionError)
+    assert str(e.value).startswith("[ ] 00.cluster-hosts hosts in cluster Cluster-A: not yet (0/1).")
+    assert exercises.check("00.cluster-hosts", 3, world).passed

@@ -49,9 +49,22 @@ def test_uses_the_simulator_plotly_widgets_and_exercises(nb):
     assert "labkit.widgets." in code or "ipywidgets" in code
     checks = re.findall(r'labkit\.exercises\.check\("([^"]+)"', code)
     assert len(checks) >= 2
+
+
+def test_every_exercise_is_a_tagged_solution_and_test_pair(nb):
+    from labkit import authoring, exercises
+
+    path, book = nb
+    import nbformat
+
+    ids = authoring.validate(nbformat.reads(json.dumps(book), as_version=4), path.name)
+    for ex in ids:
+        exercises.get(ex)  # registered, with points and hints
+        roles = [authoring.roles(c) for c in book["cells"] if authoring.exercise_of(c) == ex]
+        assert {"solution"} in roles and {"test"} in roles, ex
     for cell in book["cells"]:
-        if "### BEGIN SOLUTION" in _text(cell):
-            assert "### END SOLUTION" in _text(cell)
+        if cell["cell_type"] == "code" and "labkit.exercises.check(" in _text(cell):
+            assert "test" in cell["metadata"].get("tags", []), _text(cell)
 
 
 def test_ends_with_summary_and_sources(nb):
