@@ -9,7 +9,7 @@ reads in bulk goes through :func:`retrieve`.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from pyVmomi import vim, vmodl
 

@@ -15,22 +15,28 @@ import contextlib
 import os
 import socket
 import ssl
-from typing import Iterable
+from collections.abc import Iterable
 
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim
 
 from . import endpoint as _endpoint
 from . import sim
-from .errors import (CallTimeout, EndpointUnreachable, InvalidLogin, LabkitError, SimulatorNotRunning,
-                     UntrustedCertificate)
+from .errors import (
+    CallTimeout,
+    EndpointUnreachable,
+    InvalidLogin,
+    LabkitError,
+    SimulatorNotRunning,
+    UntrustedCertificate,
+)
 from .guard import ChangeGuard
 
 DEFAULT_TIMEOUT_S = 30.0
-_open: "list[Session]" = []  # open sessions, oldest first
+_open: list[Session] = []  # open sessions, oldest first
 
 
-def current() -> "Session":
+def current() -> Session:
     """The most recently opened session that is still open."""
     if not _open:
         raise LabkitError("No open session.", fix="session = labkit.connect()")
@@ -98,7 +104,7 @@ class Session:
         if self in _open:
             _open.remove(self)
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -207,10 +213,10 @@ def _login(ep, user, password, context, timeout, managed):
         raise UntrustedCertificate(
             f"The certificate of {ep.url} is not trusted ({e.verify_message}).",
             fix=("trust the CA that signed it with connect(url, cafile='vcenter-ca.pem') or GOVC_TLS_CA_CERTS "
-                 "(vCenter serves its CA bundle at https://<vcenter>/certs/download.zip); or, accepting the risk, "
+                 "(the vCenter start page offers it: https://<vcenter>/certs/download.zip); or, accepting the risk, "
                  "connect(url, insecure=True) or GOVC_INSECURE=1"),
         ) from None
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise CallTimeout(f"{ep.url} did not answer within {timeout:g} s.",
                           fix="check that the address is right and reachable, or pass a larger timeout=") from None
     except ConnectionRefusedError:

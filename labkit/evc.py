@@ -23,7 +23,7 @@ def modes() -> dict[str, dict]:
     return {r["key"]: {**r, "adds": r["adds"].split(), "removes": r["removes"].split()} for r in rows}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def features(key: str) -> frozenset[str]:
     """The cpuid feature keys a host in EVC mode ``key`` exposes."""
     m = modes()[key]

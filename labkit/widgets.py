@@ -7,7 +7,7 @@ under nbclient and under nbval, and leaves no ``clear_output`` frames behind.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import ipywidgets as w
 import pandas as pd

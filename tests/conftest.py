@@ -1,14 +1,10 @@
-import os
-import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 import labkit
 from labkit import sim
-from labkit.sim import paths, process
+from labkit.sim import process
 
 
 @pytest.fixture(scope="session")

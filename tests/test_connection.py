@@ -1,18 +1,22 @@
 """Connecting: the lab simulator, other endpoints, and every error a learner can hit."""
 import socket
 import subprocess
-import threading
 import time
 
 import pytest
+from helpers import free_port
 from pyVmomi import vim
 
 import labkit
 from labkit import sim
-from labkit.errors import (CallTimeout, EndpointUnreachable, InvalidLogin, MalformedURL, SimulatorNotRunning,
-                           UntrustedCertificate)
-
-from helpers import free_port
+from labkit.errors import (
+    CallTimeout,
+    EndpointUnreachable,
+    InvalidLogin,
+    MalformedURL,
+    SimulatorNotRunning,
+    UntrustedCertificate,
+)
 
 
 def test_connect_starts_or_reuses_the_lab_simulator(lab):

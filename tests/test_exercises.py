@@ -1,7 +1,6 @@
 """Exercise checks: verdicts come from the lab world, hints advance, answers never leak."""
 import pytest
 
-import labkit
 from labkit import exercises, inventory
 from labkit.errors import ChangeRefused, LabkitError
 

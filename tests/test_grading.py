@@ -7,11 +7,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import run_cli
 
 from labkit import authoring, gradebook, grading
 from labkit.authoring import AuthoringError
-
-from helpers import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "notebooks").glob("*.ipynb"))

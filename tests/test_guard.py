@@ -1,12 +1,9 @@
 """The change guard: the lab simulator may change; anything else needs explicit opt-in and a lab area."""
 import pytest
-from pyVmomi import vim
+from helpers import find_vm
 
 import labkit
-from helpers import find_vm
 from labkit.errors import ChangeRefused
-
-
 
 
 def _power(session, name):

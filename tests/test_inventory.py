@@ -3,10 +3,10 @@ import math
 from collections import Counter
 
 import pytest
+from helpers import all_of
 from pyVmomi import vim, vmodl
 
 import labkit
-from helpers import all_of
 from labkit import inventory, sim
 
 

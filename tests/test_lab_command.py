@@ -7,10 +7,10 @@ import time
 import urllib.error
 import urllib.request
 
+from helpers import free_port
+
 from labkit import sim
 from labkit.sim import process
-
-from helpers import free_port
 
 
 def test_lab_starts_both_and_ctrl_c_stops_both(private_state, binary, tmp_path):

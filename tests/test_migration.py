@@ -1,12 +1,11 @@
 """What a successful migration changes, what a refused one leaves alone, and the events of both."""
 import pytest
+from helpers import by_name, lab_world
 from pyVmomi import vim, vmodl
 
 import labkit
 from labkit.errors import TaskFailed
 from labkit.tasks import wait_for_task
-
-from helpers import by_name, lab_world
 
 
 def _events(session, vm):

@@ -1,15 +1,13 @@
 """Scenario files: they compile, they build the world they describe, they reset fast, broken ones are named."""
-import statistics
 import time
 
 import pytest
+from helpers import by_name, lab_world, run_cli
 from pyVmomi import vim
 
 import labkit
 from labkit import evc, scenarios, sim
 from labkit.scenarios import ScenarioError
-
-from helpers import all_of, by_name, lab_world, run_cli
 
 ALL = scenarios.names()
 REQUIRED = {"healthy-cluster", "mixed-intel-evc", "intel-and-amd", "partial-storage", "network-mismatch",

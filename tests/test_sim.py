@@ -7,13 +7,12 @@ import subprocess
 import time
 
 import pytest
+from helpers import run_cli
 
 import labkit
 from labkit import sim
 from labkit.errors import BuildError, SimulatorError, SimulatorNotBuilt
 from labkit.sim import builder, paths, process
-
-from helpers import run_cli
 
 
 # -- build ------------------------------------------------------------------

@@ -3,14 +3,12 @@ import threading
 import time
 
 import pytest
+from helpers import find_vm
 from pyVmomi import vim, vmodl
 
 import labkit
-from helpers import find_vm
 from labkit.errors import TaskFailed, TaskTimeout
 from labkit.tasks import wait_for_task
-
-
 
 
 def _new_task(session, vm, cancelable=True):

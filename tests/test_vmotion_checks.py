@@ -7,13 +7,11 @@ QueryVMotionCompatibilityEx_Task and the enforcing MigrateVM_Task /
 RelocateVM_Task must all agree with it.
 """
 import pytest
+from helpers import all_of, by_name, fault_names, lab_world
 from pyVmomi import vim
 
-import labkit
 from labkit.errors import TaskFailed
 from labkit.tasks import wait_for_task
-
-from helpers import all_of, by_name, fault_names, lab_world
 
 FRNM, DNW, CAN = "FeatureRequirementsNotMet", "DatastoreNotWritableOnHost", "CannotAccessNetwork"
 VNC, IHS, IHCS = "VMotionNotConfigured", "InvalidHostState", "InvalidHostConnectionState"
