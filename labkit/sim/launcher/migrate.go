@@ -30,16 +30,24 @@ const (
 	kindDRS                           // an evacuation for maintenance mode
 )
 
+// lookup finds the routed VM and the destination host (nil when none is given),
+// or the fault to answer with.
+func (r *vmRouter) lookup(host *types.ManagedObjectReference) (*simulator.VirtualMachine, *simulator.HostSystem, *soap.Fault) {
+	vm, f := getVM(r.target())
+	if f == nil {
+		var dest *simulator.HostSystem
+		if dest, f = getHost(host); f == nil {
+			return vm, dest, nil
+		}
+	}
+	return nil, nil, simulator.Fault(f.LocalizedMessage, f.Fault)
+}
+
 func (r *vmRouter) RelocateVMTask(ctx *simulator.Context, req *types.RelocateVM_Task) soap.HasFault {
 	body := &methods.RelocateVM_TaskBody{}
-	vm, f := getVM(r.target())
-	if f != nil {
-		body.Fault_ = simulator.Fault(f.LocalizedMessage, f.Fault)
-		return body
-	}
-	dest, f := getHost(req.Spec.Host)
-	if f != nil {
-		body.Fault_ = simulator.Fault(f.LocalizedMessage, f.Fault)
+	vm, dest, fault := r.lookup(req.Spec.Host)
+	if fault != nil {
+		body.Fault_ = fault
 		return body
 	}
 	if req.Spec.Datastore != nil {
@@ -55,14 +63,9 @@ func (r *vmRouter) RelocateVMTask(ctx *simulator.Context, req *types.RelocateVM_
 
 func (r *vmRouter) MigrateVMTask(ctx *simulator.Context, req *types.MigrateVM_Task) soap.HasFault {
 	body := &methods.MigrateVM_TaskBody{}
-	vm, f := getVM(r.target())
-	if f != nil {
-		body.Fault_ = simulator.Fault(f.LocalizedMessage, f.Fault)
-		return body
-	}
-	dest, f := getHost(req.Host)
-	if f != nil {
-		body.Fault_ = simulator.Fault(f.LocalizedMessage, f.Fault)
+	vm, dest, fault := r.lookup(req.Host)
+	if fault != nil {
+		body.Fault_ = fault
 		return body
 	}
 	if dest == nil && req.Pool == nil {
