@@ -42,6 +42,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/inventory.py
 	$(BIN)/python benchmarks/reset.py
 	$(BIN)/python benchmarks/grading.py
+	$(BIN)/python benchmarks/precopy.py
 
 clean:
 	-$(BIN)/labkit sim stop

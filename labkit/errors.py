@@ -90,3 +90,8 @@ class TaskFailed(LabkitError):
 
 class TaskTimeout(LabkitError):
     pass
+
+
+# -- models ------------------------------------------------------------------
+class InvalidInput(LabkitError, ValueError):
+    """A model was given a value it cannot use: a word, a negative size, zero bandwidth."""

@@ -1,4 +1,6 @@
 """Exercise checks: verdicts come from the lab world, hints advance, answers never leak."""
+import math
+
 import pytest
 
 from labkit import exercises, inventory
@@ -96,3 +98,34 @@ def test_grading_mode_raises_a_one_line_failure(world, monkeypatch):
     assert isinstance(e.value, AssertionError)
     assert str(e.value).startswith("[ ] 00.cluster-hosts hosts in cluster Cluster-A: not yet (0/1).")
     assert exercises.check("00.cluster-hosts", 3, world).passed
+
+
+def test_memory_convergence_exercises_follow_the_lab_world(world):
+    from labkit import precopy
+
+    session = world
+    memory = float(inventory.vms(session).set_index("name").loc["db-01", "memoryMB"])
+    seconds = memory * 2**20 * 8 / (10e9 * precopy.EFFICIENCY)
+    assert exercises.check("03.first-round", seconds, session).passed
+    assert not exercises.check("03.first-round", seconds * 2, session).passed
+    assert not exercises.check("03.first-round", seconds / 1.05, session).passed
+
+    converging = ["idle", "web", "oltp-database", "in-memory-cache"]
+    assert exercises.check("03.converge-without-sdps", converging, session).passed
+    assert not exercises.check("03.converge-without-sdps", [*converging, "diabolical"], session).passed
+    assert not exercises.check("03.converge-without-sdps", converging[:2], session).passed
+
+    assert exercises.check("03.nics-needed", 3, session).passed
+    for wrong in (1, 2, 4, 2.5, True):
+        assert not exercises.check("03.nics-needed", wrong, session).passed
+
+
+def test_the_closed_form_exercise_runs_the_learners_function(session):
+    def loop_free(m, d, b, budget):
+        lam = d / b
+        n = max(1, math.ceil(math.log(b * budget / m) / math.log(lam)))
+        return m * (1 - lam**n) / (b * (1 - lam))
+
+    assert exercises.check("03.closed-form", loop_free, session).passed
+    assert not exercises.check("03.closed-form", lambda m, d, b, budget: m / (b - d), session).passed
+    assert "give a function" in exercises.check("03.closed-form", 12.5, session).line.lower()

@@ -1,0 +1,94 @@
+"""plotly figures of the pre-copy model, each with a plain-text description nbval can compare."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from . import model
+
+COLORS = {"pre-copy": "#1565c0", "switchover": "#c62828", "dirtied": "#f9a825",
+          "converged": "#2e7d32", "long switchover": "#f9a825", "failed": "#424242"}
+
+
+def rounds_figure(migration: model.Migration, title: str | None = None) -> go.Figure:
+    """One bar per round (what it sent) and a line (what the guest dirtied meanwhile)."""
+    r = migration.rounds
+    fig = go.Figure()
+    for phase in ("pre-copy", "switchover"):
+        part = r[r["phase"] == phase]
+        fig.add_bar(name=f"sent ({phase})", x=part["round"].tolist(), y=part["sent_mib"].round(1).tolist(),
+                    marker_color=COLORS[phase],
+                    customdata=np.c_[part["start_s"].round(2), part["duration_s"].round(3), part["throttle_pct"]],
+                    hovertemplate="round %{x}: %{y:.0f} MiB sent from %{customdata[0]} s in %{customdata[1]} s"
+                                  ", vCPUs throttled %{customdata[2]} %<extra></extra>")
+    pre = r[r["phase"] == "pre-copy"]
+    fig.add_scatter(name="dirtied during the round", x=pre["round"].tolist(),
+                    y=pre["remaining_mib"].round(1).tolist(), mode="lines+markers",
+                    line_color=COLORS["dirtied"])
+    s = migration.summary
+    fig.update_layout(title=title or f"Pre-copy rounds: {s['outcome']}, downtime {s['downtime_s'] * 1000:.0f} ms",
+                      xaxis_title="round", yaxis_title="MiB", yaxis_type="log", height=380,
+                      legend=dict(orientation="h", y=-0.25), bargap=0.2)
+    return fig
+
+
+def dirty_growth_figure(table: pd.DataFrame, title: str = "Distinct memory dirtied since a clean start") -> go.Figure:
+    """Measured points against the working-set model and the constant-rate model (log axes)."""
+    fig = go.Figure()
+    fig.add_scatter(name="measured", x=table["period_s"].tolist(), y=table["measured_mib"].round(0).tolist(),
+                    mode="markers", marker=dict(size=8, color="#212121"))
+    fig.add_scatter(name="working-set model", x=table["period_s"].tolist(), y=table["model_mib"].round(0).tolist(),
+                    mode="lines", line_color=COLORS["pre-copy"])
+    fig.add_scatter(name="constant rate", x=table["period_s"].tolist(), y=table["linear_mib"].round(0).tolist(),
+                    mode="lines", line=dict(dash="dash", color=COLORS["switchover"]))
+    fig.update_layout(title=title, xaxis_title="seconds since the dirty bitmap was cleared", yaxis_title="MiB",
+                      xaxis_type="log", yaxis_type="log", height=380)
+    return fig
+
+
+def convergence_map(memory_mib: float, dirty_rates_mibps, link_speeds_gbps, **options) -> tuple[go.Figure, pd.DataFrame]:
+    """A heatmap over dirty rate × link speed: the downtime where a migration completes, grey where it fails.
+
+    Returns the figure and the sweep behind it (one row per cell).
+    """
+    axes = model.grid(dirty_rate_mibps=np.asarray(dirty_rates_mibps, dtype=float),
+                      link_gbps=np.asarray(link_speeds_gbps, dtype=float))
+    table = model.sweep(memory_mib=memory_mib, **axes, **options)
+    rates, links = sorted(set(axes["dirty_rate_mibps"])), sorted(set(axes["link_gbps"]))
+    cube = table.set_index(["link_gbps", "dirty_rate_mibps"])
+    downtime = cube["downtime_s"].unstack().reindex(index=links, columns=rates)
+    outcome = cube["outcome"].unstack().reindex(index=links, columns=rates)
+    total = cube["total_s"].unstack().reindex(index=links, columns=rates)
+    ms = (downtime * 1000).where(outcome != "failed")
+    hover = np.vectorize(lambda o, d, t: f"{o}<br>downtime {d:.0f} ms<br>total {t:.1f} s" if o != "failed"
+                         else "failed: switchover would exceed the maximum<br>the VM stays on the source")(
+        outcome.to_numpy(), (downtime * 1000).to_numpy(), total.to_numpy())
+    fig = go.Figure()
+    fig.add_heatmap(name="downtime", x=rates, y=links, z=np.log10(ms.clip(lower=1)).to_numpy(),
+                    text=hover, hoverinfo="text", colorscale="Viridis",
+                    colorbar=dict(title="downtime", tickvals=[0, 1, 2, 3, 4, 5],
+                                  ticktext=["1 ms", "10 ms", "100 ms", "1 s", "10 s", "100 s"]))
+    failed = np.where(outcome.to_numpy() == "failed", 1.0, np.nan)
+    fig.add_heatmap(name="failed", x=rates, y=links, z=failed, text=hover, hoverinfo="text", showscale=False,
+                    colorscale=[[0, COLORS["failed"]], [1, COLORS["failed"]]])
+    bandwidth_mibps = np.asarray(links) * 1e9 / 8 / 2**20 * (options.get("efficiency", model.DEFAULTS["efficiency"])
+                                                             * options.get("nics", 1))
+    fig.add_scatter(name="dirty rate = send rate", x=bandwidth_mibps.tolist(), y=list(links), mode="lines",
+                    line=dict(color="white", dash="dot"))
+    fig.update_layout(title=f"Where pre-copy converges: a {memory_mib / 1024:g} GiB VM", height=420,
+                      xaxis_title="dirty rate (MiB/s)", yaxis_title="link speed (Gb/s)",
+                      xaxis_range=[min(rates), max(rates)], legend=dict(orientation="h", y=-0.2))
+    return fig, table
+
+
+def describe_map(table: pd.DataFrame) -> str:
+    """What the convergence map shows, in words: outcomes counted, and the downtime range of completed cells."""
+    counts = table["outcome"].value_counts()
+    parts = [f"{counts.get(o, 0)} {o}" for o in model.OUTCOMES]
+    done = table[table["outcome"] != "failed"]
+    lines = [f"{len(table)} configurations: " + ", ".join(parts)]
+    if len(done):
+        lines.append(f"downtime of completed migrations: between {done['downtime_s'].min() * 1000:.0f} ms "
+                     f"and {done['downtime_s'].max() * 1000:.0f} ms")
+    return "\n".join(lines)
