@@ -47,6 +47,11 @@ class Result:
         p.text(self.line)
 
 
+#: what a checker returns when the answer is still the release's placeholder
+#: (say, a function whose body is ``return ...``)
+NOT_ANSWERED = object()
+
+
 class ExerciseFailed(LabkitError, AssertionError):
     """A check that did not pass, raised only while grading."""
 
@@ -79,16 +84,18 @@ def check(id: str, answer: Any, session=None) -> Result:
     from . import connection
 
     ex = get(id)
+    no_answer = f"[ ] {id} {ex.title}: no answer yet (0/{ex.points}). Replace the placeholder with your answer."
     if answer is None or answer is Ellipsis:
-        line = f"[ ] {id} {ex.title}: no answer yet (0/{ex.points}). Replace the placeholder with your answer."
-        result = Result(id, False, 0, ex.points, line)
+        result = Result(id, False, 0, ex.points, no_answer)
     else:
         session = session or connection.current()
         try:
             verdict = ex.checker(answer, session)
         except (TypeError, ValueError, AttributeError, KeyError, IndexError) as e:
             verdict = f"the answer has the wrong shape ({type(e).__name__})"
-        if verdict is True:
+        if verdict is NOT_ANSWERED:
+            result = Result(id, False, 0, ex.points, no_answer)
+        elif verdict is True:
             _attempts.pop(id, None)
             result = Result(id, True, ex.points, ex.points, f"[x] {id} {ex.title}: correct ({ex.points}/{ex.points}).")
         else:

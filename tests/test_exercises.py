@@ -129,3 +129,4 @@ def test_the_closed_form_exercise_runs_the_learners_function(session):
     assert exercises.check("03.closed-form", loop_free, session).passed
     assert not exercises.check("03.closed-form", lambda m, d, b, budget: m / (b - d), session).passed
     assert "give a function" in exercises.check("03.closed-form", 12.5, session).line.lower()
+    assert "no answer yet" in exercises.check("03.closed-form", lambda m, d, b, budget: ..., session).line

@@ -33,6 +33,12 @@ def _answer(nb, exercise, code):
     cell.source = code
 
 
+def _solution_lines(source):
+    lines = [line.strip() for line in source.splitlines()]
+    start, stop = lines.index(authoring.SOLUTION[0]), lines.index(authoring.SOLUTION[1])
+    return source.splitlines()[start + 1:stop]
+
+
 # -- release -------------------------------------------------------------------
 def test_release_removes_solutions_and_hidden_tests(released):
     for src in SOURCES:
@@ -42,9 +48,13 @@ def test_release_removes_solutions_and_hidden_tests(released):
         text = json.dumps([c.source for c in student.cells])
         for marker in (*authoring.SOLUTION, *authoring.HIDDEN):
             assert marker not in text
+        by_id = {c.id: c for c in source.cells}
         for cell in student.cells:
             if "solution" in authoring.roles(cell):
-                assert cell.source == authoring.DEFAULT_PLACEHOLDER and not cell.outputs
+                placeholder = cell.metadata.get("labkit", {}).get("placeholder", authoring.DEFAULT_PLACEHOLDER)
+                assert placeholder in cell.source and not cell.outputs
+                inside = _solution_lines(by_id[cell.id].source)
+                assert inside and not any(line.strip() and line in cell.source.splitlines() for line in inside)
             if "test" in authoring.roles(cell):
                 (out,) = cell.outputs
                 assert "no answer yet" in out["data"]["text/plain"]

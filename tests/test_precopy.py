@@ -226,3 +226,10 @@ def test_rounds_figure_and_convergence_map_show_the_model():
     assert precopy.charts.describe_map(table).startswith("6 configurations:")
     failed_cells = np.nansum(np.asarray(fig.data[1].z, dtype=float))
     assert failed_cells == (table["outcome"] == "failed").sum()
+
+
+def test_the_rounds_chart_states_time_downtime_and_data():
+    m = precopy.simulate(16384, 2000, link_gbps=10)
+    text = precopy.charts.rounds_figure(m).layout.annotations[0].text
+    assert f"total {m['total_s']:.1f} s" in text and f"{m['sent_gib']:.1f} GiB sent" in text
+    assert f"downtime {m['downtime_s'] * 1000:.0f} ms" in text and "throttled" in text

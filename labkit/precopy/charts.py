@@ -28,9 +28,21 @@ def rounds_figure(migration: model.Migration, title: str | None = None) -> go.Fi
                     line_color=COLORS["dirtied"])
     s = migration.summary
     fig.update_layout(title=title or f"Pre-copy rounds: {s['outcome']}, downtime {s['downtime_s'] * 1000:.0f} ms",
-                      xaxis_title="round", yaxis_title="MiB", yaxis_type="log", height=380,
+                      xaxis_title="round", yaxis_title="MiB", yaxis_type="log", height=400,
                       legend=dict(orientation="h", y=-0.25), bargap=0.2)
+    fig.add_annotation(text=headline(migration), xref="paper", yref="paper", x=1, y=1.02, xanchor="right",
+                       yanchor="bottom", showarrow=False, font=dict(size=12))
     return fig
+
+
+def headline(migration: model.Migration) -> str:
+    """Total time, downtime, data sent and throttling in one short line."""
+    s = migration.summary
+    parts = [f"total {s['total_s']:.1f} s", f"downtime {s['downtime_s'] * 1000:.0f} ms",
+             f"{s['sent_gib']:.1f} GiB sent", f"{s['rounds']} round(s)"]
+    if s["max_throttle_pct"]:
+        parts.append(f"vCPUs throttled up to {s['max_throttle_pct']:.0f} %")
+    return " · ".join(parts)
 
 
 def dirty_growth_figure(table: pd.DataFrame, title: str = "Distinct memory dirtied since a clean start") -> go.Figure:
