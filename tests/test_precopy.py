@@ -224,8 +224,9 @@ def test_rounds_figure_and_convergence_map_show_the_model():
     fig, table = precopy.charts.convergence_map(16384, [0, 1000, 5000], [1, 10], sdps=False)
     assert len(table) == 6 and {"converged", "failed"} <= set(table["outcome"])
     assert precopy.charts.describe_map(table).startswith("6 configurations:")
-    failed_cells = np.nansum(np.asarray(fig.data[1].z, dtype=float))
-    assert failed_cells == (table["outcome"] == "failed").sum()
+    layers = {trace.name: np.asarray(trace.z, dtype=float) for trace in fig.data if trace.type == "heatmap"}
+    for outcome in precopy.OUTCOMES:
+        assert (~np.isnan(layers[outcome])).sum() == (table["outcome"] == outcome).sum()
 
 
 def test_the_rounds_chart_states_time_downtime_and_data():

@@ -60,7 +60,7 @@ def dirty_growth_figure(table: pd.DataFrame, title: str = "Distinct memory dirti
 
 
 def convergence_map(memory_mib: float, dirty_rates_mibps, link_speeds_gbps, **options) -> tuple[go.Figure, pd.DataFrame]:
-    """A heatmap over dirty rate × link speed: the downtime where a migration completes, grey where it fails.
+    """A heatmap over dirty rate × link speed, one colour per outcome, shaded by downtime; grey where it fails.
 
     Returns the figure and the sweep behind it (one row per cell).
     """
@@ -72,24 +72,30 @@ def convergence_map(memory_mib: float, dirty_rates_mibps, link_speeds_gbps, **op
     downtime = cube["downtime_s"].unstack().reindex(index=links, columns=rates)
     outcome = cube["outcome"].unstack().reindex(index=links, columns=rates)
     total = cube["total_s"].unstack().reindex(index=links, columns=rates)
-    ms = (downtime * 1000).where(outcome != "failed")
     hover = np.vectorize(lambda o, d, t: f"{o}<br>downtime {d:.0f} ms<br>total {t:.1f} s" if o != "failed"
                          else "failed: switchover would exceed the maximum<br>the VM stays on the source")(
         outcome.to_numpy(), (downtime * 1000).to_numpy(), total.to_numpy())
+    log_ms = np.log10((downtime * 1000).clip(lower=1)).to_numpy()
+    rows = [f"{g:g} Gb/s" for g in links]  # one evenly sized row per link speed
     fig = go.Figure()
-    fig.add_heatmap(name="downtime", x=rates, y=links, z=np.log10(ms.clip(lower=1)).to_numpy(),
-                    text=hover, hoverinfo="text", colorscale="Viridis",
-                    colorbar=dict(title="downtime", tickvals=[0, 1, 2, 3, 4, 5],
-                                  ticktext=["1 ms", "10 ms", "100 ms", "1 s", "10 s", "100 s"]))
+    # one layer per outcome: the hue says the outcome, the shade the downtime
+    layers = (("converged", "Viridis", dict(title="downtime<br>(converged)", tickvals=[0, 1, 2, 3],
+                                             ticktext=["1 ms", "10 ms", "100 ms", "1 s"], x=1.0, len=0.5, y=0.75)),
+              ("long switchover", [[0, "#fdd49e"], [1, "#7f2704"]], dict(title="downtime<br>(long)", tickvals=[3, 4, 5],
+                                                  ticktext=["1 s", "10 s", "100 s"], x=1.0, len=0.5, y=0.2)))
+    for name, scale, bar in layers:
+        z = np.where(outcome.to_numpy() == name, log_ms, np.nan)
+        fig.add_heatmap(name=name, x=rates, y=rows, z=z, text=hover, hoverinfo="text", colorscale=scale,
+                        zmin=bar["tickvals"][0], zmax=bar["tickvals"][-1], colorbar=bar)
     failed = np.where(outcome.to_numpy() == "failed", 1.0, np.nan)
-    fig.add_heatmap(name="failed", x=rates, y=links, z=failed, text=hover, hoverinfo="text", showscale=False,
+    fig.add_heatmap(name="failed", x=rates, y=rows, z=failed, text=hover, hoverinfo="text", showscale=False,
                     colorscale=[[0, COLORS["failed"]], [1, COLORS["failed"]]])
     bandwidth_mibps = np.asarray(links) * 1e9 / 8 / 2**20 * (options.get("efficiency", model.DEFAULTS["efficiency"])
                                                              * options.get("nics", 1))
-    fig.add_scatter(name="dirty rate = send rate", x=bandwidth_mibps.tolist(), y=list(links), mode="lines",
+    fig.add_scatter(name="dirty rate = send rate", x=bandwidth_mibps.tolist(), y=rows, mode="lines",
                     line=dict(color="white", dash="dot"))
     fig.update_layout(title=f"Where pre-copy converges: a {memory_mib / 1024:g} GiB VM", height=420,
-                      xaxis_title="dirty rate (MiB/s)", yaxis_title="link speed (Gb/s)",
+                      xaxis_title="dirty rate (MiB/s)", yaxis_title="link speed per vMotion NIC",
                       xaxis_range=[min(rates), max(rates)], legend=dict(orientation="h", y=-0.2))
     return fig, table
 
