@@ -6,6 +6,7 @@ are only illustrative, and cites its source.
 from __future__ import annotations
 
 import functools
+import numbers
 
 import pandas as pd
 
@@ -35,7 +36,7 @@ def workload(name: str, memory_mib: float) -> dict:
     table = _table()
     if name not in set(table["profile"]):
         raise InvalidInput(f"There is no workload profile '{name}'.", fix=f"use one of: {', '.join(names())}")
-    if isinstance(memory_mib, (bool, str)) or not isinstance(memory_mib, (int, float)) or memory_mib <= 0:
+    if isinstance(memory_mib, bool) or not isinstance(memory_mib, numbers.Real) or not memory_mib > 0:
         raise InvalidInput(f"memory_mib must be a positive number, not {memory_mib!r}.")
     row = table.set_index("profile").loc[name]
     hot = None if pd.isna(row["hot_set_mib"]) else float(row["hot_set_mib"])
