@@ -43,6 +43,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/reset.py
 	$(BIN)/python benchmarks/grading.py
 	$(BIN)/python benchmarks/precopy.py
+	$(BIN)/python benchmarks/compat_matrix.py
 
 clean:
 	-$(BIN)/labkit sim stop

@@ -56,6 +56,18 @@ def retrieve(content, props: Mapping[type, Iterable[str]], *, root=None,
         view.DestroyView()
 
 
+def retrieve_objects(content, objs, paths: Iterable[str], *,
+                     page_size: int | None = None) -> list[tuple[object, dict]]:
+    """The same properties of the given objects (all of one type), in one paged RetrievePropertiesEx."""
+    objs = list(objs)
+    if not objs:
+        return []
+    spec = PC.FilterSpec(objectSet=[PC.ObjectSpec(obj=o, skip=False) for o in objs],
+                         propSet=[PC.PropertySpec(type=type(objs[0]), pathSet=sorted(set(paths)))])
+    return [(oc.obj, {p.name: p.val for p in oc.propSet}) for oc in _pages(content.propertyCollector, [spec],
+                                                                          page_size)]
+
+
 def ancestors(content, obj) -> list[tuple[object, str]]:
     """``obj`` and everything above it, as ``(object, inventory path)``.
 

@@ -38,3 +38,47 @@ def vendor(key: str) -> str:
 def chain(vendor_name: str) -> list[str]:
     """The modes of one vendor, oldest first."""
     return [k for k, m in modes().items() if m["vendor"] == vendor_name]
+
+
+# -- baselines for clusters --------------------------------------------------------
+def supported(max_key: str) -> list[str]:
+    """The EVC modes a host whose best mode is ``max_key`` can run: same vendor, features it has."""
+    if max_key not in modes():
+        return []
+    have = features(max_key)
+    return [k for k in chain(vendor(max_key)) if features(k) <= have]
+
+
+def common(max_keys) -> list[str]:
+    """The EVC modes every host (given by its ``maxEVCModeKey``) can run, oldest first; none across vendors."""
+    keys = list(max_keys)
+    if not keys:
+        return []
+    sets = [set(supported(k)) for k in keys]
+    shared = set.intersection(*sets)
+    return [k for k in modes() if k in shared]
+
+
+def highest(max_keys) -> str | None:
+    """The EVC mode with the most features that every host supports, or None (mixed vendors, unknown CPUs)."""
+    shared = common(max_keys)
+    return max(shared, key=lambda k: (len(features(k)), list(modes()).index(k))) if shared else None
+
+
+def lost(vm_features, baseline: str) -> list[str]:
+    """Features a VM has seen (a mode key or a set of cpuid keys) that it would not see under ``baseline``."""
+    seen = features(vm_features) if isinstance(vm_features, str) else {f.lower() for f in vm_features}
+    return sorted(f.removeprefix("cpuid.") for f in seen - features(baseline))
+
+
+def admits(cluster_mode: str, host_max_key: str) -> tuple[bool, str]:
+    """Whether a host can join a cluster running ``cluster_mode``, and why not (vCenter refuses such a host)."""
+    if cluster_mode not in modes() or host_max_key not in modes():
+        return False, "unknown EVC mode"
+    if vendor(cluster_mode) != vendor(host_max_key):
+        return False, (f"its CPU is {vendor(host_max_key).upper()}, the cluster's EVC mode is for "
+                       f"{vendor(cluster_mode).upper()}")
+    if cluster_mode not in supported(host_max_key):
+        missing = sorted(f.removeprefix("cpuid.") for f in features(cluster_mode) - features(host_max_key))
+        return False, f"its CPU lacks features of {cluster_mode}: {', '.join(missing)}"
+    return True, "it supports the cluster's EVC mode"
