@@ -62,7 +62,7 @@ def matrix(conn_or_facts, vms=None, hosts=None) -> pd.DataFrame:
 
 
 def check(conn_or_facts, vm: str, host: str) -> pd.DataFrame:
-    """The checklist of moving ``vm`` to ``host``: one row per check, in the order vCenter's tests run."""
+    """The checklist of moving ``vm`` to ``host``: one row per check, in the order the lab's checker runs them."""
     f = conn_or_facts if isinstance(conn_or_facts, Facts) else fetch(conn_or_facts, requirements_of=[vm])
     _known(vm, f.vms["vm"], "VM")
     _known(host, f.hosts["host"], "host")
