@@ -77,11 +77,10 @@ def fetch(session, *, requirements_of=(), page_size: int | None = None) -> Facts
     mounts = pd.DataFrame([(o._moId, m.key._moId) for o, p in got[vim.Datastore] for m in (p.get("host") or [])
                            if m.mountInfo is None or m.mountInfo.accessible is not False],
                           columns=["datastore_moid", "host_moid"])
-    std = [(o._moId, h._moId) for o, p in got[vim.HostSystem] for h in (p.get("network") or [])]
-    network_hosts = pd.DataFrame([(net, host) for host, net in std], columns=["network_id", "host_moid"])
+    # standard networks list their hosts on the host side, distributed port groups on their own
+    std = [(net._moId, o._moId) for o, p in got[vim.HostSystem] for net in (p.get("network") or [])]
     dv = [(p.get("key"), h._moId) for o, p in got[vim.dvs.DistributedVirtualPortgroup] for h in (p.get("host") or [])]
-    network_hosts = pd.concat([network_hosts, pd.DataFrame(dv, columns=["network_id", "host_moid"])],
-                              ignore_index=True)
+    network_hosts = pd.DataFrame(std + dv, columns=["network_id", "host_moid"])
     _add_requirements(session, vms, hosts, got[vim.VirtualMachine], set(requirements_of))
     return Facts(vms, hosts, vm_ds, mounts, nics, network_hosts, devices)
 
