@@ -75,21 +75,22 @@ class Session:
 
     # -- changing inventory ----------------------------------------------------
     def change(self, obj, method: str, *args, action: str | None = None, task_timeout: float | None = None,
-               progress: bool = True, **kwargs):
+               progress: bool = True, on_update=None, **kwargs):
         """Call a changing API method through the change guard and wait for its task.
 
         ``session.change(vm, "PowerOffVM_Task")`` checks the guard, calls
         ``vm.PowerOffVM_Task()``, waits with a progress bar and returns the
         task's result, or raises :class:`~labkit.errors.TaskFailed` with
         vCenter's fault. Other keyword arguments go to the API method;
-        ``task_timeout`` bounds the wait (the API's own ``timeout`` is free).
+        ``task_timeout`` bounds the wait (the API's own ``timeout`` is free),
+        and ``on_update(info)`` sees each TaskInfo update while it waits.
         """
         from .tasks import wait_for_task
 
         self.guard.check(self.content, obj, action or method, self.where)
         result = getattr(obj, method)(*args, **kwargs)
         if isinstance(result, vim.Task):
-            return wait_for_task(self, result, timeout=task_timeout, progress=progress)
+            return wait_for_task(self, result, timeout=task_timeout, progress=progress, on_update=on_update)
         return result
 
     # -- lifetime --------------------------------------------------------------

@@ -61,11 +61,13 @@ def _describe(info) -> str:
     return f"{what} on {info.entityName}" if info.entityName else what
 
 
-def wait_for_task(session, task, *, timeout: float | None = None, progress: bool = True):
+def wait_for_task(session, task, *, timeout: float | None = None, progress: bool = True, on_update=None):
     """Block until ``task`` ends; return its result or raise.
 
     ``timeout`` (seconds, default 600) bounds the wait, not the task: a task
     that is still running when it expires keeps running in vCenter.
+    ``on_update(info)``, if given, sees every ``TaskInfo`` vCenter reports,
+    the final one included.
     """
     timeout = DEFAULT_TASK_TIMEOUT_S if timeout is None else timeout
     content = session.content
@@ -100,6 +102,8 @@ def wait_for_task(session, task, *, timeout: float | None = None, progress: bool
                                 info = change.val
                 if info is None:
                     continue
+                if on_update is not None:
+                    on_update(info)
                 if bar is None and progress:
                     bar = tqdm(total=100, desc=_describe(info), delay=BAR_DELAY_S, leave=False,
                                bar_format="{desc}: {percentage:3.0f}%|{bar}|")

@@ -24,9 +24,11 @@ var routed = map[string]string{
 	"RelocateVM_Task":           "VirtualMachine",
 	"MigrateVM_Task":            "VirtualMachine",
 	"EnterMaintenanceMode_Task": "HostSystem",
+	"AddPortGroup":              "HostNetworkSystem",
+	"RemovePortGroup":           "HostNetworkSystem",
 }
 
-var thisType = regexp.MustCompile(`(<_this\b[^>]*\btype=")(VirtualMachine|HostSystem)(")`)
+var thisType = regexp.MustCompile(`(<_this\b[^>]*\btype=")(VirtualMachine|HostSystem|HostNetworkSystem)(")`)
 var thisValue = regexp.MustCompile(`<_this\b[^>]*>([^<]+)</_this>`)
 
 type routingHandler struct {
@@ -103,6 +105,8 @@ func ensureRouter(ref types.ManagedObjectReference) {
 		simulator.Map.Put(&vmRouter{Self: lab})
 	case "HostSystem":
 		simulator.Map.Put(&hostRouter{Self: lab})
+	case "HostNetworkSystem":
+		simulator.Map.Put(&netRouter{Self: lab})
 	}
 }
 

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/vmware/govmomi"
@@ -163,6 +166,7 @@ type builder struct {
 	nets     map[string]types.ManagedObjectReference
 	dvs      map[string]*object.DistributedVirtualSwitch
 	dvpg     map[string]types.DistributedVirtualSwitchPortConnection
+	dvPorts  int // distributed ports handed out so far (early binding: one per NIC, for good)
 	members  map[string][]types.ManagedObjectReference
 }
 
@@ -571,8 +575,11 @@ func (b *builder) devices(v vmSpec) ([]types.BaseVirtualDeviceConfigSpec, error)
 		Backing: &types.VirtualDiskFlatVer2BackingInfo{DiskMode: string(types.VirtualDiskModePersistent),
 			ThinProvisioned: types.NewBool(true), VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{
 				FileName: fmt.Sprintf("[%s] %s/%s.vmdk", v.Datastore, v.Name, v.Name)}}}}
+	disk.CapacityInBytes = disk.CapacityInKB << 10
+	disk.DeviceInfo = &types.Description{Label: "Hard disk 1", Summary: fmt.Sprintf("%d GB", v.DiskGB)}
+	disk.Backing.(*types.VirtualDiskFlatVer2BackingInfo).Uuid = diskUUID(v.Name, disk.Key)
 	add(disk, types.VirtualDeviceConfigSpecFileOperationCreate)
-	for _, name := range v.Networks {
+	for i, name := range v.Networks {
 		ref, ok := b.nets[name]
 		if !ok {
 			return nil, fmt.Errorf("no network %s", name)
@@ -580,9 +587,13 @@ func (b *builder) devices(v vmSpec) ([]types.BaseVirtualDeviceConfigSpec, error)
 		nic := &types.VirtualVmxnet3{}
 		card := nic.GetVirtualEthernetCard()
 		card.Key = next()
+		card.DeviceInfo = &types.Description{Label: fmt.Sprintf("Network adapter %d", i+1), Summary: name}
 		card.AddressType = string(types.VirtualEthernetCardMacTypeGenerated)
 		card.Connectable = &types.VirtualDeviceConnectInfo{StartConnected: v.NicConnected, Connected: v.NicConnected}
 		if port, isDV := b.dvpg[name]; isDV && ref.Type == "DistributedVirtualPortgroup" {
+			// early binding: the NIC owns its port, which moves with it on vMotion
+			port.PortKey = strconv.Itoa(b.dvPorts)
+			b.dvPorts++
 			card.Backing = &types.VirtualEthernetCardDistributedVirtualPortBackingInfo{Port: port}
 		} else {
 			card.Backing = &types.VirtualEthernetCardNetworkBackingInfo{
@@ -644,3 +655,12 @@ func labRoot() (string, error) {
 }
 
 var _ = filepath.Join
+
+// diskUUID is a disk's backing UUID in vSphere's form (vmdk ddb.uuid, which
+// ESXi starts with 6000C29), fixed for a VM name and device key so that a
+// scenario always loads the same disks.
+func diskUUID(vm string, key int32) string {
+	sum := sha1.Sum([]byte(fmt.Sprintf("%s/%d", vm, key)))
+	h := "6000c29" + hex.EncodeToString(sum[:])[:25]
+	return fmt.Sprintf("%s-%s-%s-%s-%s", h[:8], h[8:12], h[12:16], h[16:20], h[20:32])
+}
