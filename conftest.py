@@ -9,6 +9,8 @@ import os
 import shutil
 import tempfile
 
+from labkit._nbval_plotly import pytest_collectstart  # noqa: F401  nbval: skip plotly's JSON
+
 _OWN_STATE = None
 
 
@@ -17,13 +19,6 @@ def pytest_configure(config):
     if not os.environ.get("LABKIT_TEST_KEEP_STATE_DIR"):
         _OWN_STATE = tempfile.mkdtemp(prefix="labkit-test-state-")
         os.environ["LABKIT_STATE_DIR"] = _OWN_STATE
-
-
-def pytest_collectstart(collector):
-    # plotly's JSON changes between plotly versions; notebooks print what a
-    # figure shows in plain text, which nbval does compare.
-    if collector.__class__.__name__ == "IPyNbFile":
-        collector.skip_compare = tuple(collector.skip_compare) + ("application/vnd.plotly.v1+json",)
 
 
 def pytest_unconfigure(config):

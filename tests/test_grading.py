@@ -64,6 +64,7 @@ def test_every_released_copy_still_executes_under_nbval(released, tmp_path):
     paths = [str(p) for p in released.values()]
     (tmp_path / "none.ini").write_text("[pytest]\n")
     r = subprocess.run([sys.executable, "-m", "pytest", "--nbval", *paths, "-q", "-p", "no:cacheprovider",
+                        "-p", "labkit._nbval_plotly",
                         "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"),
                         "--rootdir", str(tmp_path), "-c", str(tmp_path / "none.ini")],
                        capture_output=True, text=True, timeout=600, cwd=tmp_path)
