@@ -31,7 +31,7 @@ import math
 import pandas as pd
 
 from ..errors import InvalidInput
-from ..precopy.params import number
+from ..precopy.params import scalar as _scalar
 
 #: Linux's minimum retransmission timeout, TCP_RTO_MIN = HZ/5 (include/net/tcp.h).
 LINUX_RTO_MIN_S = 0.2
@@ -41,10 +41,6 @@ LINUX_RTO_MAX_S = 120.0
 LINUX_TCP_RETRIES2 = 15
 #: ping's default interval between echo requests, 1 s (iputils ping(8)).
 PING_INTERVAL_S = 1.0
-
-
-def _scalar(name, value, **rules) -> float:
-    return float(number(name, value, **rules))
 
 
 def outage_s(downtime_s, rarp_delay_s=0.0) -> float:

@@ -22,7 +22,7 @@ import time
 import pandas as pd
 from pyVmomi import vim
 
-from .. import inventory
+from .. import collector, inventory
 from ..errors import InvalidInput, TaskFailed
 from . import invariants as _invariants
 from .state import VmState, read
@@ -128,8 +128,8 @@ def migrate(session, vm, host=None, datastore=None, *, pool=None, priority: str 
     vm, host, datastore = _resolve(session, vm, "VirtualMachine"), _resolve(session, host, "HostSystem"), \
         _resolve(session, datastore, "Datastore")
     kind = " + ".join(k for k, x in (("compute", host), ("storage", datastore)) if x is not None)
-    first = read(session, vm)
-    all_ds = inventory_datastores(session, first.datastores) + ([datastore] if datastore is not None else [])
+    [(_, own)] = collector.retrieve_objects(session.content, [vm], ["datastore"])
+    all_ds = list(own.get("datastore") or []) + ([datastore] if datastore is not None else [])
     before = read(session, vm, browse_datastores=all_ds)
     earlier = _event_rows(session, vm, -1, dt.datetime.now(dt.timezone.utc))
     after_key = int(earlier["key"].max()) if len(earlier) else -1
@@ -163,11 +163,6 @@ def migrate(session, vm, host=None, datastore=None, *, pool=None, priority: str 
                         datastore=datastore.name if datastore is not None else None, succeeded=succeeded,
                         fault_type=fault_type, message=message, before=before, after=after, timeline=timeline,
                         events=events, invariants=table)
-
-
-def inventory_datastores(session, names) -> list:
-    """The Datastore objects named ``names``."""
-    return [inventory.find(session, n, "Datastore") for n in names]
 
 
 def _task_rows(updates, t0: dt.datetime, offset: dt.timedelta) -> list[dict]:

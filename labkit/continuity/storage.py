@@ -31,7 +31,7 @@ import dataclasses
 import pandas as pd
 
 from ..errors import InvalidInput
-from ..precopy.params import number
+from ..precopy.params import scalar as _scalar
 
 METHODS = ("mirror", "iterative")
 DEFAULTS = {"switchover_s": 0.5, "max_passes": 29, "max_switchover_s": 100.0}
@@ -49,10 +49,6 @@ class Copy:
         s = self.summary
         return (f"<Copy {s['method']}: {s['outcome']} after {s['passes']} pass(es), "
                 f"{s['total_s']:.1f} s, {s['mirrored_mib']:.0f} MiB mirrored>")
-
-
-def _scalar(name, value, **rules) -> float:
-    return float(number(name, value, **rules))
 
 
 def copy(disk_gib, copy_mibps, write_mibps, *, method: str = "mirror", **options) -> Copy:

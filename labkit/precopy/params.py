@@ -87,6 +87,11 @@ def number(name: str, value, *, positive: bool = False, minimum: float | None = 
     return arr
 
 
+def scalar(name: str, value, **rules) -> float:
+    """One number, checked as :func:`number` checks it, as a float."""
+    return float(number(name, value, **rules))
+
+
 def _first(arr: np.ndarray, mask) -> str:
     return f"{np.atleast_1d(arr)[np.atleast_1d(mask)][0]:g}"
 
