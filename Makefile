@@ -1,15 +1,14 @@
 # vMotion Labs: `make lab` opens the course, `make test` checks all of it.
 # Both first set up the machine: Debian/Ubuntu packages (Go and govmomi's
-# simulator sources), a virtualenv with the package, and the simulator build.
+# simulator sources; QEMU, busybox-static and gcc for the real-migration lab),
+# a virtualenv with the package, the simulator build and the lab guest.
 
 SHELL := /bin/bash
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
-APT_PACKAGES := golang-go golang-github-vmware-govmomi-dev python3-venv openssl
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: lab test setup system venv sim benchmark clean
+.PHONY: lab test setup system venv sim guest benchmark clean
 
 lab: setup
 	$(BIN)/labkit lab
@@ -17,15 +16,10 @@ lab: setup
 test: setup
 	$(BIN)/python -m pytest --nbval
 
-setup: system venv sim
+setup: system venv sim guest
 
 system:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:" $$missing; \
-	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	@bash scripts/system-packages.sh
 
 venv: $(VENV)/.installed
 
@@ -38,12 +32,16 @@ $(VENV)/.installed: pyproject.toml
 sim: venv
 	$(BIN)/labkit sim build
 
+guest: venv
+	$(BIN)/labkit qemu build
+
 benchmark: setup
 	$(BIN)/python benchmarks/inventory.py
 	$(BIN)/python benchmarks/reset.py
 	$(BIN)/python benchmarks/grading.py
 	$(BIN)/python benchmarks/precopy.py
 	$(BIN)/python benchmarks/compat_matrix.py
+	$(BIN)/python benchmarks/real_precopy.py
 
 clean:
 	-$(BIN)/labkit sim stop

@@ -10,6 +10,9 @@
     labkit release SOURCE... [-o DIR] student copies of instructor notebooks
     labkit grade SUBMISSION... [-o DIR] [-j N]   gradebook, feedback files, summary
     labkit check NOTEBOOK             a learner's self-check before submitting
+    labkit qemu build [--force]       the real-migration lab guest (kernel, initramfs; cached)
+    labkit qemu migrate [--rate N] [--bandwidth MIB/S] [--downtime-limit MS] [--auto-converge] ...
+                                      migrate a live QEMU guest on loopback and report it
 """
 from __future__ import annotations
 
@@ -211,6 +214,35 @@ def _lab(a) -> int:
         print("lab simulator stopped")
 
 
+def _qemu_build(a) -> int:
+    from . import realmigration
+
+    guest = realmigration.build(force=a.force)
+    print(f"ready: {guest.describe()}")
+    return 0
+
+
+def _qemu_migrate(a) -> int:
+    from . import realmigration
+
+    def progress(samples):
+        last = samples.iloc[-1]
+        print(f"\r{last['t_s']:6.1f} s  {last['status']:<10} sync {last['dirty_sync_count']:>3}  "
+              f"{last['transferred_mib']:8.1f} MiB sent  {last['remaining_mib']:7.1f} MiB left  "
+              f"throttle {last['throttle_pct']:>2.0f} %", end="", flush=True)
+
+    run = realmigration.migrate(
+        on_sample=None if a.quiet else progress, memory_mib=a.memory, wss_mib=a.wss, hot_mib=a.hot,
+        dirty_rate=a.rate, pattern=a.pattern, mode=a.mode, max_bandwidth_mibps=a.bandwidth,
+        downtime_limit_ms=a.downtime_limit, auto_converge=a.auto_converge, timeout_s=a.timeout,
+        verify=not a.no_verify)
+    if not a.quiet:
+        print()
+    print(run.guest.describe())
+    print(run)
+    return 0 if run["outcome"] == "completed" and run["pages_differ"] in (0, None) else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labkit", description="vMotion Labs: the lab simulator and helpers.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -260,6 +292,27 @@ def parser() -> argparse.ArgumentParser:
     ck.add_argument("--cell-timeout", type=int, default=60)
     ck.add_argument("--timeout", type=int, default=300)
     ck.set_defaults(func=_check)
+
+    pq = sub.add_parser("qemu", help="real pre-copy: a live QEMU guest migrated on loopback").add_subparsers(
+        dest="action", required=True)
+    qb = pq.add_parser("build", help="prepare the lab guest once: kernel, initramfs, accelerator probe")
+    qb.add_argument("--force", action="store_true", help="rebuild even if a cached guest exists")
+    qb.set_defaults(func=_qemu_build)
+    qm = pq.add_parser("migrate", help="migrate a live guest from one QEMU to another and measure it")
+    qm.add_argument("--memory", type=int, default=256, metavar="MIB", help="guest RAM (default 256)")
+    qm.add_argument("--wss", type=int, default=64, metavar="MIB", help="working set made non-zero (default 64)")
+    qm.add_argument("--hot", type=int, default=16, metavar="MIB", help="hot set rewritten for ever (default 16)")
+    qm.add_argument("--rate", type=int, default=2560, metavar="PAGES/S", help="pages written per second")
+    qm.add_argument("--pattern", choices=["seq", "random"], default="seq")
+    qm.add_argument("--mode", choices=["sleep", "spin"], default="sleep",
+                    help="spin: the rate follows the vCPU time, so auto-converge can slow it")
+    qm.add_argument("--bandwidth", type=float, default=64, metavar="MIB/S", help="max-bandwidth (default 64)")
+    qm.add_argument("--downtime-limit", type=int, default=300, metavar="MS", help="downtime-limit (default 300)")
+    qm.add_argument("--auto-converge", action="store_true", help="turn on QEMU's auto-converge throttling")
+    qm.add_argument("--timeout", type=float, default=60, metavar="S", help="cancel after this long (default 60)")
+    qm.add_argument("--no-verify", action="store_true", help="skip the source/destination memory comparison")
+    qm.add_argument("--quiet", action="store_true", help="no progress line")
+    qm.set_defaults(func=_qemu_migrate)
 
     lab = sub.add_parser("lab", help="start the lab simulator and JupyterLab on the curriculum")
     lab.add_argument("--notebooks", default="notebooks", help="the curriculum folder (default: ./notebooks)")

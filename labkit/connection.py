@@ -43,6 +43,11 @@ def current() -> Session:
     return _open[-1]
 
 
+def current_or_none() -> Session | None:
+    """The most recently opened session, or None when none is open (lessons that need no vCenter)."""
+    return _open[-1] if _open else None
+
+
 class Session:
     """A logged-in vSphere API session (pyVmomi ServiceInstance inside)."""
 
