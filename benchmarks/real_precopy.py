@@ -41,7 +41,8 @@ def main() -> None:
         print(f"{role:>9}: QEMU-window model median |error| {e['median_abs_error_pct']:.1f} %, worst "
               f"{e['worst_abs_error_pct']:.1f} % ({e['worst_point']}) on {e['points']} converging points; "
               f"round model median |error| {t['rounds_model_error_pct'].abs().median():.1f} %; "
-              f"verdict agrees on {e['verdicts_agree']}/{e['verdicts']}")
+              f"verdict agrees on {e['verdicts_agree']}/{e['verdicts']} "
+              f"(+{e['at_the_edge']} at the edge: repeats disagree)")
     spread = table["spread_pct"].dropna()
     print(f"run-to-run spread of total time: median {spread.median():.1f} %, worst {spread.max():.1f} %")
     held = calibrate.errors(table, "held-back")

@@ -67,6 +67,20 @@ def test_old_qemu_under_tcg_is_warned_about():
     assert not Guest(Path("k"), Path("i"), "x", "qemu", (10, 0, 2), "tcg", "probe").tcg_unsafe
 
 
+def test_migrate_warns_before_running_on_an_unsafe_qemu(monkeypatch):
+    old = Guest(Path("k"), Path("i"), "linux-image-x", "qemu", (7, 2, 0), "tcg", "no usable /dev/kvm")
+
+    class Stop(Exception):
+        pass
+
+    def no_vm(*a, **k):
+        raise Stop
+
+    monkeypatch.setattr(rm.runner, "GuestVM", no_vm)
+    with pytest.warns(UserWarning, match="older than 9.0"), pytest.raises(Stop):
+        rm.migrate(guest=old, **SMALL)
+
+
 # -- the memory check finds what differs ---------------------------------------------------------
 def test_memory_compare_counts_differing_pages(tmp_path):
     a = np.random.default_rng(1).integers(0, 255, 4096 * 40000, dtype=np.uint8)
@@ -156,6 +170,18 @@ def test_calibration_uses_only_calibration_points():
     s2 = samples.copy()
     s2.loc[s2["point"].isin(held), "mbps"] *= 5
     assert calibrate.fit(matrix, scrambled, s2) == c
+
+
+def test_model_holds_on_the_held_back_points():
+    """An accuracy check on committed data (not a timed test): the numbers are printed by benchmarks/real_precopy.py."""
+    matrix, runs, samples = calibrate.load()
+    table = calibrate.compare(matrix, runs, calibrate.fit(matrix, runs, samples))
+    held = calibrate.errors(table, "held-back")
+    assert held["verdicts_agree"] == held["verdicts"]           # converges or not, wherever the repeats agree
+    assert held["verdicts"] + held["at_the_edge"] == (matrix["role"] == "held-back").sum()
+    assert held["median_abs_error_pct"] <= 10
+    cal = calibrate.errors(table, "calibrate")
+    assert cal["verdicts_agree"] == cal["verdicts"]
 
 
 # -- real migrations ------------------------------------------------------------------------------

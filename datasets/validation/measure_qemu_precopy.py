@@ -7,7 +7,8 @@ Writes, next to this script:
 * ``qemu_precopy_matrix.csv``: the points (settings, and whether each is used
   to calibrate the model or held back to test it);
 * ``qemu_precopy_runs.csv``: one row per run, with QEMU's summary;
-* ``qemu_precopy_samples.csv``: every run's ``query-migrate`` samples (100 ms).
+* ``qemu_precopy_samples.csv``: every run's ``query-migrate`` samples (100 ms);
+* ``qemu_precopy_rounds.csv``: the same, one row per dirty-bitmap sync of each run.
 
 Runs go round-robin over the points (all first repeats, then all second ...)
 so slow drift on the machine spreads over every point. Nothing else should
@@ -55,12 +56,27 @@ def matrix() -> pd.DataFrame:
     return pd.DataFrame(MATRIX, columns=COLUMNS)
 
 
+def write_rounds(samples: pd.DataFrame, out: Path) -> None:
+    """One row per dirty-bitmap sync of each run, from its samples."""
+    parts = []
+    for (point, repeat), g in samples.groupby(["point", "repeat"], sort=True):
+        r = rm.rounds(g.sort_values("t_s"))
+        r.insert(0, "repeat", repeat)
+        r.insert(0, "point", point)
+        parts.append(r)
+    pd.concat(parts).to_csv(out / "qemu_precopy_rounds.csv", index=False, float_format="%.4f")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--only", help="comma-separated point ids")
     ap.add_argument("--out", type=Path, default=HERE)
+    ap.add_argument("--rounds-only", action="store_true", help="only remake the rounds file from the samples")
     a = ap.parse_args(argv)
+    if a.rounds_only:
+        write_rounds(pd.read_csv(a.out / "qemu_precopy_samples.csv"), a.out)
+        return 0
     points = matrix()
     if a.only:
         points = points[points["point"].isin(a.only.split(","))]
@@ -91,6 +107,7 @@ def main(argv=None) -> int:
     pd.DataFrame(runs).sort_values(["point", "repeat"]).to_csv(a.out / "qemu_precopy_runs.csv", index=False)
     pd.concat(samples).sort_values(["point", "repeat", "t_s"]).to_csv(
         a.out / "qemu_precopy_samples.csv", index=False, float_format="%.4f")
+    write_rounds(pd.concat(samples), a.out)
     print(f"{len(runs)} runs in {time.monotonic() - started:.0f} s")
     return 0
 

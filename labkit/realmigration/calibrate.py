@@ -23,6 +23,7 @@ reported on them alone.
 from __future__ import annotations
 
 import dataclasses
+import types
 
 import numpy as np
 import pandas as pd
@@ -164,7 +165,9 @@ def compare(matrix: pd.DataFrame, runs: pd.DataFrame, c: Calibration) -> pd.Data
             "point": p.point, "role": p.role, "what": p.what, "runs": len(r),
             "measured": f"{len(done)}/{len(r)} completed",
             "predicted": q["outcome"],
-            "verdict_agrees": (len(done) == len(r)) == (q["outcome"] == "completed") and (len(done) in (0, len(r))),
+            # a point whose repeats disagree sits at the edge: no verdict to match
+            "verdict_agrees": (None if 0 < len(done) < len(r)
+                               else (len(done) == len(r)) == (q["outcome"] == "completed")),
             "measured_total_ms": measured_total, "spread_pct": spread,
             "predicted_total_ms": predicted_total,
             "error_pct": (predicted_total - measured_total) / measured_total * 100 if len(done) else np.nan,
@@ -187,8 +190,9 @@ def errors(table: pd.DataFrame, role: str = "held-back") -> dict:
     return {"points": len(t), "median_abs_error_pct": float(t["error_pct"].abs().median()) if len(t) else np.nan,
             "worst_abs_error_pct": float(abs(worst["error_pct"])) if worst is not None else np.nan,
             "worst_point": worst["point"] if worst is not None else None,
-            "verdicts_agree": int(table[table["role"] == role]["verdict_agrees"].sum()),
-            "verdicts": int((table["role"] == role).sum())}
+            "verdicts_agree": int((table.loc[table["role"] == role, "verdict_agrees"] == True).sum()),  # noqa: E712
+            "verdicts": int(table.loc[table["role"] == role, "verdict_agrees"].notna().sum()),
+            "at_the_edge": int(table.loc[table["role"] == role, "verdict_agrees"].isna().sum())}
 
 
 _FITTED: Calibration | None = None
@@ -210,6 +214,6 @@ def predict(settings: dict, guest_rate: float | None = None, c: Calibration | No
     from .runner import settings as check
 
     s = check(**settings)
-    point = pd.Series({**s, "auto_converge": s["auto_converge"]})
+    point = types.SimpleNamespace(**s)      # (a pandas Series would answer .mode with its method)
     rate = s["dirty_rate"] if guest_rate is None else guest_rate
     return qemu_model.simulate(**inputs(point, rate, c or committed()))

@@ -12,7 +12,7 @@ LAYOUT = w.Layout(width="540px")
 class ModelExplorer(w.VBox):
     """Dirty rate, hot set, bandwidth, downtime-limit, writer mode and auto-converge: the predicted run."""
 
-    def __init__(self, memory_mib: int = 128, wss_mib: int = 48, hot_mib: int = 32, dirty_rate: int = 8192,
+    def __init__(self, memory_mib: int = 128, wss_mib: int = 48, hot_mib: int = 16, dirty_rate: int = 8192,
                  max_bandwidth_mibps: int = 24, downtime_limit_ms: int = 100, mode: str = "sleep",
                  auto_converge: bool = False, timeout_s: float = 30.0):
         self.fixed = dict(memory_mib=memory_mib, wss_mib=wss_mib, pattern="seq", timeout_s=timeout_s)

@@ -19,6 +19,7 @@ import shutil
 import socket
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +27,7 @@ import pandas as pd
 from ..errors import InvalidInput, LabkitError
 from ..precopy.params import scalar
 from . import memory
-from .guest import Guest, load
+from .guest import Guest, load, tcg_warning
 from .vm import GuestVM
 
 MIB = 2**20
@@ -122,6 +123,8 @@ def migrate(on_sample=None, interval_s: float = 0.1, guest: Guest | None = None,
     """
     s = settings(**given)
     guest = guest or load()
+    if guest.tcg_unsafe:
+        warnings.warn(tcg_warning(guest.qemu_version), stacklevel=2)
     workdir = Path(tempfile.mkdtemp(prefix="labkit-migrate-"))
     vms: list[GuestVM] = []
     try:
