@@ -23,7 +23,7 @@ def nb(request):
 
 def test_there_is_a_curriculum():
     assert NOTEBOOKS and NOTEBOOKS[0].name == "00-getting-started.ipynb"
-    assert all(re.match(r"\d\d-[a-z0-9-]+\.ipynb$", p.name) for p in NOTEBOOKS)
+    assert all(re.match(r"\d\d[a-z]?-[a-z0-9-]+\.ipynb$", p.name) for p in NOTEBOOKS)
 
 
 def test_opens_with_objectives_prerequisites_and_time(nb):
