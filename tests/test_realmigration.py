@@ -29,7 +29,7 @@ SMALL = dict(memory_mib=128, wss_mib=32, hot_mib=8, dirty_rate=2560, max_bandwid
 
 def _our_qemus() -> list[str]:
     """Command lines of QEMU processes started from a labkit temporary folder."""
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     return [line for line in out.splitlines() if line.startswith(QEMU) or f"/{QEMU} " in line
             if "labkit-migrate-" in line]
 
@@ -55,7 +55,7 @@ def test_bad_settings_get_one_line(bad, words):
 
 def test_cli_reports_a_bad_setting_without_a_traceback():
     proc = subprocess.run([str(Path(os.sys.executable).with_name("labkit")), "qemu", "migrate", "--memory", "32"],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert proc.returncode != 0
     assert "memory_mib" in proc.stderr and "Traceback" not in proc.stderr
 

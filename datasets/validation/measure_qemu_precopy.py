@@ -27,7 +27,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from labkit import realmigration as rm  # noqa: E402
+from labkit import realmigration as rm
 
 COLUMNS = ["point", "role", "memory_mib", "wss_mib", "hot_mib", "dirty_rate", "pattern", "mode",
            "max_bandwidth_mibps", "downtime_limit_ms", "auto_converge", "timeout_s", "what"]

@@ -26,8 +26,8 @@ def threshold(answer, session):
           hints=(
               "Start from settings = dict(rm_failing); change one value; run rm.migrate(**settings).",
               "The guest writes 8192 pages/s = 32 MiB/s. What must the link carry to get ahead of it?",
-              "Keep auto_converge False: give the link more than the guest writes (max_bandwidth_mibps), "
-              "then answer with the run.",
+              ("Keep auto_converge False: give the link more than the guest writes (max_bandwidth_mibps), "
+               "then answer with the run."),
           ))
 def converge(answer, session):
     from ..realmigration import RealMigration

@@ -46,6 +46,7 @@ one hits each clean page at a constant rate (the page-class model of
 from __future__ import annotations
 
 import dataclasses
+
 import numpy as np
 import pandas as pd
 

@@ -15,5 +15,23 @@ from .memory import MemoryDiff, compare
 from .qmp import QMP, QMPError
 from .runner import DEFAULTS, RealMigration, migrate, rounds, settings
 
-__all__ = ["calibrate", "charts", "predict", "ModelExplorer", "build", "load", "migrate", "rounds", "settings", "compare", "Guest", "GuestError", "RealMigration",
-           "MemoryDiff", "QMP", "QMPError", "DEFAULTS", "tcg_warning"]
+__all__ = [
+           "DEFAULTS",
+           "QMP",
+           "Guest",
+           "GuestError",
+           "MemoryDiff",
+           "ModelExplorer",
+           "QMPError",
+           "RealMigration",
+           "build",
+           "calibrate",
+           "charts",
+           "compare",
+           "load",
+           "migrate",
+           "predict",
+           "rounds",
+           "settings",
+           "tcg_warning",
+]

@@ -190,7 +190,7 @@ def errors(table: pd.DataFrame, role: str = "held-back") -> dict:
     return {"points": len(t), "median_abs_error_pct": float(t["error_pct"].abs().median()) if len(t) else np.nan,
             "worst_abs_error_pct": float(abs(worst["error_pct"])) if worst is not None else np.nan,
             "worst_point": worst["point"] if worst is not None else None,
-            "verdicts_agree": int((table.loc[table["role"] == role, "verdict_agrees"] == True).sum()),  # noqa: E712
+            "verdicts_agree": int((table.loc[table["role"] == role, "verdict_agrees"] == True).sum()),
             "verdicts": int(table.loc[table["role"] == role, "verdict_agrees"].notna().sum()),
             "at_the_edge": int(table.loc[table["role"] == role, "verdict_agrees"].isna().sum())}
 
