@@ -23,12 +23,14 @@ codename=""
 missing=()
 for p in "${BASE[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 
-qemu_major() {
-    dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null | sed -E 's/^[0-9]+://; s/^([0-9]+).*/\1/'
+qemu_major() {   # the installed (not merely configured) qemu-system-x86's major version, or nothing
+    dpkg-query -W -f='${db:Status-Abbrev}|${Version}\n' qemu-system-x86 2>/dev/null \
+        | awk -F'|' '$1 ~ /^ii/ { v = $2; sub(/^[0-9]+:/, "", v); split(v, n, "."); print n[1] }'
 }
 need_qemu=no
 major=$(qemu_major || true)
-if [ -z "$major" ] || { [ "$codename" = bookworm ] && [ "$major" -lt 9 ]; }; then
+if [ -z "$major" ] || ! command -v qemu-system-x86_64 >/dev/null \
+        || { [ "$codename" = bookworm ] && [ "$major" -lt 9 ]; }; then
     need_qemu=yes
 fi
 
