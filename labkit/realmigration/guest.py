@@ -225,7 +225,7 @@ def kvm_usable() -> bool:
     return os.path.exists("/dev/kvm") and os.access("/dev/kvm", os.R_OK | os.W_OK)
 
 
-def probe_accel(binary: str, kernel: Path, initrd: Path, timeout: float = 20.0, log=print) -> tuple[str, str]:
+def probe_accel(binary: str, kernel: Path, initrd: Path, timeout: float = 10.0, log=print) -> tuple[str, str]:
     """KVM when a probe boot under it reaches the dirtier's first report, else TCG (and why)."""
     if not kvm_usable():
         return "tcg", "no usable /dev/kvm"
