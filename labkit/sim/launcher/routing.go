@@ -26,6 +26,9 @@ var routed = map[string]string{
 	"EnterMaintenanceMode_Task": "HostSystem",
 	"AddPortGroup":              "HostNetworkSystem",
 	"RemovePortGroup":           "HostNetworkSystem",
+	"AddVirtualNic":             "HostNetworkSystem",
+	"RemoveVirtualNic":          "HostNetworkSystem",
+	"UpdateVirtualNic":          "HostNetworkSystem",
 }
 
 var thisType = regexp.MustCompile(`(<_this\b[^>]*\btype=")(VirtualMachine|HostSystem|HostNetworkSystem)(")`)

@@ -141,6 +141,7 @@ func readScenario(path string) (*scenario, error) {
 type world struct {
 	maxHWVersion map[types.ManagedObjectReference]int
 	vmotionMTU   map[types.ManagedObjectReference]int32
+	vnics        map[types.ManagedObjectReference]*hostVnics
 	evcModes     map[string]evc
 	migration    float64
 }
@@ -148,6 +149,7 @@ type world struct {
 var lab = &world{
 	maxHWVersion: map[types.ManagedObjectReference]int{},
 	vmotionMTU:   map[types.ManagedObjectReference]int32{},
+	vnics:        map[types.ManagedObjectReference]*hostVnics{},
 	evcModes:     map[string]evc{},
 	migration:    defaultMigrationSeconds,
 }

@@ -1,0 +1,99 @@
+"""Preparing hosts for vMotion: the configuration calls an admin makes, one thin function each.
+
+Each function is the vSphere API call it names, made through the change guard
+(``session.change``), so a real vCenter changes only with ``allow_changes`` and
+inside the lab area. A refusal comes back as :class:`~labkit.errors.TaskFailed`
+carrying vCenter's fault type (``InvalidArgument``, ``AlreadyExists``,
+``NotFound``, ...) and message, one line in a notebook.
+
+::
+
+    esx = hostconfig.host(session, "esx-03")
+    hostconfig.add_port_group(session, esx, "vMotion")                    # HostNetworkSystem.AddPortGroup
+    vmk = hostconfig.add_vmkernel_adapter(session, esx, "vMotion",
+                                          ip="10.10.0.13", mtu=9000)       # HostNetworkSystem.AddVirtualNic
+    hostconfig.enable_service(session, esx, vmk, "vmotion")               # HostVirtualNicManager.SelectVnicForNicType
+    hostconfig.vmkernel_adapters(session, esx)                            # config.network.vnic + virtualNicManagerInfo
+"""
+from __future__ import annotations
+
+import pandas as pd
+from pyVmomi import vim, vmodl
+
+from . import inventory
+from .collector import retrieve_objects
+from .errors import TaskFailed
+
+
+def host(session, name: str) -> vim.HostSystem:
+    """The HostSystem named ``name``."""
+    return inventory.find(session, name, "HostSystem")
+
+
+def _call(session, obj, method: str, **kwargs):
+    """``obj.method(**kwargs)`` through the change guard; a fault becomes TaskFailed with its type."""
+    try:
+        return session.change(obj, method, **kwargs)
+    except vmodl.MethodFault as fault:
+        kind = type(fault).__name__.split(".")[-1]
+        raise TaskFailed(f"{method} refused ({kind}): {fault.msg}", fault_type=kind, fault=fault) from None
+
+
+def add_port_group(session, esx: vim.HostSystem, name: str, vswitch: str = "vSwitch0", vlan: int = 0) -> None:
+    """A standard port group on one host's virtual switch (``HostNetworkSystem.AddPortGroup``)."""
+    spec = vim.host.PortGroup.Specification(name=name, vlanId=vlan, vswitchName=vswitch,
+                                            policy=vim.host.NetworkPolicy())
+    _call(session, esx.configManager.networkSystem, "AddPortGroup", portgrp=spec)
+
+
+def add_vmkernel_adapter(session, esx: vim.HostSystem, portgroup: str, *, ip: str | None = None,
+                         netmask: str = "255.255.255.0", mtu: int = 1500) -> str:
+    """A VMkernel adapter on ``portgroup`` (``HostNetworkSystem.AddVirtualNic``); returns its device, e.g. vmk1."""
+    address = (vim.host.IpConfig(dhcp=False, ipAddress=ip, subnetMask=netmask) if ip
+               else vim.host.IpConfig(dhcp=True))
+    spec = vim.host.VirtualNic.Specification(ip=address, mtu=mtu)
+    return _call(session, esx.configManager.networkSystem, "AddVirtualNic", portgroup=portgroup, nic=spec)
+
+
+def remove_vmkernel_adapter(session, esx: vim.HostSystem, device: str) -> None:
+    """``HostNetworkSystem.RemoveVirtualNic``: the adapter and every service enabled on it go."""
+    _call(session, esx.configManager.networkSystem, "RemoveVirtualNic", device=device)
+
+
+def set_mtu(session, esx: vim.HostSystem, device: str, mtu: int) -> None:
+    """``HostNetworkSystem.UpdateVirtualNic`` with a new MTU, the rest unchanged."""
+    _call(session, esx.configManager.networkSystem, "UpdateVirtualNic", device=device,
+          nic=vim.host.VirtualNic.Specification(mtu=mtu))
+
+
+def enable_service(session, esx: vim.HostSystem, device: str, service: str = "vmotion") -> None:
+    """Turn a VMkernel service on for an adapter (``HostVirtualNicManager.SelectVnicForNicType``)."""
+    _call(session, esx.configManager.virtualNicManager, "SelectVnicForNicType", nicType=service, device=device)
+
+
+def disable_service(session, esx: vim.HostSystem, device: str, service: str = "vmotion") -> None:
+    """Turn it off again (``HostVirtualNicManager.DeselectVnicForNicType``)."""
+    _call(session, esx.configManager.virtualNicManager, "DeselectVnicForNicType", nicType=service, device=device)
+
+
+def vmkernel_adapters(session, esx: vim.HostSystem) -> pd.DataFrame:
+    """One row per VMkernel adapter: port group, MTU, address, and the services enabled on it.
+
+    Read in one PropertyCollector call from ``config.network.vnic`` and
+    ``config.virtualNicManagerInfo``, where vCenter reports them.
+    """
+    (_, props), = retrieve_objects(session.content, [esx],
+                                   ["config.network.vnic", "config.virtualNicManagerInfo"])
+    services: dict[str, list[str]] = {}
+    info = props.get("config.virtualNicManagerInfo")
+    for nc in (info.netConfig if info else []):
+        for key in nc.selectedVnic or []:
+            device = key.rsplit("VirtualNic-", 1)[-1]
+            services.setdefault(device, []).append(nc.nicType)
+    rows = []
+    for nic in props.get("config.network.vnic") or []:
+        ip = nic.spec.ip
+        rows.append({"device": nic.device, "portgroup": nic.portgroup, "mtu": nic.spec.mtu,
+                     "ip": "dhcp" if ip is not None and ip.dhcp else (ip.ipAddress if ip is not None else ""),
+                     "services": sorted(services.get(nic.device, []))})
+    return pd.DataFrame(rows, columns=["device", "portgroup", "mtu", "ip", "services"])

@@ -1,0 +1,121 @@
+"""Host configuration for vMotion in the lab world: VMkernel adapters and the vMotion service.
+
+For each call: the state change is visible through pyVmomi, the vMotion check it
+feeds flips from fail to pass (and back on undo), and a bad request fails with
+vCenter's fault type.
+"""
+import pytest
+from helpers import lab_world
+
+from labkit import continuity, hostconfig
+from labkit.errors import TaskFailed
+
+
+def _vmotion_check(session, vm, host):
+    """The failing vMotion checks' fault types for moving vm to host, as vCenter reports them."""
+    run = continuity.migrate(session, vm, host=host)
+    return run.fault_type
+
+
+@pytest.fixture()
+def world():
+    with lab_world("no-vmotion-vmk") as s:
+        yield s
+
+
+def test_the_vmotion_network_is_configured_by_api_calls(world):
+    s = world
+    esx = hostconfig.host(s, "esx-03")
+    assert hostconfig.vmkernel_adapters(s, esx)["device"].tolist() == ["vmk0"]
+    assert _vmotion_check(s, "web-01", "esx-03") == "VMotionNotConfigured"
+
+    hostconfig.add_port_group(s, esx, "vMotion")
+    vmk = hostconfig.add_vmkernel_adapter(s, esx, "vMotion", ip="10.10.0.13", mtu=9000)
+    assert vmk == "vmk1"
+    table = hostconfig.vmkernel_adapters(s, esx).set_index("device")
+    assert table.loc["vmk1", "portgroup"] == "vMotion" and table.loc["vmk1", "mtu"] == 9000
+    assert table.loc["vmk1", "ip"] == "10.10.0.13" and table.loc["vmk1", "services"] == []
+    assert _vmotion_check(s, "web-01", "esx-03") == "VMotionNotConfigured"   # an adapter alone is not enough
+
+    hostconfig.enable_service(s, esx, vmk, "vmotion")
+    # vCenter reports the selection in every place it keeps it
+    mgr = esx.configManager.virtualNicManager
+    assert mgr.QueryNetConfig("vmotion").selectedVnic == ["vmotion.key-vim.host.VirtualNic-vmk1"]
+    assert [nc.selectedVnic for nc in mgr.info.netConfig if nc.nicType == "vmotion"] == [
+        ["vmotion.key-vim.host.VirtualNic-vmk1"]]
+    assert esx.config.vmotion.netConfig.selectedVnic.endswith("VirtualNic-vmk1")
+    assert esx.config.vmotion.ipConfig.ipAddress == "10.10.0.13"
+    assert esx.summary.config.vmotionEnabled
+    assert [v.device for v in esx.configManager.networkSystem.networkInfo.vnic] == ["vmk0", "vmk1"]
+    assert hostconfig.vmkernel_adapters(s, esx).set_index("device").loc["vmk1", "services"] == ["vmotion"]
+    run = continuity.migrate(s, "web-01", host="esx-03")
+    assert run.succeeded and run.holds
+
+    # undo: the service off again, then the check fails again, for the VM now on esx-03 too
+    hostconfig.disable_service(s, esx, vmk, "vmotion")
+    assert not esx.summary.config.vmotionEnabled
+    assert _vmotion_check(s, "web-01", "esx-01") == "VMotionNotConfigured"
+
+
+def test_the_older_vmotion_system_calls_work_too(world):
+    s = world
+    esx = hostconfig.host(s, "esx-03")
+    hostconfig.add_port_group(s, esx, "vMotion")
+    vmk = hostconfig.add_vmkernel_adapter(s, esx, "vMotion")
+    s.change(esx.configManager.vmotionSystem, "SelectVnic", device=vmk)
+    assert esx.config.vmotion.netConfig.selectedVnic.endswith(vmk)
+    assert continuity.migrate(s, "stuck-03", host="esx-01").succeeded
+    s.change(esx.configManager.vmotionSystem, "DeselectVnic")
+    assert _vmotion_check(s, "web-01", "esx-03") == "VMotionNotConfigured"
+
+
+def test_removing_the_adapter_removes_its_services(world):
+    s = world
+    esx = hostconfig.host(s, "esx-01")       # esx-01 has vmk1 for vMotion from the scenario
+    assert hostconfig.vmkernel_adapters(s, esx).set_index("device").loc["vmk1", "services"] == ["vmotion"]
+    assert continuity.migrate(s, "web-01", host="esx-02").succeeded
+    hostconfig.remove_vmkernel_adapter(s, esx, "vmk1")
+    assert hostconfig.vmkernel_adapters(s, esx)["device"].tolist() == ["vmk0"]
+    assert esx.configManager.virtualNicManager.QueryNetConfig("vmotion").selectedVnic == []
+    assert _vmotion_check(s, "web-01", "esx-01") == "VMotionNotConfigured"
+
+
+def test_mtu_changes_are_visible(world):
+    s = world
+    esx = hostconfig.host(s, "esx-02")
+    hostconfig.set_mtu(s, esx, "vmk1", 9000)
+    assert hostconfig.vmkernel_adapters(s, esx).set_index("device").loc["vmk1", "mtu"] == 9000
+    assert esx.config.vmotion.netConfig.candidateVnic[1].spec.mtu == 9000
+
+
+def test_several_vmotion_adapters_on_one_host(world):
+    s = world
+    esx = hostconfig.host(s, "esx-01")
+    hostconfig.add_port_group(s, esx, "vMotion-2")
+    vmk = hostconfig.add_vmkernel_adapter(s, esx, "vMotion-2", ip="10.10.1.11")
+    hostconfig.enable_service(s, esx, vmk, "vmotion")
+    selected = esx.configManager.virtualNicManager.QueryNetConfig("vmotion").selectedVnic
+    assert [k.rsplit("-", 1)[-1] for k in selected] == ["vmk1", vmk]
+    assert esx.configManager.virtualNicManager.QueryNetConfig("vmotion").multiSelectAllowed
+
+
+@pytest.mark.parametrize("call, fault", [
+    (lambda s, esx: hostconfig.add_vmkernel_adapter(s, esx, "No-Such-PG"), "InvalidArgument"),
+    # esx-01's vmk1 is on the port group vMotion already: one VMkernel adapter per port group
+    (lambda s, esx: (hostconfig.add_port_group(s, esx, "vMotion"), hostconfig.add_vmkernel_adapter(s, esx, "vMotion")),
+     "AlreadyExists"),
+    (lambda s, esx: hostconfig.remove_vmkernel_adapter(s, esx, "vmk7"), "NotFound"),
+    (lambda s, esx: hostconfig.set_mtu(s, esx, "vmk7", 9000), "NotFound"),
+    (lambda s, esx: hostconfig.set_mtu(s, esx, "vmk1", 100), "InvalidArgument"),
+    (lambda s, esx: hostconfig.enable_service(s, esx, "vmk7", "vmotion"), "InvalidArgument"),
+    (lambda s, esx: hostconfig.enable_service(s, esx, "vmk1", "teleport"), "InvalidArgument"),
+    (lambda s, esx: hostconfig.disable_service(s, esx, "vmk0", "vmotion"), "InvalidArgument"),
+    (lambda s, esx: hostconfig.add_port_group(s, esx, "VM Network"), "AlreadyExists"),
+])
+def test_bad_requests_fail_with_vcenters_fault(world, call, fault):
+    s = world
+    esx = hostconfig.host(s, "esx-01")
+    with pytest.raises(TaskFailed) as e:
+        call(s, esx)
+    assert e.value.fault_type == fault
+    assert "\n" not in str(e.value)
