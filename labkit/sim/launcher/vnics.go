@@ -305,17 +305,25 @@ func (r *netRouter) AddVirtualNic(ctx *simulator.Context, req *types.AddVirtualN
 	return body
 }
 
+// adapter finds the host's record and one of its adapters; a fault when either is missing.
+func (r *netRouter) adapter(this types.ManagedObjectReference, device string) (*hostVnics, *simulator.HostNetworkSystem, *simulator.HostSystem, int, *soap.Fault) {
+	st, ns, h := r.vnicState()
+	if st == nil {
+		return nil, nil, nil, -1, simulator.Fault("", &types.ManagedObjectNotFound{Obj: this})
+	}
+	i := st.find(device)
+	if i < 0 {
+		return nil, nil, nil, -1, simulator.Fault(fmt.Sprintf("There is no VMkernel adapter %s on %s.", device, h.Name), &types.NotFound{})
+	}
+	return st, ns, h, i, nil
+}
+
 // RemoveVirtualNic removes an adapter, and with it every service selected on it.
 func (r *netRouter) RemoveVirtualNic(ctx *simulator.Context, req *types.RemoveVirtualNic) soap.HasFault {
 	body := &methods.RemoveVirtualNicBody{}
-	st, _, h := r.vnicState()
-	if st == nil {
-		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: req.This})
-		return body
-	}
-	i := st.find(req.Device)
-	if i < 0 {
-		body.Fault_ = simulator.Fault(fmt.Sprintf("There is no VMkernel adapter %s on %s.", req.Device, h.Name), &types.NotFound{})
+	st, _, h, i, fault := r.adapter(req.This, req.Device)
+	if fault != nil {
+		body.Fault_ = fault
 		return body
 	}
 	st.nics = append(st.nics[:i:i], st.nics[i+1:]...)
@@ -330,14 +338,9 @@ func (r *netRouter) RemoveVirtualNic(ctx *simulator.Context, req *types.RemoveVi
 // UpdateVirtualNic changes an adapter's MTU, addresses or port group.
 func (r *netRouter) UpdateVirtualNic(ctx *simulator.Context, req *types.UpdateVirtualNic) soap.HasFault {
 	body := &methods.UpdateVirtualNicBody{}
-	st, ns, h := r.vnicState()
-	if st == nil {
-		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: req.This})
-		return body
-	}
-	i := st.find(req.Device)
-	if i < 0 {
-		body.Fault_ = simulator.Fault(fmt.Sprintf("There is no VMkernel adapter %s on %s.", req.Device, h.Name), &types.NotFound{})
+	st, ns, h, i, fault := r.adapter(req.This, req.Device)
+	if fault != nil {
+		body.Fault_ = fault
 		return body
 	}
 	nic := st.nics[i]
@@ -397,38 +400,41 @@ func (m *vnicManager) QueryNetConfig(ctx *simulator.Context, req *types.QueryNet
 	return body
 }
 
-func (m *vnicManager) SelectVnicForNicType(ctx *simulator.Context, req *types.SelectVnicForNicType) soap.HasFault {
-	body := &methods.SelectVnicForNicTypeBody{}
+// request checks a service and an adapter named in a call; a fault when either is unknown.
+func (m *vnicManager) request(this types.ManagedObjectReference, nicType, arg string) (*hostVnics, *simulator.HostSystem, string, *soap.Fault) {
 	st, h := m.state()
-	device := vnicDevice(req.Device)
+	device := vnicDevice(arg)
 	switch {
 	case st == nil:
-		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: req.This})
-	case !validNicType(req.NicType):
-		body.Fault_ = badNicType(req.NicType)
+		return nil, nil, "", simulator.Fault("", &types.ManagedObjectNotFound{Obj: this})
+	case !validNicType(nicType):
+		return nil, nil, "", badNicType(nicType)
 	case st.find(device) < 0:
-		body.Fault_ = simulator.Fault(fmt.Sprintf("There is no VMkernel adapter %s on %s.", req.Device, h.Name),
+		return nil, nil, "", simulator.Fault(fmt.Sprintf("There is no VMkernel adapter %s on %s.", arg, h.Name),
 			&types.InvalidArgument{InvalidProperty: "device"})
-	default:
-		st.selectFor(req.NicType, device)
-		publishVnics(h)
-		body.Res = &types.SelectVnicForNicTypeResponse{}
 	}
+	return st, h, device, nil
+}
+
+func (m *vnicManager) SelectVnicForNicType(ctx *simulator.Context, req *types.SelectVnicForNicType) soap.HasFault {
+	body := &methods.SelectVnicForNicTypeBody{}
+	st, h, device, fault := m.request(req.This, req.NicType, req.Device)
+	if fault != nil {
+		body.Fault_ = fault
+		return body
+	}
+	st.selectFor(req.NicType, device)
+	publishVnics(h)
+	body.Res = &types.SelectVnicForNicTypeResponse{}
 	return body
 }
 
 func (m *vnicManager) DeselectVnicForNicType(ctx *simulator.Context, req *types.DeselectVnicForNicType) soap.HasFault {
 	body := &methods.DeselectVnicForNicTypeBody{}
-	st, h := m.state()
-	device := vnicDevice(req.Device)
+	st, h, device, fault := m.request(req.This, req.NicType, req.Device)
 	switch {
-	case st == nil:
-		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: req.This})
-	case !validNicType(req.NicType):
-		body.Fault_ = badNicType(req.NicType)
-	case st.find(device) < 0:
-		body.Fault_ = simulator.Fault(fmt.Sprintf("There is no VMkernel adapter %s on %s.", req.Device, h.Name),
-			&types.InvalidArgument{InvalidProperty: "device"})
+	case fault != nil:
+		body.Fault_ = fault
 	case !st.deselect(req.NicType, device):
 		body.Fault_ = simulator.Fault(fmt.Sprintf("The VMkernel adapter %s on %s is not selected for %s.", device, h.Name, req.NicType),
 			&types.InvalidArgument{InvalidProperty: "device"})
