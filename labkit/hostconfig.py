@@ -1,5 +1,7 @@
 """Preparing hosts for vMotion: the configuration calls an admin makes, one thin function each.
 
+VMkernel adapters and their services, standard port groups, and cluster EVC.
+
 Each function is the vSphere API call it names, made through the change guard
 (``session.change``), so a real vCenter changes only with ``allow_changes`` and
 inside the lab area. A refusal comes back as :class:`~labkit.errors.TaskFailed`
@@ -97,3 +99,34 @@ def vmkernel_adapters(session, esx: vim.HostSystem) -> pd.DataFrame:
                      "ip": "dhcp" if ip is not None and ip.dhcp else (ip.ipAddress if ip is not None else ""),
                      "services": sorted(services.get(nic.device, []))})
     return pd.DataFrame(rows, columns=["device", "portgroup", "mtu", "ip", "services"])
+
+
+# -- cluster EVC --------------------------------------------------------------------------------
+def evc_manager(session, cluster: str) -> vim.cluster.EVCManager:
+    """The cluster's ClusterEVCManager (``ClusterComputeResource.EvcManager()``)."""
+    return inventory.find(session, cluster, "ClusterComputeResource").EvcManager()
+
+
+def check_evc(session, cluster: str, mode: str) -> pd.DataFrame:
+    """What would stop ``cluster`` from taking EVC mode ``mode`` (``CheckConfigureEvcMode_Task``).
+
+    One row per problem: vCenter's fault type, the hosts it names, and its message. No rows: the
+    mode can be applied. The check changes nothing, so it needs no change permission.
+    """
+    from .tasks import wait_for_task
+
+    task = evc_manager(session, cluster).CheckConfigureEvcMode_Task(evcModeKey=mode)
+    results = wait_for_task(session, task, progress=False) or []
+    rows = [{"fault": type(r.error).__name__.split(".")[-1], "hosts": sorted(h.name for h in r.host or []),
+             "message": r.error.msg} for r in results]
+    return pd.DataFrame(rows, columns=["fault", "hosts", "message"])
+
+
+def configure_evc(session, cluster: str, mode: str) -> None:
+    """Set the cluster's EVC mode (``ClusterEVCManager.ConfigureEvcMode_Task``)."""
+    session.change(evc_manager(session, cluster), "ConfigureEvcMode_Task", evcModeKey=mode, progress=False)
+
+
+def disable_evc(session, cluster: str) -> None:
+    """Turn EVC off for the cluster (``ClusterEVCManager.DisableEvcMode_Task``)."""
+    session.change(evc_manager(session, cluster), "DisableEvcMode_Task", progress=False)

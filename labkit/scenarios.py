@@ -198,8 +198,13 @@ def compile(name_or_path: str) -> dict[str, Any]:
 
 
 def _evc_modes() -> dict:
-    return {k: {"vendor": m["vendor"], "label": m["label"], "features": {f: "1" for f in sorted(evc.features(k))}}
-            for k, m in evc.modes().items()}
+    tiers: dict[str, int] = {}
+    out = {}
+    for k, m in evc.modes().items():  # each vendor's baselines, oldest first
+        tiers[m["vendor"]] = tiers.get(m["vendor"], 0) + 1
+        out[k] = {"vendor": m["vendor"], "label": m["label"], "tier": tiers[m["vendor"]],
+                  "features": {f: "1" for f in sorted(evc.features(k))}}
+    return out
 
 
 def _cpu_model(mode: str) -> str:

@@ -1,4 +1,4 @@
-"""Host configuration for vMotion in the lab world: VMkernel adapters and the vMotion service.
+"""Host configuration for vMotion in the lab world: VMkernel adapters, the vMotion service, cluster EVC.
 
 For each call: the state change is visible through pyVmomi, the vMotion check it
 feeds flips from fail to pass (and back on undo), and a bad request fails with
@@ -6,8 +6,9 @@ vCenter's fault type.
 """
 import pytest
 from helpers import lab_world
+from pyVmomi import vim
 
-from labkit import continuity, hostconfig
+from labkit import continuity, hostconfig, inventory
 from labkit.errors import TaskFailed
 
 
@@ -119,3 +120,72 @@ def test_bad_requests_fail_with_vcenters_fault(world, call, fault):
         call(s, esx)
     assert e.value.fault_type == fault
     assert "\n" not in str(e.value)
+
+
+# -- cluster EVC ------------------------------------------------------------------------------------
+@pytest.fixture()
+def mixed():
+    with lab_world("mixed-intel-evc") as s:
+        yield s
+
+
+def test_evc_check_names_each_problem_with_vcenters_fault(mixed):
+    s = mixed
+    table = hostconfig.check_evc(s, "Cluster-NoEVC", "intel-cascadelake")
+    assert table[["fault", "hosts"]].values.tolist() == [["EVCModeUnsupportedByHosts", ["old-01"]]]
+    table = hostconfig.check_evc(s, "Cluster-NoEVC", "amd-zen2")
+    assert table["fault"].tolist() == ["EVCModeIllegalByVendor"]
+    table = hostconfig.check_evc(s, "Cluster-NoEVC", "intel-haswell")   # avx512-app runs on new-01
+    assert table[["fault", "hosts"]].values.tolist() == [["ActiveVMsBlockingEVC", ["new-01"]]]
+    assert "avx512-app" in table["message"].iloc[0]
+    assert hostconfig.check_evc(s, "Cluster-NoEVC", "intel-sandybridge")["fault"].tolist() == ["ActiveVMsBlockingEVC"]
+    assert hostconfig.check_evc(s, "Cluster-EVC", "intel-haswell").empty
+
+
+def test_evc_state_lists_the_supported_modes(mixed):
+    s = mixed
+    m = hostconfig.evc_manager(s, "Cluster-EVC")
+    assert m.evcState.currentEVCModeKey == "intel-haswell"
+    keys = [mode.key for mode in m.evcState.supportedEVCMode]
+    intel = [k for k in keys if k.startswith("intel-")]
+    assert intel.index("intel-haswell") < intel.index("intel-cascadelake")     # oldest baseline first
+    assert hostconfig.evc_manager(s, "Cluster-NoEVC").evcState.currentEVCModeKey in (None, "")
+
+
+def test_configuring_evc_flips_the_cpu_check_and_disabling_flips_it_back(mixed):
+    s = mixed
+    assert continuity.migrate(s, "avx512-app", host="old-01").fault_type == "FeatureRequirementsNotMet"
+    with pytest.raises(TaskFailed) as e:
+        hostconfig.configure_evc(s, "Cluster-NoEVC", "intel-haswell")     # a powered-on VM uses AVX-512
+    assert e.value.fault_type == "ActiveVMsBlockingEVC"
+    with pytest.raises(TaskFailed) as e:
+        hostconfig.configure_evc(s, "Cluster-NoEVC", "intel-cascadelake")  # old-01 cannot offer it
+    assert e.value.fault_type == "EVCModeUnsupportedByHosts"
+
+    vm = inventory.find(s, "avx512-app")
+    s.change(vm, "PowerOffVM_Task", progress=False)
+    hostconfig.configure_evc(s, "Cluster-NoEVC", "intel-haswell")
+    cluster = hostconfig.evc_manager(s, "Cluster-NoEVC")
+    assert cluster.evcState.currentEVCModeKey == "intel-haswell"
+    hosts = {h.name: h for h in s.content.viewManager.CreateContainerView(
+        s.content.rootFolder, [vim.HostSystem], True).view}
+    assert hosts["new-01"].summary.currentEVCModeKey == "intel-haswell"
+    masked = {c.key for c in hosts["new-01"].config.maskedFeatureCapability}
+    assert "cpuid.avx512f" not in masked and "cpuid.avx2" in masked
+    s.change(vm, "PowerOnVM_Task", progress=False)                     # it now sees Haswell's features only
+    assert vm.runtime.minRequiredEVCModeKey == "intel-haswell"
+    assert continuity.migrate(s, "avx512-app", host="old-01").succeeded
+
+    hostconfig.disable_evc(s, "Cluster-NoEVC")
+    assert hosts["new-01"].summary.currentEVCModeKey in (None, "")
+    continuity.migrate(s, "avx512-app", host="new-01")
+    s.change(vm, "PowerOffVM_Task", progress=False)
+    s.change(vm, "PowerOnVM_Task", progress=False)                     # a power cycle picks up AVX-512 again
+    assert continuity.migrate(s, "avx512-app", host="old-01").fault_type == "FeatureRequirementsNotMet"
+
+
+def test_an_unknown_evc_mode_is_an_invalid_argument(mixed):
+    with pytest.raises(TaskFailed) as e:
+        hostconfig._call(mixed, hostconfig.evc_manager(mixed, "Cluster-NoEVC"), "ConfigureEvcMode_Task",
+                         evcModeKey="intel-warp")
+    assert e.value.fault_type == "InvalidArgument"

@@ -29,9 +29,11 @@ var routed = map[string]string{
 	"AddVirtualNic":             "HostNetworkSystem",
 	"RemoveVirtualNic":          "HostNetworkSystem",
 	"UpdateVirtualNic":          "HostNetworkSystem",
+	"EvcManager":                "ClusterComputeResource",
+	"PowerOnVM_Task":            "VirtualMachine",
 }
 
-var thisType = regexp.MustCompile(`(<_this\b[^>]*\btype=")(VirtualMachine|HostSystem|HostNetworkSystem)(")`)
+var thisType = regexp.MustCompile(`(<_this\b[^>]*\btype=")(VirtualMachine|HostSystem|HostNetworkSystem|ClusterComputeResource)(")`)
 var thisValue = regexp.MustCompile(`<_this\b[^>]*>([^<]+)</_this>`)
 
 type routingHandler struct {
@@ -110,6 +112,8 @@ func ensureRouter(ref types.ManagedObjectReference) {
 		simulator.Map.Put(&hostRouter{Self: lab})
 	case "HostNetworkSystem":
 		simulator.Map.Put(&netRouter{Self: lab})
+	case "ClusterComputeResource":
+		simulator.Map.Put(&clusterRouter{Self: lab})
 	}
 }
 

@@ -43,6 +43,7 @@ type scenario struct {
 
 type evc struct {
 	Vendor   string            `json:"vendor"`
+	Tier     int               `json:"tier"` // position among the vendor's baselines, oldest first
 	Label    string            `json:"label"`
 	Features map[string]string `json:"features"` // cpuid key -> value a host in this mode exposes
 }
