@@ -1,6 +1,6 @@
 """Preparing hosts for vMotion: the configuration calls an admin makes, one thin function each.
 
-VMkernel adapters and their services, standard port groups, and cluster EVC.
+VMkernel adapters and their services, standard port groups, NFS mounts, and cluster EVC.
 
 Each function is the vSphere API call it names, made through the change guard
 (``session.change``), so a real vCenter changes only with ``allow_changes`` and
@@ -99,6 +99,24 @@ def vmkernel_adapters(session, esx: vim.HostSystem) -> pd.DataFrame:
                      "ip": "dhcp" if ip is not None and ip.dhcp else (ip.ipAddress if ip is not None else ""),
                      "services": sorted(services.get(nic.device, []))})
     return pd.DataFrame(rows, columns=["device", "portgroup", "mtu", "ip", "services"])
+
+
+# -- shared storage ------------------------------------------------------------------------------
+def mount_nfs(session, esx: vim.HostSystem, name: str, remote_host: str, remote_path: str) -> vim.Datastore:
+    """Mount an NFS export on one host (``HostDatastoreSystem.CreateNasDatastore``).
+
+    vCenter keeps one Datastore per export: mounting the same export on a second host returns the
+    same datastore, now listed in both hosts' ``datastore`` and in its own ``host``.
+    """
+    spec = vim.host.NasVolume.Specification(remoteHost=remote_host, remotePath=remote_path, localPath=name,
+                                            accessMode="readWrite", type="NFS")
+    return _call(session, esx.configManager.datastoreSystem, "CreateNasDatastore", spec=spec)
+
+
+def unmount_datastore(session, esx: vim.HostSystem, name: str) -> None:
+    """Unmount a datastore from one host (``HostDatastoreSystem.RemoveDatastore``)."""
+    ds = inventory.find(session, name, "Datastore")
+    _call(session, esx.configManager.datastoreSystem, "RemoveDatastore", datastore=ds)
 
 
 # -- cluster EVC --------------------------------------------------------------------------------

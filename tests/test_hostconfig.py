@@ -189,3 +189,62 @@ def test_an_unknown_evc_mode_is_an_invalid_argument(mixed):
         hostconfig._call(mixed, hostconfig.evc_manager(mixed, "Cluster-NoEVC"), "ConfigureEvcMode_Task",
                          evcModeKey="intel-warp")
     assert e.value.fault_type == "InvalidArgument"
+
+
+# -- NFS mounts -------------------------------------------------------------------------------------
+@pytest.fixture()
+def storage():
+    with lab_world("partial-storage") as s:
+        yield s
+
+
+def _mounts(session, name):
+    ds = inventory.find(session, name, "Datastore")
+    return sorted(m.key.name for m in ds.host)
+
+
+def test_one_nfs_export_is_one_datastore_on_every_host_that_mounts_it(storage):
+    s = storage
+    esx03 = hostconfig.host(s, "esx-03")
+    ds = inventory.find(s, "shared-all", "Datastore")
+    assert (ds.info.nas.remoteHost, ds.info.nas.remotePath) == ("nfs.lab.local", "/exports/shared-all")
+
+    hostconfig.unmount_datastore(s, esx03, "shared-all")
+    assert _mounts(s, "shared-all") == ["esx-01", "esx-02"]
+    assert [d.name for d in esx03.datastore] == ["local-03"]
+    assert continuity.migrate(s, "app-all", host="esx-03").fault_type == "DatastoreNotWritableOnHost"
+
+    again = hostconfig.mount_nfs(s, esx03, "shared-all", "nfs.lab.local", "/exports/shared-all")
+    assert again == ds                                   # the same Datastore object, not a second one
+    assert _mounts(s, "shared-all") == ["esx-01", "esx-02", "esx-03"] and ds.summary.multipleHostAccess
+    assert sorted(d.name for d in esx03.datastore) == ["local-03", "shared-all"]
+    assert continuity.migrate(s, "app-all", host="esx-03").succeeded
+
+
+def test_a_new_export_mounted_on_two_hosts_takes_a_storage_vmotion(storage):
+    s = storage
+    first = hostconfig.mount_nfs(s, hostconfig.host(s, "esx-01"), "nfs-new", "nfs.lab.local", "/exports/nfs-new")
+    second = hostconfig.mount_nfs(s, hostconfig.host(s, "esx-02"), "nfs-new", "nfs.lab.local", "/exports/nfs-new")
+    assert first == second and first.summary.type == "NFS"
+    assert _mounts(s, "nfs-new") == ["esx-01", "esx-02"]
+    run = continuity.migrate(s, "app-ab", datastore="nfs-new")
+    assert run.succeeded and run.holds
+
+
+@pytest.mark.parametrize("call, fault", [
+    (lambda s: hostconfig.unmount_datastore(s, hostconfig.host(s, "esx-02"), "shared-all"), "ResourceInUse"),
+    (lambda s: hostconfig.unmount_datastore(s, hostconfig.host(s, "esx-03"), "shared-ab"), "NotFound"),
+    (lambda s: hostconfig.mount_nfs(s, hostconfig.host(s, "esx-01"), "shared-all", "nfs.lab.local",
+                                    "/exports/shared-all"), "AlreadyExists"),
+    (lambda s: hostconfig.mount_nfs(s, hostconfig.host(s, "esx-03"), "other-name", "nfs.lab.local",
+                                    "/exports/shared-ab-not"), None),
+    (lambda s: hostconfig.mount_nfs(s, hostconfig.host(s, "esx-03"), "shared-ab", "nfs.lab.local",
+                                    "/exports/elsewhere"), "DuplicateName"),
+])
+def test_bad_mounts_fail_with_vcenters_fault(storage, call, fault):
+    if fault is None:                                    # a new export under a new name is fine
+        call(storage)
+        return
+    with pytest.raises(TaskFailed) as e:
+        call(storage)
+    assert e.value.fault_type == fault

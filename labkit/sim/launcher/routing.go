@@ -31,9 +31,11 @@ var routed = map[string]string{
 	"UpdateVirtualNic":          "HostNetworkSystem",
 	"EvcManager":                "ClusterComputeResource",
 	"PowerOnVM_Task":            "VirtualMachine",
+	"CreateNasDatastore":        "HostDatastoreSystem",
+	"RemoveDatastore":           "HostDatastoreSystem",
 }
 
-var thisType = regexp.MustCompile(`(<_this\b[^>]*\btype=")(VirtualMachine|HostSystem|HostNetworkSystem|ClusterComputeResource)(")`)
+var thisType = regexp.MustCompile(`(<_this\b[^>]*\btype=")(VirtualMachine|HostSystem|HostNetworkSystem|HostDatastoreSystem|ClusterComputeResource)(")`)
 var thisValue = regexp.MustCompile(`<_this\b[^>]*>([^<]+)</_this>`)
 
 type routingHandler struct {
@@ -114,6 +116,8 @@ func ensureRouter(ref types.ManagedObjectReference) {
 		simulator.Map.Put(&netRouter{Self: lab})
 	case "ClusterComputeResource":
 		simulator.Map.Put(&clusterRouter{Self: lab})
+	case "HostDatastoreSystem":
+		simulator.Map.Put(&dssRouter{Self: lab})
 	}
 }
 

@@ -334,6 +334,9 @@ func mountDatastore(ref types.ManagedObjectReference, hosts []types.ManagedObjec
 	free := capacity - usedBytes(info.Url)
 	ds.Host = mounts
 	ds.Summary.Type = kind
+	if kind == "NFS" {
+		exportNFS(ds)
+	}
 	ds.Summary.Capacity = capacity
 	ds.Summary.FreeSpace = free
 	ds.Summary.MultipleHostAccess = types.NewBool(len(hosts) > 1)
