@@ -1,6 +1,6 @@
 """Preparing hosts for vMotion: the configuration calls an admin makes, one thin function each.
 
-VMkernel adapters and their services, standard port groups, NFS mounts, and cluster EVC.
+VMkernel adapters and their services, standard port groups, NFS mounts, host state, and cluster EVC.
 
 Each function is the vSphere API call it names, made through the change guard
 (``session.change``), so a real vCenter changes only with ``allow_changes`` and
@@ -119,6 +119,17 @@ def unmount_datastore(session, esx: vim.HostSystem, name: str) -> None:
     _call(session, esx.configManager.datastoreSystem, "RemoveDatastore", datastore=ds)
 
 
+# -- host state --------------------------------------------------------------------------------
+def exit_maintenance(session, esx: vim.HostSystem) -> None:
+    """Take a host out of maintenance mode (``HostSystem.ExitMaintenanceMode_Task``)."""
+    _call(session, esx, "ExitMaintenanceMode_Task", timeout=0, progress=False)
+
+
+def reconnect(session, esx: vim.HostSystem) -> None:
+    """Reconnect a disconnected host (``HostSystem.ReconnectHost_Task``)."""
+    _call(session, esx, "ReconnectHost_Task", progress=False)
+
+
 # -- cluster EVC --------------------------------------------------------------------------------
 def evc_manager(session, cluster: str) -> vim.cluster.EVCManager:
     """The cluster's ClusterEVCManager (``ClusterComputeResource.EvcManager()``)."""
@@ -142,9 +153,9 @@ def check_evc(session, cluster: str, mode: str) -> pd.DataFrame:
 
 def configure_evc(session, cluster: str, mode: str) -> None:
     """Set the cluster's EVC mode (``ClusterEVCManager.ConfigureEvcMode_Task``)."""
-    session.change(evc_manager(session, cluster), "ConfigureEvcMode_Task", evcModeKey=mode, progress=False)
+    _call(session, evc_manager(session, cluster), "ConfigureEvcMode_Task", evcModeKey=mode, progress=False)
 
 
 def disable_evc(session, cluster: str) -> None:
     """Turn EVC off for the cluster (``ClusterEVCManager.DisableEvcMode_Task``)."""
-    session.change(evc_manager(session, cluster), "DisableEvcMode_Task", progress=False)
+    _call(session, evc_manager(session, cluster), "DisableEvcMode_Task", progress=False)

@@ -186,8 +186,7 @@ def test_configuring_evc_flips_the_cpu_check_and_disabling_flips_it_back(mixed):
 
 def test_an_unknown_evc_mode_is_an_invalid_argument(mixed):
     with pytest.raises(TaskFailed) as e:
-        hostconfig._call(mixed, hostconfig.evc_manager(mixed, "Cluster-NoEVC"), "ConfigureEvcMode_Task",
-                         evcModeKey="intel-warp")
+        hostconfig.configure_evc(mixed, "Cluster-NoEVC", "intel-warp")
     assert e.value.fault_type == "InvalidArgument"
 
 
@@ -248,3 +247,23 @@ def test_bad_mounts_fail_with_vcenters_fault(storage, call, fault):
     with pytest.raises(TaskFailed) as e:
         call(storage)
     assert e.value.fault_type == fault
+
+
+# -- host state ---------------------------------------------------------------------------------------
+def test_exit_maintenance_and_reconnect_let_hosts_take_vms_again():
+    with lab_world("host-states") as s:
+        esx02, esx03 = hostconfig.host(s, "esx-02"), hostconfig.host(s, "esx-03")
+        assert continuity.migrate(s, "web-01", host="esx-02").fault_type == "InvalidHostState"
+        hostconfig.exit_maintenance(s, esx02)
+        assert not esx02.runtime.inMaintenanceMode
+        assert continuity.migrate(s, "web-01", host="esx-02").succeeded
+
+        assert continuity.migrate(s, "web-02", host="esx-03").fault_type == "InvalidHostConnectionState"
+        hostconfig.reconnect(s, esx03)
+        assert esx03.runtime.connectionState == "connected"
+        assert continuity.migrate(s, "web-02", host="esx-03").succeeded
+
+        for call in (lambda: hostconfig.exit_maintenance(s, esx02), lambda: hostconfig.reconnect(s, esx03)):
+            with pytest.raises(TaskFailed) as e:                # neither is in that state any more
+                call()
+            assert e.value.fault_type == "InvalidState"

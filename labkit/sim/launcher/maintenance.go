@@ -113,3 +113,59 @@ func enterMaintenance(ctx *simulator.Context, t *labTask, h *simulator.HostSyste
 	postEvents(ctx, &types.EnteredMaintenanceModeEvent{HostEvent: types.HostEvent{Event: hostEventBase(h)}})
 	t.succeed(nil)
 }
+
+// ExitMaintenanceModeTask takes the host out of maintenance mode, as vCenter
+// does: InvalidState when it is not in maintenance mode (API reference,
+// HostSystem.ExitMaintenanceMode_Task).
+func (r *hostRouter) ExitMaintenanceModeTask(ctx *simulator.Context, req *types.ExitMaintenanceMode_Task) soap.HasFault {
+	body := &methods.ExitMaintenanceMode_TaskBody{}
+	h, f := getHost(&types.ManagedObjectReference{Type: "HostSystem", Value: r.Self.Value})
+	if f != nil {
+		body.Fault_ = simulator.Fault(f.LocalizedMessage, f.Fault)
+		return body
+	}
+	if !h.Runtime.InMaintenanceMode {
+		body.Fault_ = simulator.Fault(fmt.Sprintf("%s is not in maintenance mode.", h.Name), &types.InvalidState{})
+		return body
+	}
+	t := newTask(h.Self, h.Name, "HostSystem.exitMaintenanceMode", true, userOf(ctx))
+	go func() {
+		t.start()
+		simulator.Map.WithLock(h, func() {
+			simulator.Map.Update(h, []types.PropertyChange{{Name: "runtime.inMaintenanceMode", Val: false}})
+		})
+		postEvents(ctx, &types.ExitMaintenanceModeEvent{HostEvent: types.HostEvent{Event: hostEventBase(h)}})
+		t.succeed(nil)
+	}()
+	body.Res = &types.ExitMaintenanceMode_TaskResponse{Returnval: t.Self}
+	return body
+}
+
+// ReconnectHostTask reconnects a disconnected or not-responding host:
+// InvalidState when it is connected already (API reference,
+// HostSystem.ReconnectHost_Task). The lab's hosts always answer.
+func (r *hostRouter) ReconnectHostTask(ctx *simulator.Context, req *types.ReconnectHost_Task) soap.HasFault {
+	body := &methods.ReconnectHost_TaskBody{}
+	h, f := getHost(&types.ManagedObjectReference{Type: "HostSystem", Value: r.Self.Value})
+	if f != nil {
+		body.Fault_ = simulator.Fault(f.LocalizedMessage, f.Fault)
+		return body
+	}
+	if h.Runtime.ConnectionState == types.HostSystemConnectionStateConnected {
+		body.Fault_ = simulator.Fault(fmt.Sprintf("%s is connected already.", h.Name), &types.InvalidState{})
+		return body
+	}
+	t := newTask(h.Self, h.Name, "HostSystem.reconnect", false, userOf(ctx))
+	go func() {
+		t.start()
+		simulator.Map.WithLock(h, func() {
+			simulator.Map.Update(h, []types.PropertyChange{
+				{Name: "runtime.connectionState", Val: types.HostSystemConnectionStateConnected},
+				{Name: "runtime.powerState", Val: types.HostSystemPowerStatePoweredOn}})
+		})
+		postEvents(ctx, &types.HostConnectedEvent{HostEvent: types.HostEvent{Event: hostEventBase(h)}})
+		t.succeed(nil)
+	}()
+	body.Res = &types.ReconnectHost_TaskResponse{Returnval: t.Self}
+	return body
+}

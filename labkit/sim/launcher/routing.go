@@ -24,6 +24,8 @@ var routed = map[string]string{
 	"RelocateVM_Task":           "VirtualMachine",
 	"MigrateVM_Task":            "VirtualMachine",
 	"EnterMaintenanceMode_Task": "HostSystem",
+	"ExitMaintenanceMode_Task":  "HostSystem",
+	"ReconnectHost_Task":        "HostSystem",
 	"AddPortGroup":              "HostNetworkSystem",
 	"RemovePortGroup":           "HostNetworkSystem",
 	"AddVirtualNic":             "HostNetworkSystem",
