@@ -114,58 +114,62 @@ func enterMaintenance(ctx *simulator.Context, t *labTask, h *simulator.HostSyste
 	t.succeed(nil)
 }
 
+// hostStateTask runs a host state change as a task: refused with InvalidState
+// when why() says the host is not in the state the call changes.
+func (r *hostRouter) hostStateTask(ctx *simulator.Context, id string, why func(*simulator.HostSystem) string,
+	changes []types.PropertyChange, event func(types.HostEvent) types.BaseEvent) (types.ManagedObjectReference, *soap.Fault) {
+	h, f := getHost(&types.ManagedObjectReference{Type: "HostSystem", Value: r.Self.Value})
+	if f != nil {
+		return types.ManagedObjectReference{}, simulator.Fault(f.LocalizedMessage, f.Fault)
+	}
+	if reason := why(h); reason != "" {
+		return types.ManagedObjectReference{}, simulator.Fault(reason, &types.InvalidState{})
+	}
+	t := newTask(h.Self, h.Name, id, false, userOf(ctx))
+	go func() {
+		t.start()
+		simulator.Map.WithLock(h, func() { simulator.Map.Update(h, changes) })
+		postEvents(ctx, event(types.HostEvent{Event: hostEventBase(h)}))
+		t.succeed(nil)
+	}()
+	return t.Self, nil
+}
+
 // ExitMaintenanceModeTask takes the host out of maintenance mode, as vCenter
 // does: InvalidState when it is not in maintenance mode (API reference,
 // HostSystem.ExitMaintenanceMode_Task).
 func (r *hostRouter) ExitMaintenanceModeTask(ctx *simulator.Context, req *types.ExitMaintenanceMode_Task) soap.HasFault {
-	body := &methods.ExitMaintenanceMode_TaskBody{}
-	h, f := getHost(&types.ManagedObjectReference{Type: "HostSystem", Value: r.Self.Value})
-	if f != nil {
-		body.Fault_ = simulator.Fault(f.LocalizedMessage, f.Fault)
-		return body
+	ref, fault := r.hostStateTask(ctx, "HostSystem.exitMaintenanceMode",
+		func(h *simulator.HostSystem) string {
+			if !h.Runtime.InMaintenanceMode {
+				return h.Name + " is not in maintenance mode."
+			}
+			return ""
+		},
+		[]types.PropertyChange{{Name: "runtime.inMaintenanceMode", Val: false}},
+		func(e types.HostEvent) types.BaseEvent { return &types.ExitMaintenanceModeEvent{HostEvent: e} })
+	if fault != nil {
+		return &methods.ExitMaintenanceMode_TaskBody{Fault_: fault}
 	}
-	if !h.Runtime.InMaintenanceMode {
-		body.Fault_ = simulator.Fault(fmt.Sprintf("%s is not in maintenance mode.", h.Name), &types.InvalidState{})
-		return body
-	}
-	t := newTask(h.Self, h.Name, "HostSystem.exitMaintenanceMode", true, userOf(ctx))
-	go func() {
-		t.start()
-		simulator.Map.WithLock(h, func() {
-			simulator.Map.Update(h, []types.PropertyChange{{Name: "runtime.inMaintenanceMode", Val: false}})
-		})
-		postEvents(ctx, &types.ExitMaintenanceModeEvent{HostEvent: types.HostEvent{Event: hostEventBase(h)}})
-		t.succeed(nil)
-	}()
-	body.Res = &types.ExitMaintenanceMode_TaskResponse{Returnval: t.Self}
-	return body
+	return &methods.ExitMaintenanceMode_TaskBody{Res: &types.ExitMaintenanceMode_TaskResponse{Returnval: ref}}
 }
 
 // ReconnectHostTask reconnects a disconnected or not-responding host:
 // InvalidState when it is connected already (API reference,
 // HostSystem.ReconnectHost_Task). The lab's hosts always answer.
 func (r *hostRouter) ReconnectHostTask(ctx *simulator.Context, req *types.ReconnectHost_Task) soap.HasFault {
-	body := &methods.ReconnectHost_TaskBody{}
-	h, f := getHost(&types.ManagedObjectReference{Type: "HostSystem", Value: r.Self.Value})
-	if f != nil {
-		body.Fault_ = simulator.Fault(f.LocalizedMessage, f.Fault)
-		return body
+	ref, fault := r.hostStateTask(ctx, "HostSystem.reconnect",
+		func(h *simulator.HostSystem) string {
+			if h.Runtime.ConnectionState == types.HostSystemConnectionStateConnected {
+				return h.Name + " is connected already."
+			}
+			return ""
+		},
+		[]types.PropertyChange{{Name: "runtime.connectionState", Val: types.HostSystemConnectionStateConnected},
+			{Name: "runtime.powerState", Val: types.HostSystemPowerStatePoweredOn}},
+		func(e types.HostEvent) types.BaseEvent { return &types.HostConnectedEvent{HostEvent: e} })
+	if fault != nil {
+		return &methods.ReconnectHost_TaskBody{Fault_: fault}
 	}
-	if h.Runtime.ConnectionState == types.HostSystemConnectionStateConnected {
-		body.Fault_ = simulator.Fault(fmt.Sprintf("%s is connected already.", h.Name), &types.InvalidState{})
-		return body
-	}
-	t := newTask(h.Self, h.Name, "HostSystem.reconnect", false, userOf(ctx))
-	go func() {
-		t.start()
-		simulator.Map.WithLock(h, func() {
-			simulator.Map.Update(h, []types.PropertyChange{
-				{Name: "runtime.connectionState", Val: types.HostSystemConnectionStateConnected},
-				{Name: "runtime.powerState", Val: types.HostSystemPowerStatePoweredOn}})
-		})
-		postEvents(ctx, &types.HostConnectedEvent{HostEvent: types.HostEvent{Event: hostEventBase(h)}})
-		t.succeed(nil)
-	}()
-	body.Res = &types.ReconnectHost_TaskResponse{Returnval: t.Self}
-	return body
+	return &methods.ReconnectHost_TaskBody{Res: &types.ReconnectHost_TaskResponse{Returnval: ref}}
 }
