@@ -19,6 +19,8 @@ carrying vCenter's fault type (``InvalidArgument``, ``AlreadyExists``,
 """
 from __future__ import annotations
 
+import contextlib
+
 import pandas as pd
 from pyVmomi import vim, vmodl
 
@@ -32,13 +34,20 @@ def host(session, name: str) -> vim.HostSystem:
     return inventory.find(session, name, "HostSystem")
 
 
-def _call(session, obj, method: str, **kwargs):
-    """``obj.method(**kwargs)`` through the change guard; a fault becomes TaskFailed with its type."""
+@contextlib.contextmanager
+def _refusal(method: str):
+    """A vSphere fault raised inside becomes TaskFailed carrying its type and message."""
     try:
-        return session.change(obj, method, **kwargs)
+        yield
     except vmodl.MethodFault as fault:
         kind = type(fault).__name__.split(".")[-1]
         raise TaskFailed(f"{method} refused ({kind}): {fault.msg}", fault_type=kind, fault=fault) from None
+
+
+def _call(session, obj, method: str, **kwargs):
+    """``obj.method(**kwargs)`` through the change guard; a fault becomes TaskFailed with its type."""
+    with _refusal(method):
+        return session.change(obj, method, **kwargs)
 
 
 def add_port_group(session, esx: vim.HostSystem, name: str, vswitch: str = "vSwitch0", vlan: int = 0) -> None:
@@ -46,6 +55,11 @@ def add_port_group(session, esx: vim.HostSystem, name: str, vswitch: str = "vSwi
     spec = vim.host.PortGroup.Specification(name=name, vlanId=vlan, vswitchName=vswitch,
                                             policy=vim.host.NetworkPolicy())
     _call(session, esx.configManager.networkSystem, "AddPortGroup", portgrp=spec)
+
+
+def remove_port_group(session, esx: vim.HostSystem, name: str) -> None:
+    """``HostNetworkSystem.RemovePortGroup``; refused while a VM or VMkernel adapter on the host uses it."""
+    _call(session, esx.configManager.networkSystem, "RemovePortGroup", pgName=name)
 
 
 def add_vmkernel_adapter(session, esx: vim.HostSystem, portgroup: str, *, ip: str | None = None,
@@ -68,6 +82,16 @@ def set_mtu(session, esx: vim.HostSystem, device: str, mtu: int) -> None:
           nic=vim.host.VirtualNic.Specification(mtu=mtu))
 
 
+def set_switch_mtu(session, esx: vim.HostSystem, vswitch: str, mtu: int) -> None:
+    """``HostNetworkSystem.UpdateVirtualSwitch`` with a new MTU for a standard switch.
+
+    Jumbo frames need the larger MTU on the switch and on the VMkernel adapter, and on the
+    physical network between the hosts.
+    """
+    _call(session, esx.configManager.networkSystem, "UpdateVirtualSwitch", vswitchName=vswitch,
+          spec=vim.host.VirtualSwitch.Specification(mtu=mtu, numPorts=0))
+
+
 def enable_service(session, esx: vim.HostSystem, device: str, service: str = "vmotion") -> None:
     """Turn a VMkernel service on for an adapter (``HostVirtualNicManager.SelectVnicForNicType``)."""
     _call(session, esx.configManager.virtualNicManager, "SelectVnicForNicType", nicType=service, device=device)
@@ -79,13 +103,15 @@ def disable_service(session, esx: vim.HostSystem, device: str, service: str = "v
 
 
 def vmkernel_adapters(session, esx: vim.HostSystem) -> pd.DataFrame:
-    """One row per VMkernel adapter: port group, MTU, address, and the services enabled on it.
+    """One row per VMkernel adapter: port group, MTU (its own and its switch's), address, services.
 
-    Read in one PropertyCollector call from ``config.network.vnic`` and
+    Read in one PropertyCollector call from ``config.network`` and
     ``config.virtualNicManagerInfo``, where vCenter reports them.
     """
-    (_, props), = retrieve_objects(session.content, [esx],
-                                   ["config.network.vnic", "config.virtualNicManagerInfo"])
+    (_, props), = retrieve_objects(session.content, [esx], ["config.network", "config.virtualNicManagerInfo"])
+    network = props.get("config.network")
+    switch_of = {pg.spec.name: pg.spec.vswitchName for pg in (network.portgroup if network else [])}
+    switch_mtu = {vs.name: vs.mtu for vs in (network.vswitch if network else [])}
     services: dict[str, list[str]] = {}
     info = props.get("config.virtualNicManagerInfo")
     for nc in (info.netConfig if info else []):
@@ -93,12 +119,14 @@ def vmkernel_adapters(session, esx: vim.HostSystem) -> pd.DataFrame:
             device = key.rsplit("VirtualNic-", 1)[-1]
             services.setdefault(device, []).append(nc.nicType)
     rows = []
-    for nic in props.get("config.network.vnic") or []:
+    for nic in (network.vnic if network else []) or []:
         ip = nic.spec.ip
+        switch = switch_of.get(nic.portgroup, "")
         rows.append({"device": nic.device, "portgroup": nic.portgroup, "mtu": nic.spec.mtu,
+                     "switch": switch, "switch_mtu": switch_mtu.get(switch, 0),
                      "ip": "dhcp" if ip is not None and ip.dhcp else (ip.ipAddress if ip is not None else ""),
                      "services": sorted(services.get(nic.device, []))})
-    return pd.DataFrame(rows, columns=["device", "portgroup", "mtu", "ip", "services"])
+    return pd.DataFrame(rows, columns=["device", "portgroup", "mtu", "switch", "switch_mtu", "ip", "services"])
 
 
 # -- shared storage ------------------------------------------------------------------------------
@@ -144,8 +172,9 @@ def check_evc(session, cluster: str, mode: str) -> pd.DataFrame:
     """
     from .tasks import wait_for_task
 
-    task = evc_manager(session, cluster).CheckConfigureEvcMode_Task(evcModeKey=mode)
-    results = wait_for_task(session, task, progress=False) or []
+    with _refusal("CheckConfigureEvcMode_Task"):
+        task = evc_manager(session, cluster).CheckConfigureEvcMode_Task(evcModeKey=mode)
+        results = wait_for_task(session, task, progress=False) or []
     rows = [{"fault": type(r.error).__name__.split(".")[-1], "hosts": sorted(h.name for h in r.host or []),
              "message": r.error.msg} for r in results]
     return pd.DataFrame(rows, columns=["fault", "hosts", "message"])
@@ -159,3 +188,27 @@ def configure_evc(session, cluster: str, mode: str) -> None:
 def disable_evc(session, cluster: str) -> None:
     """Turn EVC off for the cluster (``ClusterEVCManager.DisableEvcMode_Task``)."""
     _call(session, evc_manager(session, cluster), "DisableEvcMode_Task", progress=False)
+
+
+# -- the whole picture ---------------------------------------------------------------------------
+def readiness(session, cluster: str | None = None) -> pd.DataFrame:
+    """One row per host: what vMotion needs of it, as vCenter reports it now.
+
+    ``state`` (connected, maintenance, disconnected), ``vmotion`` (the adapters with the vMotion
+    service), ``datastores`` and ``networks`` it has, and ``maxEVCModeKey`` (the most its CPU offers).
+    Everything comes from two PropertyCollector reads through :mod:`labkit.inventory`.
+    """
+    hosts = inventory.hosts(session)
+    if cluster is not None:
+        hosts = hosts[hosts["cluster"] == cluster]
+    stores, nets = inventory.datastores(session), inventory.networks(session)
+    rows = []
+    for h in hosts.itertuples():
+        state = ("maintenance" if h.inMaintenanceMode else "connected") if h.connectionState == "connected" \
+            else h.connectionState
+        rows.append({"host": h.name, "state": state, "vmotion": list(h.vmotionVnics),
+                     "datastores": sorted(d.name for d in stores.itertuples() if h.name in d.hosts),
+                     "networks": sorted(n.name for n in nets.itertuples() if h.name in n.hosts),
+                     "maxEVCModeKey": h.maxEVCModeKey})
+    return pd.DataFrame(rows, columns=["host", "state", "vmotion", "datastores", "networks", "maxEVCModeKey"])
+

@@ -89,6 +89,48 @@ def test_mtu_changes_are_visible(world):
     assert esx.config.vmotion.netConfig.candidateVnic[1].spec.mtu == 9000
 
 
+def test_switch_mtu_is_visible_next_to_the_adapters(world):
+    s = world
+    esx = hostconfig.host(s, "esx-02")
+    assert [vs.mtu for vs in esx.config.network.vswitch] == [1500]     # ESXi's default
+    hostconfig.set_switch_mtu(s, esx, "vSwitch0", 9000)
+    hostconfig.set_mtu(s, esx, "vmk1", 9000)
+    assert [vs.mtu for vs in esx.config.network.vswitch] == [9000]
+    assert [vs.spec.mtu for vs in esx.configManager.networkSystem.networkInfo.vswitch] == [9000]
+    row = hostconfig.vmkernel_adapters(s, esx).set_index("device").loc["vmk1"]
+    assert (row["switch"], row["switch_mtu"], row["mtu"]) == ("vSwitch0", 9000, 9000)
+    with pytest.raises(TaskFailed) as e:
+        hostconfig.set_switch_mtu(s, esx, "vSwitch9", 9000)
+    assert e.value.fault_type == "NotFound"
+    with pytest.raises(TaskFailed) as e:
+        hostconfig.set_switch_mtu(s, esx, "vSwitch0", 9216)
+    assert e.value.fault_type == "InvalidArgument"
+
+
+def test_host_config_network_follows_every_change(world):
+    """ESXi reports the network twice: networkSystem.networkInfo and host.config.network. Both must agree."""
+    s = world
+    esx = hostconfig.host(s, "esx-03")
+
+    def both():
+        info, net = esx.configManager.networkSystem.networkInfo, esx.config.network
+        a = ([p.spec.name for p in info.portgroup], [v.device for v in info.vnic])
+        b = ([p.spec.name for p in net.portgroup], [v.device for v in net.vnic])
+        assert a == b
+        return b
+
+    assert both() == (["VM Network", "Management Network"], ["vmk0"])
+    hostconfig.add_port_group(s, esx, "vMotion")
+    vmk = hostconfig.add_vmkernel_adapter(s, esx, "vMotion")
+    assert both() == (["VM Network", "Management Network", "vMotion"], ["vmk0", vmk])
+    with pytest.raises(TaskFailed) as e:  # a port group with an adapter on it stays
+        hostconfig.remove_port_group(s, esx, "vMotion")
+    assert e.value.fault_type == "ResourceInUse" and f"VMkernel adapter {vmk}" in str(e.value)
+    hostconfig.remove_vmkernel_adapter(s, esx, vmk)
+    hostconfig.remove_port_group(s, esx, "vMotion")
+    assert both() == (["VM Network", "Management Network"], ["vmk0"])
+
+
 def test_several_vmotion_adapters_on_one_host(world):
     s = world
     esx = hostconfig.host(s, "esx-01")
@@ -267,3 +309,35 @@ def test_exit_maintenance_and_reconnect_let_hosts_take_vms_again():
             with pytest.raises(TaskFailed) as e:                # neither is in that state any more
                 call()
             assert e.value.fault_type == "InvalidState"
+
+
+def _errors(session, vm, host):
+    """The fault types vCenter's check reports for moving vm to host (QueryVMotionCompatibilityEx_Task)."""
+    from labkit import compat
+
+    table = compat.vcenter(session, vms=[vm], hosts=[host])
+    return sorted(set(table.iloc[0]["errors"]))
+
+
+def test_a_port_group_flips_the_network_check_and_back():
+    with lab_world("network-mismatch") as s:
+        esx03 = hostconfig.host(s, "esx-03")
+        assert _errors(s, "web-prod", "esx-03") == ["CannotAccessNetwork"]
+        hostconfig.add_port_group(s, esx03, "Prod")
+        assert _errors(s, "web-prod", "esx-03") == []
+        assert "esx-03" in inventory.networks(s).set_index("name").loc["Prod", "hosts"]
+        hostconfig.remove_port_group(s, esx03, "Prod")
+        assert _errors(s, "web-prod", "esx-03") == ["CannotAccessNetwork"]
+        with pytest.raises(TaskFailed) as e:
+            hostconfig.remove_port_group(s, esx03, "Prod")
+        assert e.value.fault_type == "NotFound"
+
+
+def test_maintenance_mode_flips_the_host_state_check_and_back():
+    with lab_world("host-states") as s:
+        esx02 = hostconfig.host(s, "esx-02")
+        assert _errors(s, "web-01", "esx-02") == ["InvalidHostState"]
+        hostconfig.exit_maintenance(s, esx02)
+        assert _errors(s, "web-01", "esx-02") == []
+        s.change(esx02, "EnterMaintenanceMode_Task", timeout=0, progress=False)
+        assert _errors(s, "web-01", "esx-02") == ["InvalidHostState"]

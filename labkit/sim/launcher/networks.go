@@ -106,6 +106,7 @@ func (r *netRouter) AddPortGroup(ctx *simulator.Context, req *types.AddPortGroup
 	}
 	simulator.Map.Update(ns, []types.PropertyChange{{Name: "networkInfo", Val: ns.NetworkInfo}})
 	linkNetwork(net, h, true)
+	syncHostNetwork(h)
 	body.Res = &types.AddPortGroupResponse{}
 	return body
 }
@@ -120,6 +121,13 @@ func (r *netRouter) RemovePortGroup(ctx *simulator.Context, req *types.RemovePor
 	if !hasPortgroup(ns, req.PgName) {
 		body.Fault_ = simulator.Fault(fmt.Sprintf("There is no port group %s on %s.", req.PgName, h.Name), &types.NotFound{})
 		return body
+	}
+	for _, nic := range ns.NetworkInfo.Vnic {
+		if nic.Portgroup == req.PgName {
+			body.Fault_ = simulator.Fault(fmt.Sprintf("The port group %s on %s is in use by VMkernel adapter %s.", req.PgName, h.Name, nic.Device),
+				&types.ResourceInUse{Type: "Network", Name: req.PgName})
+			return body
+		}
 	}
 	net, exists := standardNetwork(h, req.PgName)
 	if exists {
@@ -136,7 +144,9 @@ func (r *netRouter) RemovePortGroup(ctx *simulator.Context, req *types.RemovePor
 		linkNetwork(net, h, false)
 		if n, ok := simulator.Map.Get(net).(*mo.Network); ok && len(n.Host) == 0 && len(n.Vm) == 0 {
 			// the last port group of this name: the simulator removes the Network too
-			return ns.RemovePortGroup(ctx, req)
+			res := ns.RemovePortGroup(ctx, req)
+			syncHostNetwork(h)
+			return res
 		}
 	}
 	var pgs []types.HostPortGroup
@@ -155,7 +165,7 @@ func (r *netRouter) RemovePortGroup(ctx *simulator.Context, req *types.RemovePor
 		}
 		ns.NetworkInfo.Vswitch[i].Portgroup = names
 	}
-	simulator.Map.Update(ns, []types.PropertyChange{{Name: "networkInfo", Val: ns.NetworkInfo}})
+	syncHostNetwork(h)
 	body.Res = &types.RemovePortGroupResponse{}
 	return body
 }

@@ -31,6 +31,7 @@ var routed = map[string]string{
 	"AddVirtualNic":             "HostNetworkSystem",
 	"RemoveVirtualNic":          "HostNetworkSystem",
 	"UpdateVirtualNic":          "HostNetworkSystem",
+	"UpdateVirtualSwitch":       "HostNetworkSystem",
 	"EvcManager":                "ClusterComputeResource",
 	"PowerOnVM_Task":            "VirtualMachine",
 	"CreateNasDatastore":        "HostDatastoreSystem",

@@ -329,6 +329,11 @@ func mountDatastore(ref types.ManagedObjectReference, hosts []types.ManagedObjec
 		if !containsRef(host.Datastore, ref) {
 			host.Datastore = append(append([]types.ManagedObjectReference(nil), host.Datastore...), ref)
 		}
+		// the host's datastore system keeps its own list and copies it over
+		// host.datastore when it creates a datastore, so it must list this one too
+		if dss, ok := simulator.Map.Get(*host.ConfigManager.DatastoreSystem).(*simulator.HostDatastoreSystem); ok && !containsRef(dss.Datastore, ref) {
+			dss.Datastore = append(append([]types.ManagedObjectReference(nil), dss.Datastore...), ref)
+		}
 	}
 	// Written directly: this runs while the inventory is built, before any client watches.
 	free := capacity - usedBytes(info.Url)
@@ -466,6 +471,9 @@ func (b *builder) addStandardPortgroup(n networkSpec) error {
 			continue
 		}
 		// the simulator refuses the same name on a second host; record it directly
+		if hasPortgroup(ns, n.Name) {
+			continue
+		}
 		ns.NetworkInfo.Portgroup = append(ns.NetworkInfo.Portgroup, types.HostPortGroup{
 			Key: "key-vim.host.PortGroup-" + n.Name, Spec: spec})
 		for j := range ns.NetworkInfo.Vswitch {

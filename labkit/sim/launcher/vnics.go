@@ -81,7 +81,33 @@ func setVMotionVnics(h *simulator.HostSystem, devices []string, mtu int32, index
 	}
 	lab.vnics[h.Self] = st
 	ensureHostManagers(h)
+	recordPortgroup(h, "Management Network")
+	if len(devices) > 0 {
+		recordPortgroup(h, "vMotion")
+	}
 	publishVnics(h)
+}
+
+// recordPortgroup lists a VMkernel-only port group of a scenario host on its
+// vSwitch0, as ESXi reports it; vCenter shows no VM network for it.
+func recordPortgroup(h *simulator.HostSystem, name string) {
+	if h.ConfigManager.NetworkSystem == nil {
+		return
+	}
+	ns, ok := simulator.Map.Get(*h.ConfigManager.NetworkSystem).(*simulator.HostNetworkSystem)
+	if !ok || ns.NetworkInfo == nil {
+		return
+	}
+	if !hasPortgroup(ns, name) {
+		ns.NetworkInfo.Portgroup = append(ns.NetworkInfo.Portgroup, types.HostPortGroup{
+			Key: "key-vim.host.PortGroup-" + name, Spec: types.HostPortGroupSpec{Name: name, VswitchName: "vSwitch0"}})
+	}
+	for i := range ns.NetworkInfo.Vswitch {
+		vs := &ns.NetworkInfo.Vswitch[i]
+		if vs.Name == "vSwitch0" && !containsString(vs.Portgroup, name) {
+			vs.Portgroup = append(vs.Portgroup, name)
+		}
+	}
 }
 
 // ensureHostManagers gives the host a HostVirtualNicManager and a HostVMotionSystem. The
@@ -149,7 +175,7 @@ func publishVnics(h *simulator.HostSystem) {
 	if h.ConfigManager.NetworkSystem != nil {
 		if ns, ok := simulator.Map.Get(*h.ConfigManager.NetworkSystem).(*simulator.HostNetworkSystem); ok && ns.NetworkInfo != nil {
 			ns.NetworkInfo.Vnic = append([]types.HostVirtualNic(nil), nics...)
-			simulator.Map.Update(ns, []types.PropertyChange{{Name: "networkInfo", Val: ns.NetworkInfo}})
+			syncHostNetwork(h)
 		}
 	}
 
