@@ -68,6 +68,28 @@ def retrieve_objects(content, objs, paths: Iterable[str], *,
                                                                           page_size)]
 
 
+def owner(content, obj):
+    """The inventory entity that ``obj`` belongs to: ``obj`` itself if it is one.
+
+    Configuration managers are not in the inventory tree: a host's
+    ``configManager.networkSystem`` (or ``virtualNicManager``, ``datastoreSystem``, ...) has no
+    ``parent``, so it belongs to the host that lists it; a ClusterEVCManager belongs to its
+    ``managedCluster``. ``None`` when no owner is found.
+    """
+    if isinstance(obj, vim.ManagedEntity):
+        return obj
+    if isinstance(obj, vim.cluster.EVCManager):
+        (_, props), = retrieve_objects(content, [obj], ["managedCluster"])
+        return props.get("managedCluster")
+    for host, props in retrieve(content, {vim.HostSystem: ["configManager"]})[vim.HostSystem]:
+        managers = props.get("configManager")
+        for name in (managers._propInfo if managers is not None else {}):
+            ref = getattr(managers, name, None)
+            if isinstance(ref, vim.ManagedObject) and ref._moId == obj._moId and type(ref) is type(obj):
+                return host
+    return None
+
+
 def ancestors(content, obj) -> list[tuple[object, str]]:
     """``obj`` and everything above it, as ``(object, inventory path)``.
 

@@ -36,7 +36,11 @@ class ChangeGuard:
         if not self.lab_area:
             raise ChangeRefused(f"Refused: {label}. Changes are allowed, but no lab area was named.", fix=HOW)
         wanted = {_normal(a) for a in self.lab_area}
-        for ancestor, path in collector.ancestors(content, obj):
+        entity = collector.owner(content, obj)  # a host's network system is judged by its host
+        if entity is None:
+            raise ChangeRefused(f"Refused: {label}. It belongs to no inventory object labkit can place in the "
+                                f"lab area on {where}.", fix="change it from a host or cluster inside the lab area")
+        for ancestor, path in collector.ancestors(content, entity):
             if _normal(path) in wanted or ancestor._moId in wanted:
                 return
         raise ChangeRefused(

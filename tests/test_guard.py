@@ -3,7 +3,7 @@ import pytest
 from helpers import find_vm
 
 import labkit
-from labkit.errors import ChangeRefused
+from labkit.errors import ChangeRefused, TaskFailed
 
 
 def _power(session, name):
@@ -69,3 +69,39 @@ def test_lab_area_by_managed_object_id(extra_sim):
                         lab_area=[folder]) as s:
         s.change(find_vm(s, "DC0_H0_VM0"), "PowerOffVM_Task")
         assert _power(s, "DC0_H0_VM0") == "poweredOff"
+
+
+def test_host_configuration_is_judged_by_its_host(extra_sim):
+    """A host's networkSystem has no parent: the guard places it by the host (or cluster) that owns it."""
+    from pyVmomi import vim
+
+    from labkit import hostconfig
+
+    e = extra_sim()
+    with labkit.connect(e.url, user="alice", password="s3cret", insecure=True, allow_changes=True,
+                        lab_area=["/DC0/host/DC0_C0"]) as s:
+        inside, outside = hostconfig.host(s, "DC0_C0_H0"), hostconfig.host(s, "DC0_H0")
+        hostconfig.add_port_group(s, inside, "vMotion-lab")
+        assert "vMotion-lab" in [pg.spec.name for pg in inside.config.network.portgroup]
+        with pytest.raises(ChangeRefused, match="outside the lab area"):
+            hostconfig.add_port_group(s, outside, "vMotion-lab")
+        assert "vMotion-lab" not in [pg.spec.name for pg in outside.config.network.portgroup]
+        with pytest.raises(ChangeRefused, match="outside the lab area"):
+            hostconfig.enable_service(s, outside, "vmk0")
+        hostconfig.disable_evc(s, "DC0_C0")  # the EVC manager belongs to its cluster, inside the area
+        assert isinstance(hostconfig.evc_manager(s, "DC0_C0"), vim.cluster.EVCManager)
+
+
+def test_host_configuration_needs_opt_in(extra_sim):
+    from labkit import hostconfig
+
+    e = extra_sim()
+    with labkit.connect(e.url, user="alice", password="s3cret", insecure=True) as s:
+        esx = hostconfig.host(s, "DC0_C0_H0")
+        with pytest.raises(ChangeRefused, match="read-only"):
+            hostconfig.add_vmkernel_adapter(s, esx, "VM Network")
+        with pytest.raises(ChangeRefused, match="read-only"):
+            hostconfig.configure_evc(s, "DC0_C0", "intel-merom")
+        with pytest.raises(TaskFailed) as err:  # the check changes nothing, so it is allowed; vCenter answers
+            hostconfig.check_evc(s, "DC0_C0", "no-such-mode")
+        assert err.value.fault_type == "InvalidArgument"
