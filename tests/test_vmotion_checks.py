@@ -49,6 +49,13 @@ EXPECTED = {
         ("stuck-03", "esx-01"): ([VNC], []),
         ("stuck-03", "esx-02"): ([VNC], []),
     },
+    "nothing-ready": {  # both hosts lack a vMotion adapter: vCenter names the source and the destination
+        ("app-02", "esx-01"): ([VNC, VNC], []),
+        ("db-02", "esx-01"): ([DNW, VNC, VNC], []),
+        ("web-01", "esx-02"): ([FRNM, VNC, VNC], []),  # seen on Ice Lake, esx-02 is Cascade Lake
+        # esx-03 is in maintenance mode, without Prod, the datastores or a vMotion adapter; its CPU is newer
+        **{(vm, "esx-03"): ([CAN, DNW, IHS, VNC, VNC], []) for vm in ("app-02", "db-02", "web-01")},
+    },
     "host-states": {
         **{(vm, "esx-02"): ([IHS], []) for vm in ("web-01", "web-02", "off-01", "solo-01")},
         **{(vm, "esx-03"): ([IHCS], []) for vm in ("web-01", "web-02", "off-01", "solo-01")},
