@@ -49,7 +49,8 @@ def storage_rule(answer, session):
 
 
 @exercise("02.fix-and-prove", "web-01 runs on esx-02", points=2, hints=(
-    "esx-02 is in maintenance mode: session.change(host, 'ExitMaintenanceMode_Task', timeout=0) ends it.",
+    "esx-02 is in maintenance mode: labkit.hostconfig.exit_maintenance(session, host) ends it "
+    "(HostSystem.ExitMaintenanceMode_Task).",
     "Then migrate: session.change(vm, 'MigrateVM_Task', host=host, priority='defaultPriority'); "
     "answer with the host web-01 runs on now, read from labkit.inventory.vms(session).",
 ))

@@ -91,8 +91,7 @@ def left_behind(answer, session):
 @exercise("05.port-group", "web-prod runs on esx-03 with its MAC and network", points=3, hints=(
     "continuity.migrate(session, 'web-prod', host='esx-03') is refused: read run.fault_type and run.message.",
     "vMotion matches standard port groups by name. esx-03 has no port group 'Prod': add one to its vSwitch0 with "
-    "session.change(host.configManager.networkSystem, 'AddPortGroup', portgrp=vim.host.PortGroup.Specification("
-    "name='Prod', vlanId=0, vswitchName='vSwitch0', policy=vim.host.NetworkPolicy())).",
+    "labkit.hostconfig.add_port_group(session, host, 'Prod') (HostNetworkSystem.AddPortGroup).",
     "Then migrate again and answer with the run.",
 ))
 def port_group(answer, session):
