@@ -20,6 +20,7 @@ carrying vCenter's fault type (``InvalidArgument``, ``AlreadyExists``,
 from __future__ import annotations
 
 import contextlib
+import copy
 
 import pandas as pd
 from pyVmomi import vim, vmodl
@@ -85,11 +86,16 @@ def set_mtu(session, esx: vim.HostSystem, device: str, mtu: int) -> None:
 def set_switch_mtu(session, esx: vim.HostSystem, vswitch: str, mtu: int) -> None:
     """``HostNetworkSystem.UpdateVirtualSwitch`` with a new MTU for a standard switch.
 
-    Jumbo frames need the larger MTU on the switch and on the VMkernel adapter, and on the
-    physical network between the hosts.
+    ESXi applies the whole spec it is given (a missing ``bridge`` unsets the switch's uplinks), so
+    this sends the switch's current spec back with only the MTU changed. Jumbo frames need the
+    larger MTU on the switch and on the VMkernel adapter, and on the physical network between the
+    hosts.
     """
-    _call(session, esx.configManager.networkSystem, "UpdateVirtualSwitch", vswitchName=vswitch,
-          spec=vim.host.VirtualSwitch.Specification(mtu=mtu, numPorts=0))
+    system = esx.configManager.networkSystem
+    current = next((vs.spec for vs in system.networkInfo.vswitch or [] if vs.name == vswitch), None)
+    spec = copy.deepcopy(current) if current is not None else vim.host.VirtualSwitch.Specification(numPorts=0)
+    spec.mtu = mtu
+    _call(session, system, "UpdateVirtualSwitch", vswitchName=vswitch, spec=spec)
 
 
 def enable_service(session, esx: vim.HostSystem, device: str, service: str = "vmotion") -> None:

@@ -50,21 +50,31 @@ def test_evc_exercise_wants_the_highest_mode_applied_and_proven(world):
     s = world
     for name, ip in [("esx-01", "10.10.0.11"), ("esx-02", "10.10.0.12")]:
         _prepare(s, name, ip)
-    assert "higher one they all support" in _check("01b.evc", "intel-skylake", s).line
-    assert "Not every host" in _check("01b.evc", "intel-icelake", s).line
-    assert "does not have it yet" in _check("01b.evc", "intel-cascadelake", s).line
+    refused = continuity.migrate(s, "web-01", host="esx-02")
+    assert "was refused (FeatureRequirementsNotMet)" in _check("01b.evc", refused, s).line
+    assert "Answer with the MigrationRun" in _check("01b.evc", "intel-cascadelake", s).line
 
     # the running VM that has seen Ice Lake blocks the mode until it is power-cycled
-    with pytest.raises(TaskFailed) as refused:
+    with pytest.raises(TaskFailed) as blocked:
         hostconfig.configure_evc(s, "Cluster-A", "intel-cascadelake")
-    assert refused.value.fault_type == "ActiveVMsBlockingEVC"
+    assert blocked.value.fault_type == "ActiveVMsBlockingEVC"
     web01 = inventory.find(s, "web-01")
     s.change(web01, "PowerOffVM_Task", progress=False)
-    hostconfig.configure_evc(s, "Cluster-A", "intel-cascadelake")
-    assert "Now prove it" in _check("01b.evc", "intel-cascadelake", s).line   # still powered off, on esx-01
+    cold = continuity.migrate(s, "web-01", host="esx-02")        # a cold migration is no vMotion
+    assert cold.succeeded and "was not running" in _check("01b.evc", cold, s).line
+    continuity.migrate(s, "web-01", host="esx-01")
+    for vm in ("app-02", "db-02"):                                # they have seen Cascade Lake's features
+        s.change(inventory.find(s, vm), "PowerOffVM_Task", progress=False)
+    hostconfig.configure_evc(s, "Cluster-A", "intel-skylake")    # allowed, but not the highest
     s.change(web01, "PowerOnVM_Task", progress=False)
-    assert continuity.migrate(s, "web-01", host="esx-02").succeeded
-    assert _check("01b.evc", "intel-cascadelake", s).passed
+    low = continuity.migrate(s, "web-01", host="esx-02")
+    assert low.succeeded and "there is a higher mode" in _check("01b.evc", low, s).line
+
+    hostconfig.configure_evc(s, "Cluster-A", "intel-cascadelake")  # raising a mode leaves running VMs alone
+    run = continuity.migrate(s, "web-01", host="esx-01")
+    assert "not a compute migration of web-01 to esx-02" in _check("01b.evc", run, s).line
+    run = continuity.migrate(s, "web-01", host="esx-02")
+    assert _check("01b.evc", run, s).passed
 
 
 def test_esx03_exercise_follows_the_host(world):

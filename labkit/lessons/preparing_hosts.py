@@ -62,43 +62,53 @@ def checklist(answer, session):
     return True
 
 
-@exercise("01b.evc", "the highest EVC mode Cluster-A supports, applied, and web-01 on esx-02", points=3, hints=(
-    ("hostconfig.check_evc(session, 'Cluster-A', mode) lists what stops a mode; try the modes of "
-     "labkit.evc.supported(...) from the highest down, or compare the hosts' maxEVCModeKey."),
+def _vmotion_problem(run, vm: str, host: str) -> str | None:
+    """Why ``run`` is not a successful vMotion (a compute migration of a running VM) of ``vm`` to ``host``."""
+    problem = _run_problem(run, vm)
+    if problem:
+        return problem
+    if run.kind != "compute" or run.after.host != host:
+        return f"that run is not a compute migration of {vm} to {host}"
+    if run.before.power_state != "poweredOn" or run.after.power_state != "poweredOn":
+        return f"{vm} was not running during that migration: a vMotion moves a running VM"
+    return None
+
+
+@exercise("01b.evc", "the highest EVC mode applied to Cluster-A, proven by moving web-01 to esx-02", points=3, hints=(
+    ("labkit.evc.common(hosts['maxEVCModeKey']) lists the modes every host of the cluster supports, lowest first; "
+     "hostconfig.check_evc(session, 'Cluster-A', mode) lists what stops one."),
     ("ActiveVMsBlockingEVC: a running VM has seen more than the mode. Power it off first "
      "(session.change(vm, 'PowerOffVM_Task')), apply the mode, then power it on again: it starts with the mode's "
      "features only."),
-    "Then continuity.migrate(session, 'web-01', host='esx-02'), and answer with the mode's key.",
+    "Then run = continuity.migrate(session, 'web-01', host='esx-02'), and answer with the run.",
 ))
 def evc_applied(answer, session):
-    if not isinstance(answer, str):
-        return "answer with the EVC mode's key, such as 'intel-haswell'"
+    problem = _vmotion_problem(answer, "web-01", "esx-02")
+    if problem:
+        return problem
     hosts = inventory.hosts(session)
-    members = hosts[hosts["cluster"] == CLUSTER]
-    truth = evc.highest(members["maxEVCModeKey"])
-    if answer.strip() != truth:
-        if answer.strip() in evc.common(members["maxEVCModeKey"]):
-            return "every host supports that mode, but there is a higher one they all support"
-        return "not every host of Cluster-A supports that mode"
-    clusters = inventory.clusters(session).set_index("name")
-    if clusters.loc[CLUSTER, "currentEVCModeKey"] != truth:
-        return "that is the mode, but Cluster-A does not have it yet: apply it with hostconfig.configure_evc"
+    truth = evc.highest(hosts[hosts["cluster"] == CLUSTER]["maxEVCModeKey"])
+    mode = inventory.clusters(session).set_index("name").loc[CLUSTER, "currentEVCModeKey"]
+    if not mode:
+        return "Cluster-A has no EVC mode: apply one with hostconfig.configure_evc"
+    if mode != truth:
+        return f"Cluster-A has {mode}, but there is a higher mode every host supports"
     vms = inventory.vms(session).set_index("name")
-    if vms.loc["web-01", "host"] != "esx-02" or vms.loc["web-01", "powerState"] != "poweredOn":
-        return "now prove it: web-01, powered on, runs on esx-02"
+    if vms.loc["web-01", "host"] != "esx-02":
+        return "web-01 does not run on esx-02 in the lab any more"
     return True
 
 
 @exercise("01b.esx-03", "esx-03 prepared, and app-02 moved to it", points=4, hints=(
     ("continuity.migrate(session, 'app-02', host='esx-03') is refused: read run.fault_type and run.message, or "
      "compat.vcenter(session, vms=['app-02']) for every check at once."),
-    ("esx-03 needs what esx-01 and esx-02 got: out of maintenance mode, the port group Prod, the vMotion port "
-     "group with a VMkernel adapter and the vMotion service, and shared-nfs mounted "
-     "(remote host nfs.lab.local, path /exports/shared-nfs)."),
+    ("esx-03 needs what esx-01 and esx-02 got: out of maintenance mode, the standard port group Prod "
+     "(hostconfig.add_port_group), the vMotion port group with a VMkernel adapter and the vMotion service, and "
+     "shared-nfs mounted (its info.nas names the export)."),
     "Then migrate app-02 again and answer with the run.",
 ))
 def esx_03(answer, session):
-    problem = _run_problem(answer, "app-02")
+    problem = _vmotion_problem(answer, "app-02", "esx-03")
     if problem:
         return problem
     hosts = inventory.hosts(session).set_index("name")
