@@ -341,3 +341,23 @@ def test_maintenance_mode_flips_the_host_state_check_and_back():
         assert _errors(s, "web-01", "esx-02") == []
         s.change(esx02, "EnterMaintenanceMode_Task", timeout=0, progress=False)
         assert _errors(s, "web-01", "esx-02") == ["InvalidHostState"]
+
+
+def test_switch_mtu_keeps_the_rest_of_the_switch_spec():
+    """On ESXi a spec without bridge unsets the uplinks: set_switch_mtu must send the whole current spec back."""
+    from types import SimpleNamespace
+
+    bridge = vim.host.VirtualSwitch.BondBridge(nicDevice=["vmnic0", "vmnic1"])
+    current = vim.host.VirtualSwitch.Specification(numPorts=128, mtu=1500, bridge=bridge)
+    switch = SimpleNamespace(name="vSwitch0", spec=current)
+    system = SimpleNamespace(networkInfo=SimpleNamespace(vswitch=[switch]))
+    esx = SimpleNamespace(configManager=SimpleNamespace(networkSystem=system))
+    sent = []
+    session = SimpleNamespace(change=lambda obj, method, **kw: sent.append((obj, method, kw)))
+
+    hostconfig.set_switch_mtu(session, esx, "vSwitch0", 9000)
+    ((obj, method, kw),) = sent
+    assert obj is system and method == "UpdateVirtualSwitch" and kw["vswitchName"] == "vSwitch0"
+    assert kw["spec"].mtu == 9000 and kw["spec"].numPorts == 128
+    assert list(kw["spec"].bridge.nicDevice) == ["vmnic0", "vmnic1"]
+    assert current.mtu == 1500  # the host's own copy is not changed in place
