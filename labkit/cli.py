@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -194,12 +195,19 @@ def _lab(a) -> int:
         cmd.append("--allow-root")
     if first:
         cmd.append(f"--LabApp.default_url=/lab/tree/{first[0].name}")
+    token = os.environ.get("LABKIT_LAB_TOKEN") or secrets.token_hex(24)
+    host = "127.0.0.1" if a.ip in ("0.0.0.0", "") else a.ip
+    page = f"/lab/tree/{first[0].name}" if first else "/lab"
+    print(f"JupyterLab: http://{host}:{a.port}{page}?token={token}", flush=True)
+
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, interrupt)  # also when started from a shell that ignores SIGINT
     signal.signal(signal.SIGTERM, interrupt)
-    server = subprocess.Popen(cmd, start_new_session=True)  # Ctrl-C reaches labkit, which shuts down both
+    # the token goes by environment, not on the command line where ps shows it
+    server = subprocess.Popen(cmd, start_new_session=True,  # Ctrl-C reaches labkit, which shuts down both
+                              env={**os.environ, "JUPYTER_TOKEN": token})
     try:
         return server.wait()
     except KeyboardInterrupt:
@@ -212,6 +220,17 @@ def _lab(a) -> int:
     finally:
         sim.stop()
         print("lab simulator stopped")
+
+
+def _doctor(a) -> int:
+    from . import doctor
+
+    checks = doctor.run(a.port)
+    for c in checks:
+        print(c.line)
+    bad = [c for c in checks if not c.ok]
+    print("ready: make lab starts the course" if not bad else f"{len(bad)} thing(s) to fix, the commands above")
+    return 1 if bad else 0
 
 
 def _qemu_build(a) -> int:
@@ -314,11 +333,16 @@ def parser() -> argparse.ArgumentParser:
     qm.add_argument("--quiet", action="store_true", help="no progress line")
     qm.set_defaults(func=_qemu_migrate)
 
+    doc = sub.add_parser("doctor", help="what the lab needs on this machine, and the command that fixes each gap")
+    doc.add_argument("--port", default=int(os.environ.get("LABKIT_LAB_PORT", "8888")), type=int,
+                     help="the port JupyterLab will use (default 8888)")
+    doc.set_defaults(func=_doctor)
+
     lab = sub.add_parser("lab", help="start the lab simulator and JupyterLab on the curriculum")
     lab.add_argument("--notebooks", default="notebooks", help="the curriculum folder (default: ./notebooks)")
     lab.add_argument("--scenario", default="healthy-cluster", help="the lab scenario to start with")
     lab.add_argument("--ip", default="127.0.0.1")
-    lab.add_argument("--port", default=int(os.environ.get("LABKIT_LAB_PORT", 8888)), type=int)
+    lab.add_argument("--port", default=int(os.environ.get("LABKIT_LAB_PORT", "8888")), type=int)
     lab.add_argument("--no-browser", action="store_true")
     lab.set_defaults(func=_lab)
     return p
