@@ -1,0 +1,139 @@
+"""The Binder recipe (binder/), proven without Docker.
+
+repo2docker installs binder/apt.txt, then binder/requirements.txt into the image's environment, then
+runs binder/postBuild as the notebook user; each server then starts through binder/start. This test
+does the same on this machine: as a non-root user (a dedicated one when the test runs as root), in a
+fresh virtualenv, from a copy of the project's tracked files, with a clean home. It then executes
+lesson 00 through `start`, against the simulator that `start` launched.
+"""
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+USER = "labkit-binder"
+
+
+def _apt_packages():
+    lines = (ROOT / "binder" / "apt.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_apt_txt_names_packages_that_exist():
+    names = _apt_packages()
+    assert {"golang-go", "golang-github-vmware-govmomi-dev"} <= set(names)
+    for name in names:
+        r = subprocess.run(["apt-cache", "show", "--no-all-versions", name], capture_output=True, text=True)
+        assert r.returncode == 0 and f"Package: {name}" in r.stdout, name
+
+
+@pytest.fixture(scope="module")
+def binder_user(tmp_path_factory):
+    """(run-as prefix, home) for a non-root user with a clean home."""
+    if os.geteuid() != 0:
+        home = tmp_path_factory.mktemp("binder-home")
+        return [], home
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", USER], check=True)
+    home = Path(pwd.getpwnam(USER).pw_dir)
+    for leftover in (".cache", ".local", ".jupyter", ".ipython", "go"):
+        shutil.rmtree(home / leftover, ignore_errors=True)
+    return ["runuser", "-u", USER, "--"], home
+
+
+def _as_user(prefix, home, cmd, cwd, env_extra=None, timeout=900):
+    env = {"HOME": str(home), "PATH": f"{cwd}/.binder-venv/bin:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+           "USER": USER if prefix else os.environ.get("USER", ""), **(env_extra or {})}
+    return subprocess.run([*prefix, "env", "-i", *(f"{k}={v}" for k, v in env.items()), *cmd], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_postbuild_and_start_serve_a_lesson_as_a_non_root_user(binder_user):
+    prefix, home = binder_user
+    repo = Path(tempfile.mkdtemp(prefix="labkit-binder-"))  # not under pytest's root-only folder
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    for name in filter(None, (f.decode() for f in files)):
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, repo / name)
+    if prefix:
+        subprocess.run(["chown", "-R", f"{USER}:{USER}", str(repo)], check=True)
+    try:
+        # repo2docker's steps: a fresh environment with requirements.txt, then postBuild
+        python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin") or sys.executable
+        r = _as_user(prefix, home, [python, "-m", "venv", ".binder-venv"], repo)
+        assert r.returncode == 0, r.stderr
+        r = _as_user(prefix, home, ["pip", "install", "-q", "-r", "binder/requirements.txt"], repo)
+        assert r.returncode == 0, r.stderr[-3000:]
+        r = _as_user(prefix, home, ["binder/postBuild"], repo)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        assert list((home / ".cache" / "labkit" / "sim").glob("labsim-*")), "postBuild built no simulator"
+
+        # each server: start launches the user's simulator, then execs the command; run lesson 00 through it
+        out = repo / "executed.ipynb"
+        r = _as_user(prefix, home, ["binder/start", "bash", "-c",
+                                    "labkit sim status && jupyter execute --output executed "
+                                    "notebooks/00-getting-started.ipynb && mv notebooks/executed.ipynb ."],
+                     repo, timeout=600)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+        assert "running" in r.stdout
+        book = json.loads(out.read_text())
+        code = [c for c in book["cells"] if c["cell_type"] == "code"]
+        outputs = [o for c in code for o in c["outputs"]]
+        unexpected = [o for c in code for o in c["outputs"] if o["output_type"] == "error"
+                      and "raises-exception" not in c["metadata"].get("tags", [])]
+        assert outputs and not unexpected, unexpected
+        text = json.dumps(outputs)
+        assert "esx-01" in text and "correct" in text    # it read the lab world and checked its exercises
+    finally:
+        _as_user(prefix, home, ["labkit", "sim", "stop"], repo, timeout=60)
+    st = _as_user(prefix, home, ["labkit", "sim", "status"], repo, timeout=60)
+    assert st.stdout.startswith("stopped"), st.stdout
+    shutil.rmtree(repo, ignore_errors=True)
+
+
+def test_each_users_server_starts_its_own_simulator(tmp_path):
+    """On JupyterHub or BinderHub every user's server runs binder/start: one simulator per user, nothing shared.
+
+    The image holds the built simulator (postBuild); each server keeps its state in its own folder.
+    """
+    import labkit
+
+    users = {name: tmp_path / name / "state" for name in ("ana", "ben")}
+    started = {}
+    for name, state in users.items():
+        env = {**os.environ, "LABKIT_STATE_DIR": str(state),
+               "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+        r = subprocess.run([str(ROOT / "binder" / "start"), sys.executable, "-m", "labkit.cli", "sim", "url"],
+                           env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        started[name] = r.stdout.strip().splitlines()[-1]
+    try:
+        assert started["ana"] != started["ben"]          # two simulators, on two ports
+        old = os.environ.get("LABKIT_STATE_DIR")
+        try:
+            os.environ["LABKIT_STATE_DIR"] = str(users["ana"])
+            with labkit.connect() as ana:
+                vm = labkit.inventory.find(ana, "web-01")
+                ana.change(vm, "PowerOffVM_Task", progress=False)
+                assert labkit.inventory.vms(ana).set_index("name").loc["web-01", "powerState"] == "poweredOff"
+            os.environ["LABKIT_STATE_DIR"] = str(users["ben"])
+            with labkit.connect() as ben:                # ana's change is not in ben's lab
+                assert labkit.inventory.vms(ben).set_index("name").loc["web-01", "powerState"] == "poweredOn"
+        finally:
+            if old is None:
+                os.environ.pop("LABKIT_STATE_DIR", None)
+            else:
+                os.environ["LABKIT_STATE_DIR"] = old
+    finally:
+        for state in users.values():
+            subprocess.run([sys.executable, "-m", "labkit.cli", "sim", "stop"], env={**os.environ,
+                           "LABKIT_STATE_DIR": str(state)}, capture_output=True, timeout=60)
