@@ -3,6 +3,8 @@
 #
 #   Go and govmomi's sources   build the lab simulator (vCenter)
 #   QEMU, busybox-static, gcc  the real-migration lab guest (lesson 03b)
+#   chromium (Debian)          the real-browser tests, driven by Playwright; Ubuntu ships
+#                              chromium only as a snap, so there those tests are skipped
 #
 # QEMU must be 9.0 or later: older releases lose dirty pages when they migrate
 # a guest under TCG (fixed upstream by "physmem: Fix migration dirty bitmap
@@ -18,7 +20,10 @@ BASE=(golang-go golang-github-vmware-govmomi-dev python3-venv openssl busybox-st
 QEMU=(qemu-system-x86 qemu-system-common qemu-system-data seabios)
 
 codename=""
+distro=""
 [ -r /etc/os-release ] && codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+[ -r /etc/os-release ] && distro=$(. /etc/os-release && echo "${ID:-}")
+[ "$distro" = debian ] && BASE+=(chromium)
 
 missing=()
 for p in "${BASE[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

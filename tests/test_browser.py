@@ -1,0 +1,229 @@
+"""Real-browser tests: every lesson run in JupyterLab by headless Debian chromium, driven by Playwright.
+
+Against a JupyterLab server and a lab simulator started here, each lesson is opened from a copy of the
+curriculum (so JupyterLab's autosave never touches the committed notebooks), stripped of its outputs,
+and run cell by cell as a learner would ("Run All", continuing past cells tagged raises-exception).
+The tests assert that no other cell errored, that plotly charts, ipywidgets controls and Mermaid
+diagrams render, and that moving a slider of the memory convergence explorer redraws its chart. A
+screenshot of each lesson is kept in test-artifacts/screenshots/.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from helpers import free_port
+
+from labkit import labprobe, sim
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+LESSONS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+
+# JupyterLab's notebook model, read in the page: per code cell its execution count, outputs and tags
+STATE_JS = """() => {
+  const w = window.jupyterapp.shell.currentWidget;
+  const m = w.content.model;
+  const cells = [];
+  for (let i = 0; i < m.cells.length; i++) {
+    const c = m.cells.get(i);
+    if (c.type !== 'code') continue;
+    const outs = c.outputs.toJSON();
+    cells.push({index: i, count: c.executionCount, tags: c.getMetadata('tags') || [],
+                errors: outs.filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue)});
+  }
+  const kernel = w.sessionContext.session && w.sessionContext.session.kernel;
+  return {cells: cells, kernel: kernel ? kernel.status : 'none'};
+}"""
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory):
+    """A JupyterLab on a copy of the curriculum, its app exposed to the page, windowing off.
+
+    The simulator and the kernels use a state folder of their own, so that the lessons' resets never
+    touch the simulator other tests share.
+    """
+    work = tmp_path_factory.mktemp("browser")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LABKIT_STATE_DIR", str(work / "state"))
+        yield from _serve(work)
+
+
+def _serve(work):
+    lessons = work / "notebooks"
+    lessons.mkdir()
+    for name in LESSONS:
+        nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        nb.metadata.pop("widgets", None)
+        nbformat.write(nb, lessons / name)
+    settings = work / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    # every cell in the page, not only those in view, so that every output can be found
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    news = work / "settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    port, token = free_port(), "browser-test"
+    env = {**os.environ, "JUPYTER_TOKEN": token, "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
+           "JUPYTERLAB_SETTINGS_DIR": str(work / "settings"), "JUPYTER_CONFIG_DIR": str(work / "config")}
+    sim.build()
+    sim.start(scenario="healthy-cluster")
+    log = open(work / "jupyterlab.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={port}",
+                               "--ServerApp.ip=127.0.0.1", f"--notebook-dir={lessons}",
+                               "--LabApp.expose_app_in_browser=True", "--allow-root"],
+                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        labprobe.wait_for_page(base, token, timeout=120, alive=lambda: server.poll() is None)
+        yield base, token
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        sim.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def _open(browser, jupyterlab, name):
+    """A new page on a workspace of its own (no tabs restored from another test), the lesson's kernel idle."""
+    base, token = jupyterlab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    workspace = re.sub(r"[^a-z0-9]", "", name.lower())
+    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?token={token}&reset")
+    page.wait_for_function("""(name) => {
+        const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+        const k = w && w.context && w.context.path === name && w.sessionContext.session
+                  && w.sessionContext.session.kernel;
+        return k && k.status === 'idle'; }""", arg=name, timeout=120_000)
+    return page
+
+
+def _close(page):
+    """Shut the lesson's kernel down and close the page."""
+    try:
+        page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    finally:
+        page.close()
+
+
+def _run_all(page, timeout_s=600):
+    """Run every cell; past a cell tagged raises-exception, go on with the cells below it.
+
+    Returns the errors of cells not tagged raises-exception, as "cell N: Name: message".
+    """
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    deadline, quiet_since, unexpected = time.monotonic() + timeout_s, None, []
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        st = page.evaluate(STATE_JS)
+        pending = [c for c in st["cells"] if c["count"] is None]
+        if st["kernel"] != "idle":
+            quiet_since = None
+            continue
+        if not pending:
+            return unexpected
+        quiet_since = quiet_since or time.monotonic()
+        if time.monotonic() - quiet_since < 1.5:   # idle between two cells, or stopped?
+            continue
+        failed = [c for c in st["cells"] if c["errors"] and c["index"] < pending[0]["index"]]
+        last = failed[-1] if failed else None
+        if last is None or "raises-exception" not in last["tags"]:
+            return unexpected + [f"cell {last['index']}: {last['errors'][0]}" if last else
+                                 "execution stopped with no error"]
+        page.evaluate(f"""() => {{ const nb = window.jupyterapp.shell.currentWidget.content;
+                          nb.activeCellIndex = {pending[0]['index']}; }}""")
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-below')")
+        quiet_since = None
+    raise AssertionError(f"the lesson did not finish within {timeout_s} s")
+
+
+def _mermaid_blocks(name):
+    nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+    return sum(c.source.count("```mermaid") for c in nb.cells if c.cell_type == "markdown")
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_each_lesson_runs_and_renders_in_chromium(browser, jupyterlab, name):
+    page = _open(browser, jupyterlab, name)
+    try:
+        errors = _run_all(page)
+        assert errors == [], errors
+        page.wait_for_timeout(1500)                            # let the last renderers finish
+        charts = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .js-plotly-plot")
+        widgets = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jupyter-widgets")
+        assert charts.count() > 0, "no plotly chart rendered"
+        assert widgets.count() > 0, "no ipywidgets control rendered"
+        expected = _mermaid_blocks(name)
+        # JupyterLab draws each diagram as an SVG image inside a .jp-RenderedMermaid figure
+        diagrams = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedMermaid img")
+        assert diagrams.count() >= expected, f"{diagrams.count()} of {expected} Mermaid diagrams rendered"
+        assert page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedMermaid.jp-mod-warning, "
+                            ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedMermaid .jp-mod-warning").count() == 0
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        stem = Path(name).stem
+        charts.first.scroll_into_view_if_needed()
+        charts.first.screenshot(path=str(SHOTS / f"{stem}-first-chart.png"))
+        if expected:
+            diagrams.first.scroll_into_view_if_needed()
+            diagrams.first.screenshot(path=str(SHOTS / f"{stem}-first-diagram.png"))
+    finally:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.evaluate("async () => { const n = window.jupyterapp.shell.currentWidget.content;"
+                      " n.activeCellIndex = 0; await n.scrollToItem(0, 'start'); }")
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(SHOTS / f"{Path(name).stem}.png"))
+        _close(page)
+
+
+def test_moving_a_slider_redraws_the_convergence_chart(browser, jupyterlab):
+    page = _open(browser, jupyterlab, "03-memory-convergence.ipynb")
+    try:
+        assert _run_all(page) == []
+        slider = page.locator(".widget-hslider", has_text="dirty rate (MiB/s)").first
+        slider.scroll_into_view_if_needed()
+        explorer = slider.locator("xpath=ancestor::div[contains(@class, 'widget-vbox')][1]")
+        chart = explorer.locator(".js-plotly-plot").first
+        chart.wait_for(timeout=30_000)
+
+        def drawn():
+            return chart.evaluate("el => JSON.stringify(el.data.map(t => [t.name, t.y]))")
+
+        before, label_before = drawn(), explorer.locator(".widget-html").first.inner_text()
+        handle = slider.locator(".noUi-handle").first
+        handle.focus()
+        for _ in range(20):
+            handle.press("ArrowRight")
+        page.wait_for_function("([el, old]) => JSON.stringify(el.data.map(t => [t.name, t.y])) !== old",
+                               arg=[chart.element_handle(), before], timeout=30_000)
+        assert drawn() != before
+        assert explorer.locator(".widget-html").first.inner_text() != label_before
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        explorer.screenshot(path=str(SHOTS / "03-explorer-after-slider.png"))
+    finally:
+        _close(page)
