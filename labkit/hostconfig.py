@@ -214,7 +214,9 @@ def readiness(session, cluster: str | None = None) -> pd.DataFrame:
             else h.connectionState
         rows.append({"host": h.name, "state": state, "vmotion": list(h.vmotionVnics),
                      "datastores": sorted(d.name for d in stores.itertuples() if h.name in d.hosts),
-                     "networks": sorted(n.name for n in nets.itertuples() if h.name in n.hosts),
+                     # a distributed switch's uplink port group carries no VM: vCenter names it <switch>-DVUplinks-N
+                     "networks": sorted(n.name for n in nets.itertuples()
+                                        if h.name in n.hosts and "-DVUplinks-" not in n.name),
                      "maxEVCModeKey": h.maxEVCModeKey})
     return pd.DataFrame(rows, columns=["host", "state", "vmotion", "datastores", "networks", "maxEVCModeKey"])
 

@@ -1,2 +1,10 @@
 """Exercise checkers, one module per lesson; importing registers them."""
-from . import compatibility, continuity, getting_started, memory_convergence, preparing_hosts, real_precopy  # noqa: F401
+from . import (  # noqa: F401
+    compatibility,
+    continuity,
+    getting_started,
+    how_vmotion_works,
+    memory_convergence,
+    preparing_hosts,
+    real_precopy,
+)
