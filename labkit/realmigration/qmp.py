@@ -53,7 +53,10 @@ class QMP:
         self.execute("qmp_capabilities")
 
     def _read(self) -> dict:
-        line = self._file.readline()
+        try:
+            line = self._file.readline()
+        except (ConnectionResetError, BrokenPipeError):  # QEMU ended while we read
+            line = b""
         if not line:
             raise LabkitError("QEMU closed its monitor connection (the process ended).")
         return json.loads(line)
@@ -62,8 +65,11 @@ class QMP:
         message = {"execute": command}
         if arguments:
             message["arguments"] = arguments
-        self._file.write(json.dumps(message).encode() + b"\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(message).encode() + b"\n")
+            self._file.flush()
+        except (ConnectionResetError, BrokenPipeError):
+            raise LabkitError("QEMU closed its monitor connection (the process ended).") from None
         while True:
             reply = self._read()
             if "event" in reply:
