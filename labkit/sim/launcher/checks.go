@@ -242,6 +242,27 @@ func checkHardwareVersion(v *verdict, vm *simulator.VirtualMachine, h *simulator
 }
 
 // -- devices -------------------------------------------------------------------
+// deviceKind is the name the vSphere Client gives a device's kind, before its number.
+func deviceKind(x types.BaseVirtualDevice) string {
+	switch x.(type) {
+	case types.BaseVirtualEthernetCard:
+		return "Network adapter"
+	case *types.VirtualCdrom:
+		return "CD/DVD drive"
+	case *types.VirtualSerialPort:
+		return "Serial port"
+	case *types.VirtualFloppy:
+		return "Floppy drive"
+	case *types.VirtualPCIPassthrough:
+		return "PCI device"
+	case *types.VirtualDisk:
+		return "Hard disk"
+	case *types.VirtualUSB:
+		return "USB device"
+	}
+	return object.VirtualDeviceList{}.Name(x)
+}
+
 // deviceLabel names a device as the vSphere Client does: "Network adapter 1",
 // "CD/DVD drive 1", counting devices of the same kind in the VM.
 func deviceLabel(vm *simulator.VirtualMachine, d types.BaseVirtualDevice) string {
@@ -250,27 +271,10 @@ func deviceLabel(vm *simulator.VirtualMachine, d types.BaseVirtualDevice) string
 			return desc.Label
 		}
 	}
-	kind := func(x types.BaseVirtualDevice) string {
-		switch x.(type) {
-		case types.BaseVirtualEthernetCard:
-			return "Network adapter"
-		case *types.VirtualCdrom:
-			return "CD/DVD drive"
-		case *types.VirtualSerialPort:
-			return "Serial port"
-		case *types.VirtualFloppy:
-			return "Floppy drive"
-		case *types.VirtualPCIPassthrough:
-			return "PCI device"
-		case *types.VirtualDisk:
-			return "Hard disk"
-		}
-		return object.VirtualDeviceList{}.Name(x)
-	}
-	want := kind(d)
+	want := deviceKind(d)
 	n := 0
 	for _, other := range vm.Config.Hardware.Device {
-		if kind(other) == want {
+		if deviceKind(other) == want {
 			n++
 		}
 		if other.GetVirtualDevice().Key == d.GetVirtualDevice().Key {

@@ -615,11 +615,15 @@ func (b *builder) devices(v vmSpec) ([]types.BaseVirtualDeviceConfigSpec, error)
 		}
 		add(nic, "")
 	}
+	ordinal := map[string]int{} // the vSphere Client numbers devices per kind: "CD/DVD drive 1", "Serial port 1"
 	for _, d := range v.Devices {
 		dev, err := labDevice(d, next())
 		if err != nil {
 			return nil, err
 		}
+		kind := deviceKind(dev)
+		ordinal[kind]++
+		dev.GetVirtualDevice().DeviceInfo = &types.Description{Label: fmt.Sprintf("%s %d", kind, ordinal[kind]), Summary: d.Kind}
 		add(dev, "")
 	}
 	return out, nil
