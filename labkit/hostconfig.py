@@ -1,6 +1,7 @@
 """Preparing hosts for vMotion: the configuration calls an admin makes, one thin function each.
 
-VMkernel adapters and their services, standard port groups, NFS mounts, host state, and cluster EVC.
+VMkernel adapters and their services, standard port groups, distributed switch membership, NFS mounts,
+host state, and cluster EVC.
 
 Each function is the vSphere API call it names, made through the change guard
 (``session.change``), so a real vCenter changes only with ``allow_changes`` and
@@ -151,6 +152,30 @@ def unmount_datastore(session, esx: vim.HostSystem, name: str) -> None:
     """Unmount a datastore from one host (``HostDatastoreSystem.RemoveDatastore``)."""
     ds = inventory.find(session, name, "Datastore")
     _call(session, esx.configManager.datastoreSystem, "RemoveDatastore", datastore=ds)
+
+
+# -- distributed switches -----------------------------------------------------------------------
+def add_dvs_host(session, switch: str, esx: vim.HostSystem) -> None:
+    """Make a host a member of a vSphere Distributed Switch (``DistributedVirtualSwitch.ReconfigureDvs_Task``).
+
+    The host then has every distributed port group of the switch. The spec carries the switch's
+    current ``configVersion``, as vCenter requires, and no uplinks: on a real host, give it
+    physical adapters too (``backing``), or its VMs on the switch reach no one off the host.
+    """
+    dvs = inventory.find(session, switch, "DistributedVirtualSwitch")
+    [(_, props)] = retrieve_objects(session.content, [dvs], ["config.configVersion"])
+    spec = vim.DistributedVirtualSwitch.ConfigSpec(
+        configVersion=props.get("config.configVersion"),
+        host=[vim.dvs.HostMember.ConfigSpec(operation="add", host=esx)])
+    _call(session, dvs, "ReconfigureDvs_Task", spec=spec, progress=False)
+
+
+def dvs_members(session, switch: str) -> list[str]:
+    """The names of the hosts that are members of a distributed switch (``summary.hostMember``)."""
+    dvs = inventory.find(session, switch, "DistributedVirtualSwitch")
+    [(_, props)] = retrieve_objects(session.content, [dvs], ["summary.hostMember"])
+    refs = list(props.get("summary.hostMember") or [])
+    return sorted(p.get("name") for _, p in retrieve_objects(session.content, refs, ["name"]))
 
 
 # -- host state --------------------------------------------------------------------------------

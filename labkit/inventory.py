@@ -189,7 +189,8 @@ def networks(session, *, page_size: int | None = None) -> pd.DataFrame:
 
 
 KINDS = {"VirtualMachine": vim.VirtualMachine, "HostSystem": vim.HostSystem, "Datastore": vim.Datastore,
-         "Network": vim.Network, "ClusterComputeResource": vim.ClusterComputeResource}
+         "Network": vim.Network, "ClusterComputeResource": vim.ClusterComputeResource,
+         "DistributedVirtualSwitch": vim.DistributedVirtualSwitch}
 
 
 def find(session, name: str, kind: str = "VirtualMachine"):

@@ -10,11 +10,13 @@ SCALE = [[0, "#2e7d32"], [0.33, "#2e7d32"], [0.34, "#f9a825"], [0.66, "#f9a825"]
 
 
 def heatmap(table: pd.DataFrame, title: str = "Can this VM move to this host?") -> go.Figure:
-    """Rows are VMs, columns hosts; green ok, amber warning, red blocked; hover shows why."""
+    """Rows are VMs, columns hosts; green ok, amber warning, red blocked, blank not checked; hover shows why."""
     vms, hosts = sorted(table["vm"].unique()), sorted(table["host"].unique())
     grid = table.set_index(["vm", "host"])
     z = grid["verdict"].map(LEVELS).unstack().reindex(index=vms, columns=hosts)
-    why = grid["reasons"].where(grid["reasons"] != "", "no problem found").unstack().reindex(index=vms, columns=hosts)
+    # a pair missing from the table (a VM's own host, say) stays blank
+    why = grid["reasons"].where(grid["reasons"] != "", "no problem found").unstack() \
+        .reindex(index=vms, columns=hosts).fillna("not checked")
     text = np.vectorize(lambda v, h, r: f"{v} → {h}<br>{r.replace('; ', '<br>')}")(
         np.array(vms)[:, None], np.array(hosts)[None, :], why.to_numpy())
     fig = go.Figure(go.Heatmap(x=hosts, y=vms, z=z.to_numpy(), zmin=0, zmax=2, colorscale=SCALE, text=text,
