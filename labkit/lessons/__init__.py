@@ -7,4 +7,5 @@ from . import (  # noqa: F401
     memory_convergence,
     preparing_hosts,
     real_precopy,
+    troubleshooting,
 )
