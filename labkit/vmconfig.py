@@ -37,6 +37,18 @@ def _vm(session, vm):
     return inventory.find(session, vm, "VirtualMachine") if isinstance(vm, str) else vm
 
 
+def _config(vm):
+    if vm.config is None:
+        raise InvalidInput(f"{vm.name} has no configuration vCenter can read (is it inaccessible or orphaned?).",
+                           fix="look at its connectionState in the vSphere Client")
+    return vm.config
+
+
+def label(device) -> str:
+    """The device's label as the vSphere Client shows it, or its key when it has none."""
+    return device.deviceInfo.label if device.deviceInfo and device.deviceInfo.label else str(device.key)
+
+
 def _kind(device) -> str | None:
     return next((name for cls, name in KINDS.items() if isinstance(device, cls)), None)
 
@@ -48,30 +60,31 @@ def devices(session, vm) -> pd.DataFrame:
     drive; ``RemoteAtapiBackingInfo``: the client's; ``IsoBackingInfo``: an ISO image on a datastore).
     """
     rows = []
-    for d in _vm(session, vm).config.hardware.device:
+    for d in _config(_vm(session, vm)).hardware.device:
         kind = _kind(d)
         if kind is None:
             continue
         c = d.connectable
-        rows.append({"label": d.deviceInfo.label if d.deviceInfo else str(d.key), "kind": kind,
+        rows.append({"label": label(d), "kind": kind,
                      "backing": type(d.backing).__name__.split(".")[-1] if d.backing is not None else None,
                      "connected": bool(c and c.connected), "startConnected": bool(c and c.startConnected)})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def disconnect(session, vm, label: str, *, at_power_on: bool = False) -> None:
-    """Disconnect the device ``label`` of a running VM (``ReconfigVM_Task``, device edit).
+def disconnect(session, vm, name: str, *, at_power_on: bool = False) -> None:
+    """Disconnect the device labelled ``name`` of a running VM (``ReconfigVM_Task``, device edit).
 
-    ``at_power_on=True`` also clears ``startConnected``, so it stays disconnected after a power cycle.
+    ``at_power_on=True`` also clears ``startConnected``; without it, the device connects again at the next
+    power-on, wherever the VM runs then.
     """
     obj = _vm(session, vm)
-    found = [d for d in obj.config.hardware.device if d.deviceInfo and d.deviceInfo.label == label]
+    found = [d for d in _config(obj).hardware.device if label(d) == name]
     if not found:
         names = devices(session, obj)["label"].tolist()
-        raise InvalidInput(f"{obj.name} has no device '{label}'.", fix=f"use one of: {', '.join(names) or '(none)'}")
+        raise InvalidInput(f"{obj.name} has no device '{name}'.", fix=f"use one of: {', '.join(names) or '(none)'}")
     device = copy.deepcopy(found[0])
     if device.connectable is None:
-        raise InvalidInput(f"'{label}' of {obj.name} cannot be connected or disconnected.",
+        raise InvalidInput(f"'{name}' of {obj.name} cannot be connected or disconnected.",
                            fix="only removable devices and network adapters have a connection state")
     device.connectable.connected = False
     if at_power_on:

@@ -2,6 +2,7 @@
 migration, the fixes of lesson 06 (vmconfig.disconnect, hostconfig.add_dvs_host) and its exercises."""
 import math
 
+import pandas as pd
 import pytest
 from helpers import lab_world
 
@@ -70,6 +71,25 @@ def test_the_guide_covers_every_fault_the_lab_raises_and_claims_no_more(binary):
     assert set(guide.index[guide["lab"] == "yes"]) == seen
 
 
+def test_details_read_the_fields_of_every_vmotion_interface_fault():
+    from pyVmomi import vim
+
+    details = troubleshoot.details
+    assert details(vim.fault.VMotionLinkDown(atSourceHost=True, failedHost="esx-9")) == "source host esx-9"
+    assert details(vim.fault.VMotionNotConfigured(atSourceHost=False, failedHost="esx-2")) == \
+        "destination host esx-2"
+    assert details(vim.fault.InsufficientMemoryResourcesFault(requested=3 << 30, unreserved=1 << 30)) == \
+        "requested 3,072 MiB, unreserved 1,024 MiB"
+    assert details(vim.fault.InvalidState()) == ""
+
+
+def test_describe_shows_vcenters_message_for_a_fault_the_guide_lacks():
+    findings = pd.DataFrame([{"severity": "error", "fault": "NoSuchFault", "details": "", "check": "", "fix": "",
+                              "fixable_live": "", "message": "vCenter's own words"}])
+    d = troubleshoot.Diagnosis("vm-1", "esx-1", None, findings, pd.DataFrame(columns=["type", "message"]))
+    assert "message: vCenter's own words" in d.describe() and d.verdict == "blocked"
+
+
 def test_explain_an_unknown_fault_says_where_to_read_more():
     row = troubleshoot.explain("NoSuchFault")
     assert row["fault"] == "NoSuchFault" and "API reference" in row["means"] and row["fix"] == ""
@@ -112,6 +132,17 @@ def test_diagnose_reads_only_so_it_runs_without_opt_in(binary):
         assert len(troubleshoot.board(vc)) > 0
         with pytest.raises(ChangeRefused):
             hostconfig.add_dvs_host(vc, "DSwitch", hostconfig.host(vc, "esx-04"))
+
+
+def test_a_host_of_another_compute_resource_gets_its_own_root_pool(binary):
+    from labkit.troubleshoot import _pool_for
+
+    with lab_world("network-mismatch") as s:
+        vm = inventory.find(s, "app-dv")
+        esx04, esx01 = hostconfig.host(s, "esx-04"), hostconfig.host(s, "esx-01")
+        assert _pool_for(s, vm, esx01) is None
+        assert _pool_for(s, vm, esx04) == esx04.parent.resourcePool
+        assert troubleshoot.diagnose(s, vm, esx04, pool=esx04.parent.resourcePool).faults == ["CannotAccessNetwork"]
 
 
 def test_board_leaves_out_each_vms_own_host_and_draws_it_blank(binary):
@@ -208,6 +239,28 @@ def test_cd_rom_case_wants_the_drive_disconnected_not_removed(binary):
         assert _says("06.cd-rom", run, s, "no CD/DVD drive any more")
 
 
+def test_make_room_refuses_a_vm_stopped_on_the_way_or_shrunk(binary):
+    with lab_world("low-memory") as s:
+        resident = inventory.find(s, "resident-24g")
+        s.change(resident, "PowerOffVM_Task", progress=False)
+        assert continuity.migrate(s, "analytics", host="small-02").succeeded
+        run = continuity.migrate(s, "resident-24g", host="big-01")  # cold, then started again
+        assert run.succeeded
+        s.change(resident, "PowerOnVM_Task", progress=False)
+        again = continuity.migrate(s, "analytics", host="big-01")
+        back = continuity.migrate(s, "analytics", host="small-02")
+        assert again.succeeded and back.succeeded
+        assert _says("06.make-room", back, s, "resident-24g was stopped on the way")
+    from pyVmomi import vim
+
+    with lab_world("low-memory") as s:
+        s.change(inventory.find(s, "resident-24g"), "ReconfigVM_Task", spec=vim.vm.ConfigSpec(memoryMB=24576),
+                 progress=False)
+        assert continuity.migrate(s, "resident-24g", host="big-01").succeeded
+        run = continuity.migrate(s, "analytics", host="small-02")
+        assert _says("06.make-room", run, s, "resident-24g was reconfigured")
+
+
 def test_make_room_refuses_a_power_off(binary):
     with lab_world("low-memory") as s:
         s.change(inventory.find(s, "resident-24g"), "PowerOffVM_Task", progress=False)
@@ -226,12 +279,30 @@ def test_distributed_case(binary):
         run = continuity.migrate(s, "app-dv", host="esx-04")
         assert _check("06.distributed", run, s).passed
         assert _says("06.distributed", "app-dv", s, "answer with the MigrationRun")
+    from pyVmomi import vim
+
+    with lab_world("network-mismatch") as s:  # the adapter moved to a network esx-04 has, then back
+        vm = inventory.find(s, "app-dv")
+        nic = next(d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard))
+        original = nic.backing
+        mgmt = inventory.find(s, "Mgmt-VMs", "Network")
+        nic.backing = vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName="Mgmt-VMs", network=mgmt)
+        edit = vim.vm.device.VirtualDeviceSpec(operation="edit", device=nic)
+        s.change(vm, "ReconfigVM_Task", spec=vim.vm.ConfigSpec(deviceChange=[edit]), progress=False)
+        assert continuity.migrate(s, "app-dv", host="esx-04").succeeded
+        hostconfig.add_dvs_host(s, "DSwitch", hostconfig.host(s, "esx-04"))
+        nic.backing = original
+        s.change(vm, "ReconfigVM_Task", spec=vim.vm.ConfigSpec(deviceChange=[edit]), progress=False)
+        run = continuity.migrate(s, "app-dv", host="esx-02")
+        run = continuity.migrate(s, "app-dv", host="esx-04")
+        assert run.succeeded
+        assert _says("06.distributed", run, s, "app-dv's adapter was changed")
 
 
 def test_hardware_version_case_follows_the_lab_and_the_dataset(binary):
     truth = troubleshooting.first_release_for(19)
     assert (truth["version"], truth["release"]) == ("7.0.2", "ESXi 7.0 U2")
-    assert troubleshooting.first_release_for(15)["version"] == "6.7.2"
+    assert troubleshooting.first_release_for(15)["version"] == "7.0.0"  # 6.7 U2 has no row of its own
     with pytest.raises(ValueError):
         troubleshooting.first_release_for(99)
     with lab_world("old-esxi") as s:
@@ -252,6 +323,8 @@ def test_explorer_follows_the_lab_and_says_when_its_lab_is_gone(binary):
         assert "stuck-03 -> esx-02: blocked" in ex.output.outputs[0]["data"]["text/plain"]
         ex.vm.value = "cold-01"
         assert "cold-01 -> esx-02: ok" in ex.output.outputs[0]["data"]["text/plain"]
+        with pytest.raises(InvalidInput, match="no VM 'web-99'"):
+            troubleshoot.Explorer(s, "web-99")
         with lab_world("old-esxi"):
             ex.again.click()
             assert "run its cell again" in ex.output.outputs[0]["data"]["text/plain"]

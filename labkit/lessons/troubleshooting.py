@@ -34,6 +34,18 @@ def _wrong_scenario(session, scenario: str) -> str | None:
     return None
 
 
+#: events that say a VM stopped, or had its hardware changed, since the scenario was loaded
+STOPPED = {"VmPoweredOffEvent", "VmSuspendedEvent", "VmGuestShutdownEvent"}
+RECONFIGURED = {"VmReconfiguredEvent"}
+
+
+def _history(session, vm: str) -> set[str]:
+    """The types of every event the VM has had since its scenario was loaded."""
+    from ..troubleshoot import recent_events
+
+    return set(recent_events(session, vm, count=10_000)["type"])
+
+
 def _case(answer, session, scenario: str, vm: str, host: str) -> tuple[str | None, pd.DataFrame | None]:
     """The problem with a vMotion run of ``vm`` to ``host`` in ``scenario``, and the VM table if there is none."""
     problem = _vmotion_problem(answer, vm, host) or _wrong_scenario(session, scenario)
@@ -110,8 +122,12 @@ def make_room(answer, session):
     stopped = sorted(vms.index[vms["powerState"] != "poweredOn"])
     if stopped:
         return f"{', '.join(stopped)} no longer runs: make room without stopping a VM"
-    if vms.loc["resident-24g", "memoryMB"] != 24576 or vms.loc["analytics", "memoryMB"] != 16384:
-        return "a VM's memory size changed: make room without shrinking a VM"
+    for vm in vms.index:
+        history = _history(session, vm)
+        if history & STOPPED:
+            return f"{vm} was stopped on the way: make room without stopping a VM"
+        if history & RECONFIGURED:
+            return f"{vm} was reconfigured: make room without changing a VM"
     return True
 
 
@@ -128,8 +144,10 @@ def distributed(answer, session):
     if "esx-04" not in hostconfig.dvs_members(session, "DSwitch"):
         return "esx-04 is not a member of DSwitch"
     now = state.read(session, inventory.find(session, "app-dv"))
-    if [n.network for n in now.nics] != ["App-DV"] or [n.mac for n in now.nics] != [n.mac for n in answer.before.nics]:
-        return "app-dv's adapter is no longer the one it had, on App-DV"
+    if _history(session, "app-dv") & RECONFIGURED or [n.network for n in answer.before.nics] != ["App-DV"] \
+            or [n.network for n in now.nics] != ["App-DV"] \
+            or [n.mac for n in now.nics] != [n.mac for n in answer.before.nics]:
+        return "app-dv's adapter was changed: fix the host, and leave the VM as it is"
     return True
 
 

@@ -6,7 +6,7 @@ The loop an admin follows, and lesson 06 teaches:
 2. ``diagnose(session, vm, host)``: vCenter's own check of that one move
    (``CheckRelocate_Task``, which changes nothing), every error and warning with
    the fault's fields, what it means, where to look and what fixes it (the
-   guide, :mod:`labkit.troubleshoot.guide`), and the VM's latest events;
+   guide, :mod:`labkit.troubleshoot.faults`), and the VM's latest events;
 3. look at the facts the guide names, fix them through the API
    (:mod:`labkit.hostconfig`, :mod:`labkit.vmconfig`);
 4. prove the fix with the migration itself.
@@ -23,11 +23,12 @@ import pandas as pd
 from pyVmomi import vim
 
 from .. import inventory
+from ..collector import retrieve_objects
 from ..compat import charts as _charts
 from ..compat import oracle as _oracle
 from ..tasks import fault_message, wait_for_task
 from .explorer import Explorer
-from .guide import details, explain, guide
+from .faults import details, explain, guide
 
 __all__ = ["Diagnosis", "Explorer", "board", "board_figure", "details", "diagnose", "explain", "guide", "recent_events"]
 
@@ -62,6 +63,8 @@ class Diagnosis:
             row = explain(f.fault)
             lines.append(f"  {f.severity}: {f.fault}" + (f" ({f.details})" if f.details else ""))
             lines.append(f"    means: {row['means']}")
+            if not row["check"]:  # not in the guide: vCenter's own words are all there is
+                lines.append(f"    message: {f.message}")
             if row["look_at"]:
                 lines.append(f"    look at: {row['look_at']}")
             if row["fix"]:
@@ -95,10 +98,12 @@ def recent_events(session, vm, count: int = 5) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=EVENT_COLUMNS)
 
 
-def diagnose(session, vm, host=None, datastore=None, *, events: int = 3) -> Diagnosis:
+def diagnose(session, vm, host=None, datastore=None, *, pool=None, events: int = 3) -> Diagnosis:
     """vCenter's check of one move (``CheckRelocate_Task``), explained; it changes nothing, on any vCenter.
 
     ``host`` and ``datastore`` are names or objects; give either or both, as for ``continuity.migrate``.
+    A host of another cluster (or a standalone host) needs a resource pool of its own compute resource:
+    without ``pool``, the destination's root pool is used then, as vCenter requires.
     """
     from ..errors import InvalidInput
 
@@ -107,8 +112,10 @@ def diagnose(session, vm, host=None, datastore=None, *, events: int = 3) -> Diag
     vm_obj = _vm(session, vm)
     host_obj = inventory.find(session, host, "HostSystem") if isinstance(host, str) else host
     ds_obj = inventory.find(session, datastore, "Datastore") if isinstance(datastore, str) else datastore
+    if pool is None and host_obj is not None:
+        pool = _pool_for(session, vm_obj, host_obj)
     task = session.content.vmProvisioningChecker.CheckRelocate_Task(
-        vm=vm_obj, spec=vim.vm.RelocateSpec(host=host_obj, datastore=ds_obj))
+        vm=vm_obj, spec=vim.vm.RelocateSpec(host=host_obj, datastore=ds_obj, pool=pool))
     results = wait_for_task(session, task, progress=False) or []
     rows = []
     for r in results:
@@ -122,6 +129,21 @@ def diagnose(session, vm, host=None, datastore=None, *, events: int = 3) -> Diag
                      datastore=ds_obj.name if ds_obj is not None else None,
                      findings=pd.DataFrame(rows, columns=FINDING_COLUMNS),
                      events=recent_events(session, vm_obj, events))
+
+
+def _pool_for(session, vm, host):
+    """The destination's root resource pool when ``host`` belongs to another compute resource than the VM's
+    pool, else None (the VM keeps its pool)."""
+    [(_, v)] = retrieve_objects(session.content, [vm], ["resourcePool"])
+    [(_, h)] = retrieve_objects(session.content, [host], ["parent"])
+    own = v.get("resourcePool")
+    if own is None or h.get("parent") is None:
+        return None
+    [(_, p)] = retrieve_objects(session.content, [own], ["owner"])
+    if p.get("owner") == h["parent"]:
+        return None
+    [(_, cr)] = retrieve_objects(session.content, [h["parent"]], ["resourcePool"])
+    return cr.get("resourcePool")
 
 
 def board(session, vms=None, hosts=None) -> pd.DataFrame:

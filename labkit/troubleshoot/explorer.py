@@ -8,7 +8,7 @@ import ipywidgets as w
 from pyVmomi import vmodl
 
 from .. import inventory
-from ..errors import LabkitError
+from ..errors import InvalidInput, LabkitError
 
 
 class Explorer(w.VBox):
@@ -17,6 +17,9 @@ class Explorer(w.VBox):
     def __init__(self, session, vm: str | None = None, host: str | None = None):
         self.session = session
         vms, hosts = sorted(inventory.vms(session)["name"]), sorted(inventory.hosts(session)["name"])
+        for name, known, what in ((vm, vms, "VM"), (host, hosts, "host")):
+            if name is not None and name not in known:
+                raise InvalidInput(f"There is no {what} '{name}' in this lab.", fix=f"use one of: {', '.join(known)}")
         self.vm = w.Dropdown(options=vms, value=vm or vms[0], description="VM")
         self.host = w.Dropdown(options=hosts, value=host or hosts[0], description="destination")
         self.again = w.Button(description="ask again", tooltip="check the same move again, after a change")

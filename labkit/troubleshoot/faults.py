@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 
 import pandas as pd
+from pyVmomi import vim
 
 from .. import datasets
 
@@ -48,7 +49,7 @@ def _mib(n) -> str:
 def details(fault) -> str:
     """The fault's own fields that say where the problem is, as one line ('' when it has none)."""
     kind = _name(fault)
-    if kind in ("VMotionNotConfigured", "VMotionInterfaceIssue"):
+    if isinstance(fault, vim.fault.VMotionInterfaceIssue):  # NotConfigured, LinkDown, LinkCapacityLow, ...
         side = "source" if getattr(fault, "atSourceHost", False) else "destination"
         return f"{side} host {getattr(fault, 'failedHost', None) or '?'}"
     if kind == "InsufficientMemoryResourcesFault":
