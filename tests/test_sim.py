@@ -165,6 +165,49 @@ def test_status_and_url_when_stopped(private_state):
     assert r.returncode == 1 and "labkit sim start" in r.stderr
 
 
+def _zombie_children(pid: int) -> list[str]:
+    """Command names of the <defunct> children of a process."""
+    out = subprocess.run(["ps", "-o", "stat=,comm=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [line.split(None, 1)[1] for line in out.splitlines() if line.strip().startswith("Z")]
+
+
+def _gone_or_zombie(pid: int, timeout: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return "gone"
+        if state == "Z":
+            time.sleep(0.5)  # a reaper may be about to collect it
+            return "gone" if not os.path.exists(f"/proc/{pid}") else "zombie"
+        time.sleep(0.05)
+    return "running"
+
+
+def test_a_simulator_stopped_from_outside_is_reaped_by_its_parent(private_state):
+    s = sim.start()
+    os.kill(s.pid, signal.SIGTERM)  # as another kernel's reset or `labkit sim stop` would
+    assert _gone_or_zombie(s.pid) == "gone"
+    assert sim.status().state == "dead"
+
+
+def test_a_reset_from_another_process_leaves_no_defunct_child(private_state):
+    """One kernel starts the lab, a second one resets it: the first keeps no <defunct> simulator."""
+    owner = subprocess.Popen([os.sys.executable, "-c", "from labkit import sim; s = sim.start(); "
+                              "print(s.pid, flush=True); input()"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        first = int(owner.stdout.readline())
+        second = sim.reset([])  # this process: stops the owner's simulator, starts its own
+        assert second.pid != first
+        assert _gone_or_zombie(first) == "gone"
+        assert _zombie_children(owner.pid) == []
+    finally:
+        owner.stdin.close()
+        owner.wait(10)
+
+
 # -- another simulator program -----------------------------------------------
 def test_labkit_vcsim_points_at_another_program(private_state, binary, tmp_path, monkeypatch):
     other = tmp_path / "bin" / "vcsim"

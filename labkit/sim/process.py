@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -199,7 +200,7 @@ def _wait_for_announcement(proc: subprocess.Popen, log: Path, timeout: float) ->
             tail = "\n".join(text.strip().splitlines()[-8:])
             raise SimulatorError(f"The lab simulator exited during start-up (code {proc.returncode}):\n{tail}")
         time.sleep(0.05)
-    proc.kill()
+    _kill(proc)
     raise SimulatorError(f"The lab simulator did not announce itself within {timeout:.0f} s; see {log}.")
 
 
@@ -244,11 +245,29 @@ def _spawn(args: list[str], program: Path, listen: str, timeout: float, scenario
     deadline = time.monotonic() + timeout
     while not _answers(s, timeout=1.0):
         if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
+            _kill(proc)
             raise SimulatorError(f"The lab simulator announced {s.url} but does not answer there; see {log}.")
         time.sleep(0.05)
     _write_state(s)
+    _reap_when_it_ends(proc)
     return s
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    proc.kill()
+    proc.wait()
+
+
+def _reap_when_it_ends(proc: subprocess.Popen) -> None:
+    """Collect the simulator's exit status as soon as it ends, whoever stops it.
+
+    A simulator is the child of the process that started it: a lesson's kernel,
+    or ``labkit lab``. Another kernel's reset, or ``labkit sim stop``, ends it
+    from elsewhere; without a wait in its parent it would stay a ``<defunct>``
+    entry until that parent exits. A daemon thread blocked in ``wait`` costs
+    nothing and ends with the simulator.
+    """
+    threading.Thread(target=proc.wait, name=f"labkit-reap-{proc.pid}", daemon=True).start()
 
 
 def _terminate(s: SimState, grace: float = 5.0) -> None:
