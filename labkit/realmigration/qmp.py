@@ -31,7 +31,12 @@ class QMPError(LabkitError):
 class QMP:
     """One QMP connection. ``execute(command, **arguments)`` returns QMP's ``return`` value."""
 
-    def __init__(self, path: Path, timeout: float = 30.0):
+    def __init__(self, path: Path, timeout: float = 30.0, alive=None):
+        """Connect to the monitor socket at ``path``, waiting up to ``timeout`` seconds for it to open.
+
+        ``alive()``, if given, says whether QEMU still runs: a QEMU that has exited will never open its
+        socket, so the wait ends at once. Raises LabkitError when no monitor answers.
+        """
         self.path = Path(path)
         self.events: list[dict] = []
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -41,6 +46,9 @@ class QMP:
                 self._sock.connect(str(self.path))
                 break
             except (FileNotFoundError, ConnectionRefusedError):
+                if alive is not None and not alive():
+                    self._sock.close()
+                    raise LabkitError(f"QEMU exited before it opened its monitor socket {self.path.name}.")
                 if time.monotonic() > deadline:
                     self._sock.close()
                     raise LabkitError(f"QEMU's monitor socket {self.path.name} did not open in {timeout:.0f} s.")

@@ -33,7 +33,7 @@ class GuestVM:
                                      stderr=subprocess.PIPE, start_new_session=True)
         self.qmp: QMP | None = None
         try:
-            self.qmp = QMP(self.monitor, timeout=20)
+            self.qmp = QMP(self.monitor, timeout=20, alive=lambda: self.proc.poll() is None)
         except LabkitError:
             self.stop()
             raise LabkitError(f"QEMU ({name}) did not start: {self.stderr() or 'no message'}") from None
