@@ -1,11 +1,13 @@
 """Real-browser tests: every lesson run in JupyterLab by headless Debian chromium, driven by Playwright.
 
-Against a JupyterLab server and a lab simulator started here, each lesson is opened from a copy of the
-curriculum (so JupyterLab's autosave never touches the committed notebooks), stripped of its outputs,
-and run cell by cell as a learner would ("Run All", continuing past cells tagged raises-exception).
-The tests assert that no other cell errored, that plotly charts, ipywidgets controls and Mermaid
-diagrams render, and that moving a slider of the memory convergence explorer redraws its chart. A
-screenshot of each lesson is kept in test-artifacts/screenshots/.
+`labkit lab` serves the learners' copies of the lessons (``labkit release``: solutions and hidden tests
+removed), in a folder of its own so that JupyterLab's autosave never touches the committed notebooks, with
+their outputs stripped. Each lesson is run cell by cell as a learner would ("Run All", continuing past cells
+tagged raises-exception). The tests assert that no other cell errored, that every exercise check says it
+has no answer yet, that plotly charts, ipywidgets controls and Mermaid diagrams render, and that moving a
+slider of the memory convergence explorer redraws its chart. Every lesson's kernel stays open, as in a
+learner's session, so that the last test can check that the lesson resets left no <defunct> simulator
+behind. A screenshot of each lesson is kept in test-artifacts/screenshots/.
 """
 import json
 import os
@@ -21,7 +23,7 @@ import nbformat
 import pytest
 from helpers import free_port
 
-from labkit import labprobe, sim
+from labkit import authoring, labprobe, sim
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -39,7 +41,10 @@ STATE_JS = """() => {
     const c = m.cells.get(i);
     if (c.type !== 'code') continue;
     const outs = c.outputs.toJSON();
-    cells.push({index: i, count: c.executionCount, tags: c.getMetadata('tags') || [],
+    const tags = c.getMetadata('tags') || [];
+    const text = tags.includes('test') ? outs.map(o => [].concat(o.text || (o.data && o.data['text/plain']) || [])
+                                                           .join('')).join('') : '';
+    cells.push({index: i, count: c.executionCount, tags: tags, text: text,
                 errors: outs.filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue)});
   }
   const kernel = w.sessionContext.session && w.sessionContext.session.kernel;
@@ -49,10 +54,10 @@ STATE_JS = """() => {
 
 @pytest.fixture(scope="module")
 def jupyterlab(tmp_path_factory):
-    """A JupyterLab on a copy of the curriculum, its app exposed to the page, windowing off.
+    """`labkit lab` on the learners' copies, its app exposed to the page, windowing off.
 
     The simulator and the kernels use a state folder of their own, so that the lessons' resets never
-    touch the simulator other tests share.
+    touch the simulator other tests share. Yields (base URL, token, the labkit lab process).
     """
     work = tmp_path_factory.mktemp("browser")
     with pytest.MonkeyPatch.context() as mp:
@@ -64,7 +69,7 @@ def _serve(work):
     lessons = work / "notebooks"
     lessons.mkdir()
     for name in LESSONS:
-        nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+        nb = authoring.student_copy(authoring.read(ROOT / "notebooks" / name), Path(name).stem)
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
@@ -77,26 +82,26 @@ def _serve(work):
     news = work / "settings" / "@jupyterlab" / "apputils-extension"
     news.mkdir(parents=True)
     (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    config = work / "config"
+    config.mkdir()
+    (config / "jupyter_server_config.json").write_text(json.dumps({"LabApp": {"expose_app_in_browser": True}}))
     port, token = free_port(), "browser-test"
-    env = {**os.environ, "JUPYTER_TOKEN": token, "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
-           "JUPYTERLAB_SETTINGS_DIR": str(work / "settings"), "JUPYTER_CONFIG_DIR": str(work / "config")}
+    env = {**os.environ, "LABKIT_LAB_TOKEN": token, "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
+           "JUPYTERLAB_SETTINGS_DIR": str(work / "settings"), "JUPYTER_CONFIG_DIR": str(config)}
     sim.build()
-    sim.start(scenario="healthy-cluster")
-    log = open(work / "jupyterlab.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={port}",
-                               "--ServerApp.ip=127.0.0.1", f"--notebook-dir={lessons}",
-                               "--LabApp.expose_app_in_browser=True", "--allow-root"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log = open(work / "lab.log", "w")
+    lab = subprocess.Popen([sys.executable, "-m", "labkit.cli", "lab", "--no-browser", f"--port={port}",
+                            f"--notebooks={lessons}"], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        labprobe.wait_for_page(base, token, timeout=120, alive=lambda: server.poll() is None)
-        yield base, token
+        labprobe.wait_for_page(base, token, timeout=120, alive=lambda: lab.poll() is None)
+        yield base, token, lab
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        lab.send_signal(signal.SIGINT)  # Ctrl-C: labkit lab ends JupyterLab, its kernels and the simulator
         try:
-            server.wait(30)
+            lab.wait(60)
         except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+            lab.kill()
         sim.stop()
 
 
@@ -112,7 +117,7 @@ def browser():
 
 def _open(browser, jupyterlab, name):
     """A new page on a workspace of its own (no tabs restored from another test), the lesson's kernel idle."""
-    base, token = jupyterlab
+    base, token, _ = jupyterlab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     workspace = re.sub(r"[^a-z0-9]", "", name.lower())
     page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?token={token}&reset")
@@ -125,11 +130,8 @@ def _open(browser, jupyterlab, name):
 
 
 def _close(page):
-    """Shut the lesson's kernel down and close the page."""
-    try:
-        page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
-    finally:
-        page.close()
+    """Close the page. The lesson's kernel goes on, as when a learner moves to the next lesson."""
+    page.close()
 
 
 def _run_all(page, timeout_s=600):
@@ -174,6 +176,8 @@ def test_each_lesson_runs_and_renders_in_chromium(browser, jupyterlab, name):
     try:
         errors = _run_all(page)
         assert errors == [], errors
+        checks = [c for c in page.evaluate(STATE_JS)["cells"] if "test" in c["tags"]]
+        assert checks and all("no answer yet" in c["text"] for c in checks), [c["text"] for c in checks]
         page.wait_for_timeout(1500)                            # let the last renderers finish
         charts = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .js-plotly-plot")
         widgets = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jupyter-widgets")
@@ -227,3 +231,36 @@ def test_moving_a_slider_redraws_the_convergence_chart(browser, jupyterlab):
         explorer.screenshot(path=str(SHOTS / "03-explorer-after-slider.png"))
     finally:
         _close(page)
+
+
+def _descendants(pid: int) -> list[tuple[int, str, str]]:
+    """(pid, state, command name) of every process below ``pid``."""
+    children: dict[int, list[int]] = {}
+    info = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        info[int(entry)] = (rest[0], name)
+        children.setdefault(int(rest[1]), []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append((child, *info[child]))
+            todo.append(child)
+    return out
+
+
+def test_no_defunct_process_after_every_lesson(jupyterlab):
+    """Each lesson reset the lab world, so each stopped a simulator that labkit lab or another lesson's
+    kernel had started. Those parents, still running, must have reaped it: no <defunct> entry remains."""
+    _, _, lab = jupyterlab
+    below = _descendants(lab.pid)
+    kernels = [p for p in below if p[2].startswith("python") and p[1] != "Z"]
+    if len(kernels) < 3:  # the lab server and at least two lessons' kernels
+        pytest.skip("run with the lesson tests: they leave their kernels open")
+    assert [p for p in below if p[1] == "Z"] == []
