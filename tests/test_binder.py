@@ -6,6 +6,7 @@ does the same on this machine: as a non-root user (a dedicated one when the test
 fresh virtualenv, from a copy of the project's tracked files, with a clean home. It then executes
 lesson 00 through `start`, against the simulator that `start` launched.
 """
+import contextlib
 import json
 import os
 import pwd
@@ -59,10 +60,13 @@ def _seed_go_build_cache(home: Path) -> None:
     Go's cache is keyed by the content of every input, so postBuild still compiles and links the simulator
     itself; it only skips recompiling govmomi's unchanged packages (about a minute of both cores).
     """
-    found = subprocess.run(["go", "env", "GOCACHE"], capture_output=True, text=True)
+    from labkit.sim import builder
+
+    found = subprocess.run([builder.go_binary(), "env", "GOCACHE"], capture_output=True, text=True)
     cache = Path(found.stdout.strip()) if found.returncode == 0 else None
     if cache and cache.is_dir():
-        shutil.copytree(cache, home / ".cache" / "go-build")
+        with contextlib.suppress(shutil.Error):  # Go may trim an entry while it is copied: a miss, no harm
+            shutil.copytree(cache, home / ".cache" / "go-build", dirs_exist_ok=True)
 
 
 def _as_user(prefix, home, cmd, cwd, env_extra=None, timeout=900):

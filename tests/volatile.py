@@ -75,13 +75,15 @@ def _machine_patterns() -> list[tuple[str, re.Pattern]]:
 @dataclasses.dataclass(frozen=True)
 class Finding:
     notebook: str
-    cell: int           # index among all cells, as nbformat counts them
+    cell: int           # the code cell's number as nbval names its test item ("Cell N": code cells from 0)
+    cell_id: str
     output: str         # "stream stdout", "text/plain", ...
     kind: str
     token: str
 
     def __str__(self) -> str:
-        return f"{self.notebook}, cell {self.cell} ({self.output}): {self.kind} {self.token!r}"
+        return (f"{self.notebook}::Cell {self.cell} (id {self.cell_id}, {self.output}): "
+                f"{self.kind} {self.token!r}")
 
 
 def sanitize_patterns(path: Path = SANITIZE) -> list[tuple[str, str]]:
@@ -125,13 +127,14 @@ def scan(notebook, name: str = "", patterns: list[tuple[str, str]] | None = None
     patterns = sanitize_patterns() if patterns is None else patterns
     checks = PATTERNS + _machine_patterns()
     found = []
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type != "code" or not compared(cell):
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    for index, cell in enumerate(code):
+        if not compared(cell):
             continue
         for output in coalesce_streams([nbformat.from_dict(dict(o)) for o in cell.get("outputs", [])]):
             for key, text in _texts(output):
                 clean = sanitize(text, patterns)
                 for kind, pattern in checks:
                     for m in pattern.finditer(clean):
-                        found.append(Finding(name, index, key, kind, m.group(0)))
+                        found.append(Finding(name, index, cell.get("id", ""), key, kind, m.group(0)))
     return found
