@@ -145,7 +145,9 @@ def _samples(released, folder: Path) -> list[Path]:
     _answer(tampered, "00.guard", "answer = 'InvalidLogin'")
     (test,) = _cells(tampered, "00.guard", "test")
     test.source = 'print("[x] 00.guard what the change guard raises: correct (1/1).")'  # pretends to pass
-    tampered.cells = [c for c in tampered.cells if c not in _cells(tampered, "00.vms-on-esx-01", "test")]
+    # the test cell of one exercise deleted, and its answer cell too
+    tampered.cells = [c for c in tampered.cells if authoring.exercise_of(c) != "00.vms-on-esx-01"
+                      or not authoring.roles(c)]
     save("tampered", tampered)
 
     malicious = nbformat.from_dict(json.loads(json.dumps(student)))
@@ -164,10 +166,6 @@ def _samples(released, folder: Path) -> list[Path]:
     other.metadata["labkit"]["lesson"] = "03-memory-convergence"
     save("other-lesson", other)
 
-    missing = nbformat.from_dict(json.loads(json.dumps(student)))
-    _answer(missing, "00.cluster-hosts", "answer = 3")
-    missing.cells = [c for c in missing.cells if c not in _cells(missing, "00.guard", "solution")]
-    save("missing-cell", missing)
 
     d = folder / "corrupt"
     d.mkdir()
@@ -238,7 +236,7 @@ def test_bad_inputs_get_clear_messages(graded):
                                    "Fix: re-download it, or export it again from JupyterLab"]
     assert by["other-lesson"].notes[0].startswith("This notebook belongs to lesson 03-memory-convergence, not "
                                                   "00-getting-started.")
-    assert "00.guard: the answer cell is missing; graded as unanswered" in by["missing-cell"].notes
+    assert "00.vms-on-esx-01: the answer cell is missing; graded as unanswered" in by["tampered"].notes
 
 
 def test_feedback_and_summary(graded):
@@ -248,9 +246,9 @@ def test_feedback_and_summary(graded):
     assert "[ ] 00.vms-on-esx-01 VMs running on esx-01: not yet (0/2). 1 name(s) too many." in text
     assert "web-02" not in text  # the feedback never names the answer
     html = files["summary"].read_text()
-    assert "Exercise pass rates (9 submissions)" in html and "plotly" in html
+    assert "Exercise pass rates (8 submissions)" in html and "plotly" in html
     rates = gradebook.pass_rates(grades)
-    assert rates["00.guard"] == pytest.approx(2 / 9)
+    assert rates["00.guard"] == pytest.approx(2 / 8)
 
 
 def test_labkit_check_agrees_with_the_grade(graded):
