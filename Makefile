@@ -29,7 +29,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -c constraints.txt uv   # installs the pinned set in seconds, where pip takes a minute
-	$(BIN)/python -m uv pip install -q --python $(BIN)/python -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m uv pip install -q --system-certs --python $(BIN)/python -c constraints.txt -e '.[dev]'
 	touch $@
 
 # Pin the Python packages anew: the newest releases that pyproject.toml allows, in a fresh environment. Run it

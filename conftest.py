@@ -17,7 +17,9 @@ _OWN_STATE = None
 
 #: The files that take longest, longest first (measured with --durations). `make test` runs them first, with
 #: --no-loadscope-reorder, so that two workers finish together instead of one waiting on a late long file.
-LONGEST_FIRST = ("tests/test_browser.py", "tests/test_binder.py", "tests/test_grading.py",
+#: xdist hands each worker two files to start with: the browser worker's second is a short one, so that the
+#: grading suite starts at once on the other worker.
+LONGEST_FIRST = ("tests/test_browser.py", "tests/test_binder.py", "tests/test_notebooks.py", "tests/test_grading.py",
                  "notebooks/03b-real-precopy.ipynb", "tests/test_compat.py", "tests/test_vmotion_checks.py",
                  "tests/test_realmigration.py")
 
