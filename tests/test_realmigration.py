@@ -79,6 +79,13 @@ def test_old_qemu_under_tcg_is_warned_about():
     assert not Guest(Path("k"), Path("i"), "x", "qemu", (10, 0, 2), "tcg", "probe").tcg_unsafe
 
 
+def test_the_guest_is_described_by_its_kernel_family_not_the_archive_version():
+    for package, family in (("linux-image-6.1.0-57-cloud-amd64", "linux-image-cloud-amd64"),
+                            ("linux-image-6.8.0-45-generic", "linux-image-generic")):
+        g = Guest(Path("k"), Path("i"), package, "qemu", (10, 0, 2), "tcg", "probe")
+        assert g.kernel_family == family and g.describe().endswith(f"guest kernel from {family}")
+
+
 def test_migrate_warns_before_running_on_an_unsafe_qemu(monkeypatch):
     old = Guest(Path("k"), Path("i"), "linux-image-x", "qemu", (7, 2, 0), "tcg", "no usable /dev/kvm")
 

@@ -66,9 +66,17 @@ class Guest:
     def tcg_unsafe(self) -> bool:
         return self.accel == "tcg" and self.qemu_version[:2] < TCG_SAFE_VERSION
 
+    @property
+    def kernel_family(self) -> str:
+        """The meta-package the kernel came from (linux-image-6.1.0-57-cloud-amd64 -> linux-image-cloud-amd64).
+
+        The versioned name changes with every kernel update in the archive; the family does not.
+        """
+        return re.sub(r"^(linux-image-)\d[\d.]*-\d+-", r"\1", self.kernel_package)
+
     def describe(self) -> str:
         text = (f"QEMU {self.version_text} with {self.accel.upper()} ({self.accel_reason}); "
-                f"guest kernel from {self.kernel_package}")
+                f"guest kernel from {self.kernel_family}")
         if self.tcg_unsafe:
             text += "\n" + tcg_warning(self.qemu_version)
         return text
