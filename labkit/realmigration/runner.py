@@ -61,7 +61,12 @@ class RealMigration:
         return self.summary[key]
 
     def describe(self) -> str:
-        """What happened. Measured numbers, which vary from run to run, carry a leading ≈."""
+        """What happened. Measured numbers, which vary from run to run, carry a leading ≈.
+
+        The wording depends only on the settings and the outcome, never on a measured figure:
+        a run with ``auto_converge`` always reports its highest throttle, 0 % included. Whether
+        the throttle engaged before the run converged depends on the machine's speed and load.
+        """
         s = self.summary
         if s["outcome"] == "completed":
             text = (f"completed: ≈{s['dirty_sync_count']} dirty-bitmap syncs, ≈{s['transferred_mib']:,.0f} MiB sent, "
@@ -69,7 +74,7 @@ class RealMigration:
                     f"(expected-downtime said ≈{s['expected_downtime_ms']} ms)")
         else:
             text = f"{s['outcome']}: {s['reason']}"
-        if s["max_throttle_pct"]:
+        if s["max_throttle_pct"] or self.settings.get("auto_converge"):
             text += f"; vCPU throttled up to ≈{s['max_throttle_pct']:.0f} %"
         if s.get("pages_compared"):
             text += (f"\nmemory check: {s['pages_compared']:,} pages compared, {s['pages_differ']} differ; "
