@@ -9,7 +9,7 @@ The names a notebook needs::
 """
 import importlib
 
-from . import _display, errors, sim
+from . import _display, cells, errors, sim
 from .connection import Session, connect, current
 from .errors import LabkitError
 from .tasks import wait_for_task
@@ -49,3 +49,4 @@ __all__ = [
 ]
 
 _display.install()
+cells.install()  # which cell set `answer` (labkit.cells)

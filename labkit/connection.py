@@ -31,6 +31,7 @@ from .errors import (
     UntrustedCertificate,
 )
 from .guard import ChangeGuard
+from .sim import worlds
 
 DEFAULT_TIMEOUT_S = 30.0
 _open: list[Session] = []  # open sessions, oldest first
@@ -39,7 +40,7 @@ _open: list[Session] = []  # open sessions, oldest first
 def current() -> Session:
     """The most recently opened session that is still open."""
     if not _open:
-        raise LabkitError("No open session.", fix="session = labkit.connect()")
+        raise LabkitError("No open session.", fix="run the lesson's labkit.connect(scenario=...) cell again")
     return _open[-1]
 
 
@@ -51,8 +52,9 @@ def current_or_none() -> Session | None:
 class Session:
     """A logged-in vSphere API session (pyVmomi ServiceInstance inside)."""
 
-    def __init__(self, si, ep: _endpoint.Endpoint, user: str, guard: ChangeGuard, timeout: float):
+    def __init__(self, si, ep: _endpoint.Endpoint, user: str, guard: ChangeGuard, timeout: float, world=None):
         self.si = si
+        self.world = world  # the labkit.sim.worlds.World it is logged in to, or None (a real vCenter)
         self.content = si.RetrieveContent()
         self.endpoint = ep
         self.user = user
@@ -121,12 +123,17 @@ def connect(url: str | None = None, *, user: str | None = None, password: str | 
             env: bool = False, insecure: bool | None = None, cafile: str | None = None,
             timeout: float = DEFAULT_TIMEOUT_S, allow_changes: bool = False,
             lab_area: Iterable[str] = (), lab: bool | None = None, reset: bool = False,
-            scenario: str | None = None) -> Session:
+            scenario: str | None = None, sim_flags: Iterable[str] | None = None) -> Session:
     """Open a session.
 
-    With no ``url`` (and ``env`` false) this is the lab simulator: it is started
-    if needed, or restarted from its initial inventory with ``reset=True``.
-    ``scenario="healthy-cluster"`` restarts it on that lab scenario, pristine.
+    With no ``url`` (and ``env`` false) this is a lab world of this kernel's own
+    (:mod:`labkit.sim.worlds`): ``scenario="healthy-cluster"`` starts that lab
+    scenario pristine, in a simulator no other kernel or lesson can change, and
+    leaves this kernel's other worlds running. With no scenario it is the
+    world this kernel used last, or else a new world of ``$LABKIT_SCENARIO``
+    (the generated inventory when unset); ``reset=True`` restarts that world
+    pristine. ``sim_flags`` are extra simulator flags for a new world
+    (``["-migration-seconds", "0.02"]``). Each world ends with its kernel.
     With ``env=True`` the address and login come from govc's variables
     ``GOVC_URL``, ``GOVC_USERNAME``, ``GOVC_PASSWORD``, ``GOVC_INSECURE``,
     ``GOVC_TLS_CA_CERTS``.
@@ -146,8 +153,10 @@ def connect(url: str | None = None, *, user: str | None = None, password: str | 
             insecure = True
 
     managed = url is None
+    world = None
     if managed:
-        state = sim.reset(scenario=scenario) if (reset or scenario) else sim.start()
+        world = _world(scenario, reset, sim_flags)
+        state = world.state
         ep = _endpoint.parse(state.url)
         user, password = state.username, state.password
     else:
@@ -158,20 +167,44 @@ def connect(url: str | None = None, *, user: str | None = None, password: str | 
             raise InvalidLogin(f"No user name or password given for {ep.url}.",
                                fix="connect(url, user=..., password=...) or set GOVC_USERNAME and GOVC_PASSWORD")
         managed = _is_managed_simulator(ep)
+        world = worlds.find(ep.url) if managed else None
 
     is_lab = managed if lab is None else (lab and managed)
     context = _ssl_context(ep, insecure=insecure if insecure is not None else managed, cafile=cafile)
     si = _login(ep, user, password, context, timeout, managed)
     guard = ChangeGuard(is_lab=is_lab, allow_changes=allow_changes, lab_area=tuple(lab_area))
-    session = Session(si, ep, user, guard, timeout)
+    session = Session(si, ep, user, guard, timeout, world)
     _open.append(session)
     return session
 
 
+def _world(scenario: str | None, reset: bool, flags: Iterable[str] | None):
+    """The world a managed connect() logs in to (see :func:`connect`)."""
+    from . import cells
+
+    cells.install()
+    if scenario is not None or flags is not None:
+        return worlds.open(scenario or worlds.GENERATED, args=list(flags or ()), fresh=True)
+    last = worlds.latest()
+    if last is not None:
+        return worlds.open(last.scenario, args=last.args, fresh=True) if reset else last
+    return worlds.open(os.environ.get("LABKIT_SCENARIO", worlds.GENERATED), fresh=True)
+
+
+def session_for(world) -> Session:
+    """An open session on ``world``: the newest one open, or a new login (the world's own credentials)."""
+    for s in reversed(_open):
+        if s.world == world and not s.closed:
+            return s
+    return connect(world.url, user=world.state.username, password=world.state.password)
+
+
 def _is_managed_simulator(ep: _endpoint.Endpoint) -> bool:
-    """Is this the loopback simulator that labkit itself runs?"""
+    """Is this a loopback simulator that labkit itself runs (a world of this kernel, or `labkit sim`)?"""
     if not ep.is_loopback:
         return False
+    if worlds.find(ep.url) is not None:
+        return True
     st = sim.status()
     if st.sim is None:
         return False

@@ -4,7 +4,7 @@ import pytest
 
 import labkit
 from labkit import sim
-from labkit.sim import process
+from labkit.sim import process, worlds
 
 
 @pytest.fixture(scope="session")
@@ -13,22 +13,24 @@ def binary():
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def lab(binary):
-    """The session's lab simulator (in the test state folder set by the root conftest)."""
-    return sim.start()
+    """This test process's lab world of the generated inventory (in the test state folder of the root conftest),
+    started if needed and made the one connect() logs in to."""
+    return worlds.open(worlds.GENERATED, fresh=False)
 
 
 @pytest.fixture
 def session(lab):
+    """A session on the world this test process used last (as a kernel's labkit.connect() gives)."""
     with labkit.connect() as s:
         yield s
 
 
 @pytest.fixture
 def fresh_lab(binary):
-    """A lab simulator restarted from its initial inventory (for tests that change it)."""
-    return sim.reset([])
+    """The generated inventory, pristine (for tests that change it); connect() logs in to it."""
+    return worlds.open(worlds.GENERATED, fresh=True)
 
 
 @pytest.fixture

@@ -34,12 +34,10 @@ def find_vm(session, name):
 def lab_world(scenario, *flags):
     """A fresh session on a pristine scenario; migrations run fast unless flags say otherwise."""
     import labkit
-    from labkit import sim
 
     if not any(f == "-migration-seconds" for f in flags):
         flags = ("-migration-seconds", "0.02", *flags)
-    sim.reset(list(flags), scenario=scenario)
-    return labkit.connect()
+    return labkit.connect(scenario=scenario, sim_flags=list(flags))
 
 
 def by_name(session, kind):

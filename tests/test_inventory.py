@@ -8,6 +8,7 @@ from pyVmomi import vim, vmodl
 
 import labkit
 from labkit import inventory, sim
+from labkit.sim import worlds
 
 
 @pytest.fixture(scope="module")
@@ -17,11 +18,10 @@ def big(binary, tmp_path_factory):
     old = os.environ["LABKIT_STATE_DIR"]
     os.environ["LABKIT_STATE_DIR"] = str(tmp_path_factory.mktemp("big-state"))
     try:
-        sim.start(["-cluster", "2", "-host", "3", "-vm", "60", "-pg", "3", "-ds", "2"])
-        with labkit.connect() as s:
+        with labkit.connect(sim_flags=["-cluster", "2", "-host", "3", "-vm", "60", "-pg", "3", "-ds", "2"]) as s:
             yield s
     finally:
-        sim.stop()
+        worlds.open(worlds.GENERATED)  # the next test's connect() gets the usual generated inventory
         os.environ["LABKIT_STATE_DIR"] = old
 
 

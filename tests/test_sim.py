@@ -52,7 +52,7 @@ def test_not_built_says_the_one_command(private_state, tmp_path, monkeypatch):
     monkeypatch.delenv("LABKIT_VCSIM", raising=False)
     monkeypatch.setenv("PATH", os.path.dirname(shutil.which("go")) + ":/usr/bin:/bin")
     with pytest.raises(SimulatorNotBuilt) as e:
-        labkit.connect()
+        labkit.connect(scenario="healthy-cluster")
     assert str(e.value) == "The lab simulator is not built yet. Fix: labkit sim build"
     r = run_cli("sim", "start")
     assert r.returncode == 1
@@ -80,8 +80,8 @@ def test_launcher_announces_like_vcsim(extra_sim):
 
 
 def test_counts_flags_shape_the_inventory(private_state):
-    sim.start(["-dc", "2", "-cluster", "2", "-host", "2", "-standalone-host", "1", "-vm", "3", "-pool", "1"])
-    with labkit.connect() as s:
+    flags = ["-dc", "2", "-cluster", "2", "-host", "2", "-standalone-host", "1", "-vm", "3", "-pool", "1"]
+    with labkit.connect(sim_flags=flags) as s:
         hosts = labkit.inventory.hosts(s)
         clusters = labkit.inventory.clusters(s)
         vms = labkit.inventory.vms(s)

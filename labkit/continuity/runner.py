@@ -44,6 +44,8 @@ class MigrationRun:
     timeline: pd.DataFrame
     events: pd.DataFrame
     invariants: pd.DataFrame
+    #: the lab world it ran in (labkit.sim.worlds.World), None on a real vCenter; an exercise checks it there
+    world: object = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def holds(self) -> bool:
@@ -162,7 +164,7 @@ def migrate(session, vm, host=None, datastore=None, *, pool=None, priority: str 
     return MigrationRun(vm=before.name, kind=kind, host=host.name if host is not None else None,
                         datastore=datastore.name if datastore is not None else None, succeeded=succeeded,
                         fault_type=fault_type, message=message, before=before, after=after, timeline=timeline,
-                        events=events, invariants=table)
+                        events=events, invariants=table, world=getattr(session, "world", None))
 
 
 def _task_rows(updates, t0: dt.datetime, offset: dt.timedelta) -> list[dict]:

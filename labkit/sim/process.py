@@ -74,13 +74,13 @@ class SimStatus:
         return f"dead: pid {s.pid} is gone; the next 'labkit sim start' starts a fresh simulator"
 
 
-def _state_file() -> Path:
-    return paths.state_dir() / "sim.json"
+def _state_file(folder: Path | None = None) -> Path:
+    return (folder or paths.state_dir()) / "sim.json"
 
 
 @contextlib.contextmanager
-def _locked():
-    d = paths.state_dir()
+def _locked(folder: Path | None = None):
+    d = folder or paths.state_dir()
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(d / "lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -90,16 +90,16 @@ def _locked():
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _read_state() -> SimState | None:
+def _read_state(folder: Path | None = None) -> SimState | None:
     try:
-        data = json.loads(_state_file().read_text())
+        data = json.loads(_state_file(folder).read_text())
         return SimState(**data)
     except (OSError, ValueError, TypeError):
         return None
 
 
-def _write_state(s: SimState) -> None:
-    f = _state_file()
+def _write_state(s: SimState, folder: Path | None = None) -> None:
+    f = _state_file(folder)
     tmp = f.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -107,9 +107,9 @@ def _write_state(s: SimState) -> None:
     os.replace(tmp, f)
 
 
-def _clear_state() -> None:
+def _clear_state(folder: Path | None = None) -> None:
     with contextlib.suppress(FileNotFoundError):
-        _state_file().unlink()
+        _state_file(folder).unlink()
 
 
 def _proc_start_time(pid: int) -> str | None:
@@ -139,8 +139,9 @@ def _answers(s: SimState, timeout: float = 2.0) -> bool:
         return False
 
 
-def status() -> SimStatus:
-    s = _read_state()
+def status(folder: Path | None = None) -> SimStatus:
+    """The simulator of a state folder (default: :func:`paths.state_dir`)."""
+    s = _read_state(folder)
     if s is None:
         return SimStatus("stopped")
     if not _alive(s):
@@ -205,38 +206,63 @@ def _wait_for_announcement(proc: subprocess.Popen, log: Path, timeout: float) ->
 
 
 def start(args: list[str] | None = None, *, scenario: str | None = None, binary: str | os.PathLike | None = None,
-          listen: str = "127.0.0.1:0", timeout: float = START_TIMEOUT_S) -> SimState:
+          listen: str = "127.0.0.1:0", timeout: float = START_TIMEOUT_S, folder: Path | None = None,
+          tied: bool = False) -> SimState:
     """Start the lab simulator in the background, or return the running one.
 
     ``scenario`` names a lab scenario (``labkit scenarios`` lists them);
     ``args`` are extra simulator flags (``-host 5`` …). Both only apply when a
-    new simulator starts.
+    new simulator starts. ``folder`` is the state folder (default
+    :func:`paths.state_dir`); ``tied=True`` ends the simulator when this
+    process ends (a kernel's own world, :mod:`labkit.sim.worlds`).
     """
-    with _locked():
-        current = status()
+    d = folder or paths.state_dir()
+    with _locked(d):
+        current = status(d)
         if current.state == "running":
             return current.sim
         if current.state == "unreachable":
             _terminate(current.sim)
-        _clear_state()  # dead or gone: recover by starting afresh
+        _clear_state(d)  # dead or gone: recover by starting afresh
         extra = list(args or [])
         if scenario:
             from .. import scenarios
 
-            compiled = scenarios.write(scenario, paths.state_dir())
+            compiled = scenarios.write(scenario, d)
             extra = ["-scenario", str(compiled), *extra]
-        return _spawn(extra, resolve_binary(binary), listen, timeout, scenario or "")
+        return _spawn(extra, resolve_binary(binary), listen, timeout, scenario or "", d, tied)
 
 
-def _spawn(args: list[str], program: Path, listen: str, timeout: float, scenario: str = "") -> SimState:
+#: setpriv (util-linux) sets the parent-death signal, then runs the simulator: the kernel dies, so does its world
+_SETPRIV = shutil.which("setpriv")
+_spawner = None  # one long-lived thread starts tied simulators (the signal follows the thread that forks)
+
+
+def _popen(cmd: list[str], out, tied: bool) -> subprocess.Popen:
+    def launch():
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True)
+
+    if not (tied and _SETPRIV):
+        return launch()
+    global _spawner
+    if _spawner is None:
+        import concurrent.futures
+
+        _spawner = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="labkit-spawner")
+    cmd[:0] = [_SETPRIV, "--pdeathsig", "TERM", "--"]
+    return _spawner.submit(launch).result()
+
+
+def _spawn(args: list[str], program: Path, listen: str, timeout: float, scenario: str = "",
+           folder: Path | None = None, tied: bool = False) -> SimState:
     user, password = credentials()
-    d = paths.state_dir()
+    d = folder or paths.state_dir()
     log = d / "sim.log"
     cmd = [str(program), "-l", listen, "-username", user, "-password", password, *args]
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # its first line carries the login
     with os.fdopen(fd, "w") as out:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True)
+        proc = _popen(cmd, out, tied)
     m = _wait_for_announcement(proc, log, timeout)
     pid = int(m.group("pid"))
     s = SimState(pid=pid, url=_strip_userinfo(m.group("url")), username=user, password=password,
@@ -248,7 +274,7 @@ def _spawn(args: list[str], program: Path, listen: str, timeout: float, scenario
             _kill(proc)
             raise SimulatorError(f"The lab simulator announced {s.url} but does not answer there; see {log}.")
         time.sleep(0.05)
-    _write_state(s)
+    _write_state(s, d)
     _reap_when_it_ends(proc)
     return s
 
@@ -286,13 +312,13 @@ def _terminate(s: SimState, grace: float = 5.0) -> None:
         time.sleep(0.05)
 
 
-def stop() -> SimStatus:
-    """Stop the lab simulator. Returns the status it had before."""
-    with _locked():
-        before = status()
+def stop(folder: Path | None = None) -> SimStatus:
+    """Stop the lab simulator (of ``folder``, default :func:`paths.state_dir`). Returns the status it had before."""
+    with _locked(folder):
+        before = status(folder)
         if before.sim is not None:
             _terminate(before.sim)
-        _clear_state()
+        _clear_state(folder)
         return before
 
 
