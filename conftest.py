@@ -53,11 +53,12 @@ def pytest_unconfigure(config):
 MEASURES_THE_MACHINE = ("notebooks/03b-real-precopy.ipynb",)
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     """Give such a notebook's kernel, and so the QEMU guests it starts, priority over the other test worker.
-
     Needs root (CI runs as root); elsewhere the kernel keeps the usual priority.
+
+    After each exercise's test cell, judge three answers in every place (:func:`_judge_in_every_place`).
     """
     if item.nodeid.split("::")[0] in MEASURES_THE_MACHINE:
         kernel = getattr(getattr(item, "parent", None), "kernel", None)
@@ -67,4 +68,48 @@ def pytest_runtest_call(item):
                 os.setpriority(os.PRIO_PROCESS, process.pid, -10)
             except OSError:
                 pass
-    yield
+    result = yield  # a failing cell raises here, and is not judged further
+    _judge_in_every_place(item)
+    return result
+
+
+def _judge_in_every_place(item) -> None:
+    """After an exercise's test cell of a lesson, in the lesson's own kernel: a right, a wrong and a wrong-type
+    answer get the same points in the notebook as in grading (tests/agreement.py). A difference fails the cell."""
+    cell = getattr(item, "cell", None)
+    if cell is None or not item.nodeid.startswith("notebooks/") or "test" not in cell.metadata.get("tags", []):
+        return
+    import json
+    from queue import Empty
+
+    exercise = cell.metadata["labkit"]["exercise"]
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tests")
+    code = (f"import json as _j, sys as _s\n_s.path.insert(0, {here!r})\nimport agreement as _agreement\n"
+            f"print('AGREEMENT ' + _j.dumps(_agreement.judge({exercise!r}, globals())))")
+    kernel = item.parent.kernel
+    msg_id = kernel.execute_cell_input(code, allow_stdin=False)
+    kernel.await_reply(msg_id, timeout=120)
+    text = []
+    while True:
+        try:
+            msg = kernel.get_message(stream="iopub", timeout=30)
+        except Empty:
+            break
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream":
+            text.append(msg["content"]["text"])
+        elif msg["msg_type"] == "error":
+            text.append("\n".join(msg["content"]["traceback"]))
+        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+    found = [line for line in "".join(text).splitlines() if line.startswith("AGREEMENT ")]
+    if not found:
+        raise AssertionError(f"{exercise}: the agreement check did not run: {''.join(text)[-2000:]}")
+    import sys
+
+    sys.path.insert(0, here)
+    import agreement
+
+    problems = agreement.verdicts_agree(json.loads(found[-1].removeprefix("AGREEMENT ")))
+    assert not problems, f"{exercise}: " + "; ".join(problems)

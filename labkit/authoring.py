@@ -6,9 +6,10 @@ metadata field:
 - a **solution** cell (tag ``solution``) holds the answer between
   ``### BEGIN SOLUTION`` and ``### END SOLUTION``; the release replaces that
   region by a placeholder (``answer = ...``, or ``metadata.labkit.placeholder``);
-- a **test** cell (tag ``test``) calls ``labkit.exercises.check``; lines between
-  ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` are removed from the
-  release and put back when grading;
+- a **test** cell (tag ``test``) calls ``labkit.exercises.check``, and nothing
+  the learner cannot see: nbgrader's ``### BEGIN HIDDEN TESTS`` regions are
+  refused, because a rule only the grader runs makes ``labkit grade`` disagree
+  with the verdict the learner read (put the rule in the exercise's checker);
 - both carry ``metadata.labkit.exercise``, the exercise id.
 
 Every other cell is locked: grading always uses the source's version. These
@@ -104,7 +105,9 @@ def validate(nb, where: str) -> list[str]:
         if "solution" in r and not released and SOLUTION[0] not in cell.source:
             raise AuthoringError(f"{where}: solution cell {i} ({ex}) has no '{SOLUTION[0]}' region.")
         _region(cell.source, SOLUTION, "", f"{where} cell {i}")
-        _region(cell.source, HIDDEN, None, f"{where} cell {i}")
+        if any(line.strip() in HIDDEN for line in cell.source.splitlines()):
+            raise AuthoringError(f"{where}: cell {i} ({ex}) has hidden tests. The learner's check and the grade must "
+                                 "judge alike: put the rule in the exercise's checker (labkit/lessons/) instead.")
         if "test" in r and ex not in ids:
             ids.append(ex)
     if not ids:

@@ -9,7 +9,7 @@ from .. import compat, evc, inventory
 from ..exercises import NOT_ANSWERED, exercise, same_names
 
 
-@exercise("02.destinations", "hosts app-ab can move to", points=2, hints=(
+@exercise("02.destinations", "hosts app-ab can move to", world="partial-storage", points=2, hints=(
     "labkit.compat.matrix(session, vms=['app-ab']) has one row per destination with a verdict.",
     "Keep the hosts whose verdict is not 'blocked', and leave out the host app-ab already runs on.",
 ))
@@ -19,7 +19,7 @@ def destinations(answer, session):
     return same_names(answer, said.loc[(said["verdict"] != "blocked") & (said["host"] != here), "host"])
 
 
-@exercise("02.highest-evc", "highest EVC mode for Cluster-NoEVC", points=2, hints=(
+@exercise("02.highest-evc", "highest EVC mode for Cluster-NoEVC", world="mixed-intel-evc", points=2, hints=(
     "Each host's maxEVCModeKey (labkit.inventory.hosts) is the best mode it can run.",
     "The cluster can run only a mode every host supports: labkit.evc.highest([...their maxEVCModeKey...]).",
 ))
@@ -28,7 +28,7 @@ def highest_evc(answer, session):
     return str(answer).strip() == evc.highest(hosts.loc[hosts["cluster"] == "Cluster-NoEVC", "maxEVCModeKey"])
 
 
-@exercise("02.storage-rule", "your storage rule agrees with vCenter", points=3, hints=(
+@exercise("02.storage-rule", "your storage rule agrees with vCenter", world="partial-storage", points=3, hints=(
     "Your function gets inventory.vms, inventory.datastores and inventory.hosts tables and returns (vm, host) pairs.",
     "A pair is blocked when one of the VM's datastores (vms.datastore) does not list the host (datastores.hosts).",
     "Return a set of tuples such as {('app-local', 'esx-01')}; vCenter checks storage for every pair, "
@@ -48,7 +48,7 @@ def storage_rule(answer, session):
     return f"{len(got - truth)} pair(s) too many and {len(truth - got)} missing"
 
 
-@exercise("02.fix-and-prove", "web-01 runs on esx-02", points=2, hints=(
+@exercise("02.fix-and-prove", "web-01 runs on esx-02", world="host-states", points=2, hints=(
     "esx-02 is in maintenance mode: labkit.hostconfig.exit_maintenance(session, host) ends it "
     "(HostSystem.ExitMaintenanceMode_Task).",
     "Then migrate: session.change(vm, 'MigrateVM_Task', host=host, priority='defaultPriority'); "

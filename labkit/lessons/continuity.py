@@ -10,7 +10,7 @@ import dataclasses
 
 from .. import inventory
 from ..continuity import MigrationRun, network, state, storage
-from ..exercises import NOT_ANSWERED, exercise, same_number
+from ..exercises import NOT_ANSWERED, exercise, same_number, whole_number
 
 
 def _run_problem(run, vm: str) -> str | None:
@@ -26,7 +26,7 @@ def _run_problem(run, vm: str) -> str | None:
     return None
 
 
-@exercise("04.not-shared", "app-local runs on esx-01, nothing lost", points=3, hints=(
+@exercise("04.not-shared", "app-local runs on esx-01, nothing lost", world="partial-storage", points=3, hints=(
     "Try it: continuity.migrate(session, 'app-local', host='esx-01') and read run.fault_type and run.message.",
     "local-03 is mounted on esx-03 only. Move the files too: add datastore= a datastore esx-01 mounts "
     "(labkit.inventory.datastores(session) lists each datastore's hosts).",
@@ -47,7 +47,7 @@ def not_shared(answer, session):
     return True
 
 
-@exercise("04.mirrored", "data the mirror driver mirrors", points=2, hints=(
+@exercise("04.mirrored", "data the mirror driver mirrors", world=None, points=2, hints=(
     "The copy takes disk size / copy rate seconds (1 GiB = 1024 MiB).",
     "A write is mirrored only if it lands behind the copier. Writes are spread evenly over the disk, and on "
     "average half of it is behind the copier: mirrored = write rate x copy time / 2.",
@@ -65,7 +65,7 @@ def _left_behind_truth(run: MigrationRun) -> list[str]:
     return sorted(out)
 
 
-@exercise("04.left-behind", "your 'nothing left behind' check", points=3, hints=(
+@exercise("04.left-behind", "your 'nothing left behind' check", world=None, points=3, hints=(
     "run.before.datastores names the datastores the VM used before; run.after.browsed_on(name) lists the files "
     "the datastore browser still finds in the VM's folder there.",
     "Collect those files for every old datastore other than run.datastore and return them sorted; "
@@ -88,7 +88,8 @@ def left_behind(answer, session):
     return True
 
 
-@exercise("05.port-group", "web-prod runs on esx-03 with its MAC and network", points=3, hints=(
+@exercise("05.port-group", "web-prod runs on esx-03 with its MAC and network",
+           world="network-mismatch", points=3, hints=(
     "continuity.migrate(session, 'web-prod', host='esx-03') is refused: read run.fault_type and run.message.",
     "vMotion matches standard port groups by name. esx-03 has no port group 'Prod': add one to its vSwitch0 with "
     "labkit.hostconfig.add_port_group(session, host, 'Prod') (HostNetworkSystem.AddPortGroup).",
@@ -111,17 +112,15 @@ def port_group(answer, session):
     return True
 
 
-@exercise("05.lost-pings", "pings lost in the outage", points=2, hints=(
+@exercise("05.lost-pings", "pings lost in the outage", world=None, points=2, hints=(
     "Traffic is lost from the stun until the switches have learned the new port: downtime + RARP delay.",
     "Count the send times 0, 0.2, 0.4, ... that fall inside that window (the one at exactly its end gets through).",
 ))
 def lost_pings(answer, session):
-    if isinstance(answer, bool):
-        return "answer with a count"
-    return int(answer) == answer and int(answer) == network.lost_pings(0.9, interval_s=0.2, rarp_delay_s=0.3)
+    return whole_number(answer) == network.lost_pings(0.9, interval_s=0.2, rarp_delay_s=0.3)
 
 
-@exercise("05.survives-2s", "does the 2 s session survive?", points=2, hints=(
+@exercise("05.survives-2s", "does the 2 s session survive?", world=None, points=2, hints=(
     "Outage = downtime + RARP delay. The segment in flight is resent after 0.2 s, then the wait doubles each time.",
     "Add up the waits until a retransmission leaves after the outage: that is the stall. Compare it with 2 s.",
 ))

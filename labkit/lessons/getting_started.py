@@ -5,7 +5,7 @@ from .. import inventory
 from ..exercises import exercise, same_names, same_number
 
 
-@exercise("00.cluster-hosts", "hosts in cluster Cluster-A", points=1, hints=(
+@exercise("00.cluster-hosts", "hosts in cluster Cluster-A", world="healthy-cluster", points=1, hints=(
     "labkit.inventory.clusters(session) has a numHosts column.",
     "Select the row whose name is 'Cluster-A' and read numHosts, or count the rows of hosts(session) in that cluster.",
 ))
@@ -14,7 +14,7 @@ def cluster_hosts(answer, session):
     return same_number(answer, int((truth["cluster"] == "Cluster-A").sum()))
 
 
-@exercise("00.vms-on-esx-01", "VMs running on esx-01", points=2, hints=(
+@exercise("00.vms-on-esx-01", "VMs running on esx-01", world="healthy-cluster", points=2, hints=(
     "labkit.inventory.vms(session) has a host column and a powerState column.",
     "Keep the rows whose host is 'esx-01' and whose powerState is 'poweredOn', then take the name column.",
 ))
@@ -23,7 +23,7 @@ def vms_on_esx01(answer, session):
     return same_names(answer, vms.loc[(vms["host"] == "esx-01") & (vms["powerState"] == "poweredOn"), "name"])
 
 
-@exercise("00.guard", "what the change guard raises", points=1, hints=(
+@exercise("00.guard", "what the change guard raises", world=None, points=1, hints=(
     "Run the rehearsal cell above and read the first word of the error line.",
     "The answer is an exception class of labkit.errors; give the class or its name.",
 ))

@@ -32,7 +32,7 @@ PHASES = {
 ORDER = ["q", "s", "p", "r", "t"]
 
 
-@exercise("01.claims", "which statements about vMotion are true", points=2, needs_session=False, hints=(
+@exercise("01.claims", "which statements about vMotion are true", world=None, points=2, hints=(
     "vMotion needs two running hosts; think about what a failed host can still send.",
     ("DRS and maintenance mode are users of vMotion, not requirements of it; one statement names a product "
      "that does not exist."),
@@ -52,7 +52,7 @@ def claims(answer, session):
     return True
 
 
-@exercise("01.phases", "the phases of a vMotion, in order", points=1, needs_session=False, hints=(
+@exercise("01.phases", "the phases of a vMotion, in order", world=None, points=1, hints=(
     "vCenter refuses a migration before anything is copied; the guest stops only once, near the end.",
     "After the switchover the VM runs on the destination; the source lets go last.",
 ))
@@ -71,7 +71,7 @@ def phases(answer, session):
     return True
 
 
-@exercise("01.first-vmotion", "db-01 moved by vMotion to esx-01", points=2, hints=(
+@exercise("01.first-vmotion", "db-01 moved by vMotion to esx-01", world="healthy-cluster", points=2, hints=(
     "continuity.migrate(session, 'db-01', host='esx-01') migrates it and returns a MigrationRun.",
     "Answer with the run itself; run.describe() shows what happened.",
 ))

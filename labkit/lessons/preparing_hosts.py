@@ -41,7 +41,7 @@ def _vmotion_adapters(session, host: str):
     return table[table["services"].apply(lambda s: "vmotion" in s)]
 
 
-@exercise("01b.checklist", "what vCenter needs before a vMotion", points=1, needs_session=False, hints=(
+@exercise("01b.checklist", "what vCenter needs before a vMotion", world=None, points=1, hints=(
     ("Keep what vCenter checks for the VM and the two hosts; drop what only uses vMotion or has nothing to do "
      "with it."),
     ("DRS uses vMotion; HA restarts VMs after a host failure. One of the statements names a product that does not "
@@ -74,7 +74,8 @@ def _vmotion_problem(run, vm: str, host: str) -> str | None:
     return None
 
 
-@exercise("01b.evc", "the highest EVC mode applied to Cluster-A, proven by moving web-01 to esx-02", points=3, hints=(
+@exercise("01b.evc", "the highest EVC mode applied to Cluster-A, proven by moving web-01 to esx-02",
+           world="nothing-ready", points=3, hints=(
     ("labkit.evc.common(hosts['maxEVCModeKey']) lists the modes every host of the cluster supports, lowest first; "
      "hostconfig.check_evc(session, 'Cluster-A', mode) lists what stops one."),
     ("ActiveVMsBlockingEVC: a running VM has seen more than the mode. Power it off first "
@@ -99,7 +100,7 @@ def evc_applied(answer, session):
     return True
 
 
-@exercise("01b.esx-03", "esx-03 prepared, and app-02 moved to it", points=4, hints=(
+@exercise("01b.esx-03", "esx-03 prepared, and app-02 moved to it", world="nothing-ready", points=4, hints=(
     ("continuity.migrate(session, 'app-02', host='esx-03') is refused: read run.fault_type and run.message, or "
      "compat.vcenter(session, vms=['app-02']) for every check at once."),
     ("esx-03 needs what esx-01 and esx-02 got: out of maintenance mode, the standard port group Prod "
@@ -125,7 +126,8 @@ def esx_03(answer, session):
     return True
 
 
-@exercise("01b.jumbo", "jumbo frames on the vMotion path between esx-01 and esx-02", points=2, hints=(
+@exercise("01b.jumbo", "jumbo frames on the vMotion path between esx-01 and esx-02",
+           world="nothing-ready", points=2, hints=(
     "hostconfig.vmkernel_adapters(session, host) shows each adapter's MTU and its switch's MTU.",
     ("Raise both, on both hosts: hostconfig.set_switch_mtu(session, host, 'vSwitch0', 9000) and "
      "hostconfig.set_mtu(session, host, device, 9000)."),
@@ -146,7 +148,7 @@ def jumbo(answer, session):
     return same_number(answer, carried)
 
 
-@exercise("01b.two-links", "seconds a second vMotion adapter saves on db-02", points=2, needs_session=False, hints=(
+@exercise("01b.two-links", "seconds a second vMotion adapter saves on db-02", world=None, points=2, hints=(
     ("inputs = precopy.workload('oltp-database', 16384) gives the workload; precopy.simulate(**inputs, "
      "link_gbps=10, nics=1) one migration."),
     "Run it with nics=1 and with nics=2 and subtract the total times (summary 'total_s').",

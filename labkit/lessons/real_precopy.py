@@ -13,7 +13,7 @@ FAILING = dict(memory_mib=128, wss_mib=48, hot_mib=16, dirty_rate=8192, pattern=
                max_bandwidth_mibps=24, downtime_limit_ms=100, auto_converge=False, timeout_s=6.0)
 
 
-@exercise("03b.threshold", "the pending size below which QEMU tries to switch over", points=1, needs_session=False,
+@exercise("03b.threshold", "the pending size below which QEMU tries to switch over", world=None, points=1,
           hints=(
               "QEMU compares what is still pending with bandwidth × downtime-limit.",
               "48 MiB/s × 0.25 s: mind that downtime-limit is in milliseconds.",
@@ -22,7 +22,7 @@ def threshold(answer, session):
     return same_number(answer, 48 * 250 / 1000, rel=0.01)
 
 
-@exercise("03b.converge", "the failing run, changed once, converges with nothing lost", points=3, needs_session=False,
+@exercise("03b.converge", "the failing run, changed once, converges with nothing lost", world=None, points=3,
           hints=(
               "Start from settings = dict(rm_failing); change one value; run rm.migrate(**settings).",
               "The guest writes 8192 pages/s = 32 MiB/s. What must the link carry to get ahead of it?",
@@ -46,7 +46,7 @@ def converge(answer, session):
     return True
 
 
-@exercise("03b.downtime", "why the downtime is far below expected-downtime", points=1, needs_session=False, hints=(
+@exercise("03b.downtime", "why the downtime is far below expected-downtime", world=None, points=1, hints=(
     "expected-downtime divides what is pending by the bandwidth QEMU measured under max-bandwidth.",
     "Compare how fast the last few MiB went with max-bandwidth.",
 ))
@@ -58,7 +58,7 @@ def downtime(answer, session):
     return answer.strip().lower() == "b"
 
 
-@exercise("03b.min-bandwidth", "the smallest max-bandwidth the model says converges", points=2, needs_session=False,
+@exercise("03b.min-bandwidth", "the smallest max-bandwidth the model says converges", world=None, points=2,
           hints=(
               "rm.predict(settings) runs the calibrated QEMU-window model; .summary['outcome'] says 'completed' or not.",
               "Loop over whole MiB/s values from 1 upwards, with settings = dict(rm_failing, max_bandwidth_mibps=b).",

@@ -57,7 +57,7 @@ def _case(answer, session, scenario: str, vm: str, host: str) -> tuple[str | Non
     return None, vms
 
 
-@exercise("06.vmotion-adapter", "stuck-03 leaves esx-03 by vMotion", points=2, hints=(
+@exercise("06.vmotion-adapter", "stuck-03 leaves esx-03 by vMotion", world="no-vmotion-vmk", points=2, hints=(
     ("The fault's details name the failing side. hostconfig.vmkernel_adapters(session, hostconfig.host(session, "
      "'esx-03')) shows what esx-03 has."),
     ("Give esx-03 what the other hosts have: a port group for vMotion (hostconfig.add_port_group), a VMkernel "
@@ -74,7 +74,7 @@ def vmotion_adapter(answer, session):
     return True
 
 
-@exercise("06.reconnect", "web-02 moved to esx-03 once esx-03 answers again", points=2, hints=(
+@exercise("06.reconnect", "web-02 moved to esx-03 once esx-03 answers again", world="host-states", points=2, hints=(
     "hostconfig.readiness(session) shows each host's state. Which state does esx-03 have?",
     "A disconnected host is brought back with HostSystem.ReconnectHost_Task: hostconfig.reconnect(session, esx).",
     "Then migrate web-02 to esx-03 and answer with the run.",
@@ -89,7 +89,8 @@ def reconnect(answer, session):
     return True
 
 
-@exercise("06.cd-rom", "cd-host moved to esx-02, its CD-ROM disconnected, not removed", points=2, hints=(
+@exercise("06.cd-rom", "cd-host moved to esx-02, its CD-ROM disconnected, not removed",
+           world="blocking-devices", points=2, hints=(
     "vmconfig.devices(session, 'cd-host') shows the CD/DVD drive: its backing is the host's own drive, connected.",
     ("Disconnect it while the VM runs: vmconfig.disconnect(session, 'cd-host', 'CD/DVD drive 1') "
      "(ReconfigVM_Task, device edit). A disconnected host device is only a warning."),
@@ -108,7 +109,7 @@ def cd_rom(answer, session):
     return True
 
 
-@exercise("06.make-room", "analytics moved to small-02 without stopping any VM", points=3, hints=(
+@exercise("06.make-room", "analytics moved to small-02 without stopping any VM", world="low-memory", points=3, hints=(
     ("The fault's details give the memory requested and the memory unreserved on small-02. "
      "inventory.vms(session) shows what runs there."),
     ("Powering resident-24g off would free the memory, and stop a VM. Move it instead: big-01 has room "
@@ -131,7 +132,8 @@ def make_room(answer, session):
     return True
 
 
-@exercise("06.distributed", "app-dv moved to esx-04 on its distributed port group", points=3, hints=(
+@exercise("06.distributed", "app-dv moved to esx-04 on its distributed port group",
+           world="network-mismatch", points=3, hints=(
     "inventory.networks(session) shows App-DV's switch and the hosts it reaches. Is esx-04 one of them?",
     ("A distributed port group reaches the hosts that are members of its switch. Add esx-04 to DSwitch: "
      "hostconfig.add_dvs_host(session, 'DSwitch', hostconfig.host(session, 'esx-04')) (ReconfigureDvs_Task)."),
@@ -160,7 +162,7 @@ def first_release_for(hw_version: int) -> pd.Series:
     return able.iloc[0]
 
 
-@exercise("06.hardware-version", "the first ESXi release that runs modern-vm", points=2, hints=(
+@exercise("06.hardware-version", "the first ESXi release that runs modern-vm", world="old-esxi", points=2, hints=(
     "inventory.vms(session) gives modern-vm's virtual hardware version (column version).",
     ("datasets/esxi_versions.csv lists each ESXi release and the highest virtual hardware version it runs "
      "(pd.read_csv(labkit.datasets.path('esxi_versions.csv')))."),
