@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..plots import wrap_html
+
 LEVELS = {"ok": 0, "warning": 1, "blocked": 2}
 SCALE = [[0, "#2e7d32"], [0.33, "#2e7d32"], [0.34, "#f9a825"], [0.66, "#f9a825"], [0.67, "#c62828"], [1, "#c62828"]]
 
@@ -17,7 +19,7 @@ def heatmap(table: pd.DataFrame, title: str = "Can this VM move to this host?") 
     # a pair missing from the table (a VM's own host, say) stays blank
     why = grid["reasons"].where(grid["reasons"] != "", "no problem found").unstack() \
         .reindex(index=vms, columns=hosts).fillna("not checked")
-    text = np.vectorize(lambda v, h, r: f"{v} → {h}<br>{r.replace('; ', '<br>')}")(
+    text = np.vectorize(lambda v, h, r: f"{v} → {h}<br>{_reasons(r)}")(
         np.array(vms)[:, None], np.array(hosts)[None, :], why.to_numpy())
     fig = go.Figure(go.Heatmap(x=hosts, y=vms, z=z.to_numpy(), zmin=0, zmax=2, colorscale=SCALE, text=text,
                                hoverinfo="text", xgap=2, ygap=2,
@@ -25,6 +27,15 @@ def heatmap(table: pd.DataFrame, title: str = "Can this VM move to this host?") 
     fig.update_layout(title=title, xaxis_title="destination host", yaxis_title="virtual machine",
                       height=max(300, 60 + 28 * len(vms)), yaxis_autorange="reversed")
     return fig
+
+
+def _reasons(reasons: str) -> str:
+    """Hover text: one reason a paragraph, each wrapped at word boundaries (plotly's hover box never wraps, so a
+    long reason ran off the chart)."""
+    parts = reasons.split("; ")
+    if len(parts) == 1:
+        return wrap_html(reasons)
+    return "<br>".join("• " + wrap_html(p).replace("<br>", "<br>   ") for p in parts)
 
 
 def describe(table: pd.DataFrame) -> str:

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import ipywidgets as w
 
+from ..widgets import FullText, table_html
 from . import check
 from .facts import Facts
 
 
-class CheckExplorer(w.VBox):
+class CheckExplorer(FullText, w.VBox):
     """Two dropdowns over one inventory snapshot; the checklist below follows them."""
 
     def __init__(self, facts: Facts, vm: str | None = None, host: str | None = None):
@@ -27,7 +28,7 @@ class CheckExplorer(w.VBox):
     def refresh(self) -> None:
         t = self.table()
         self.output.outputs = ({"output_type": "display_data", "metadata": {},
-                                "data": {"text/plain": t.to_string(), "text/html": t.to_html(index=False)}},)
+                                "data": {"text/plain": t.to_string(), "text/html": table_html(t)}},)
 
     def __repr__(self) -> str:
         t = self.table()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
+from ..widgets import FullText, ValueSlider, binary_grid, linear_grid
 from . import charts, network, storage
 
 STYLE = {"description_width": "190px"}
@@ -19,7 +20,12 @@ def _show(output: w.Output, fig, text: str) -> None:
                        "data": {"application/vnd.plotly.v1+json": fig.to_plotly_json(), "text/plain": text}},)
 
 
-class _Panel(w.VBox):
+def _slider(value, grid, label) -> ValueSlider:
+    """A slider that starts at exactly ``value`` (it joins the grid when it is not on it) and reads it out so."""
+    return ValueSlider(value, grid, description=label, style=STYLE, layout=LAYOUT)
+
+
+class _Panel(FullText, w.VBox):
     """Sliders on top, a one-line summary, then the chart; any slider move redraws."""
 
     def _assemble(self, controls: dict) -> None:
@@ -43,16 +49,12 @@ class PingExplorer(_Panel):
 
     def __init__(self, downtime_s: float = 0.5, rarp_delay_s: float = 0.05, interval_s: float = 0.2,
                  rto_s: float = network.LINUX_RTO_MIN_S, app_timeout_s: float = 2.0):
-        def slider(value, lo, hi, step, label):
-            return w.FloatSlider(value=value, min=lo, max=hi, step=step, description=label, style=STYLE,
-                                 layout=LAYOUT, readout_format=".2f")
-
         self._assemble({
-            "downtime_s": slider(downtime_s, 0.0, 5.0, 0.05, "switchover downtime (s)"),
-            "rarp_delay_s": slider(rarp_delay_s, 0.0, 2.0, 0.05, "switches learn after (s)"),
-            "interval_s": slider(interval_s, 0.05, 1.0, 0.05, "ping interval (s)"),
-            "rto_s": slider(rto_s, 0.2, 3.0, 0.1, "TCP retransmission timeout (s)"),
-            "app_timeout_s": slider(app_timeout_s, 0.5, 30.0, 0.5, "application timeout (s)"),
+            "downtime_s": _slider(downtime_s, linear_grid(0.0, 5.0, 0.05), "switchover downtime (s)"),
+            "rarp_delay_s": _slider(rarp_delay_s, linear_grid(0.0, 2.0, 0.05), "switches learn after (s)"),
+            "interval_s": _slider(interval_s, linear_grid(0.05, 1.0, 0.05), "ping interval (s)"),
+            "rto_s": _slider(rto_s, linear_grid(0.2, 3.0, 0.1), "TCP retransmission timeout (s)"),
+            "app_timeout_s": _slider(app_timeout_s, linear_grid(0.5, 30.0, 0.5), "application timeout (s)"),
         })
 
     def result(self) -> dict:
@@ -84,12 +86,9 @@ class CopyExplorer(_Panel):
 
     def __init__(self, disk_gib: float = 100, copy_mibps: float = 400, write_mibps: float = 40):
         self._assemble({
-            "disk_gib": w.FloatLogSlider(value=disk_gib, base=2, min=2, max=14, step=0.5,
-                                         description="disk size (GiB)", style=STYLE, layout=LAYOUT),
-            "copy_mibps": w.FloatSlider(value=copy_mibps, min=50, max=2000, step=50,
-                                        description="copy rate (MiB/s)", style=STYLE, layout=LAYOUT),
-            "write_mibps": w.FloatSlider(value=write_mibps, min=0, max=1000, step=10,
-                                         description="guest writes (MiB/s)", style=STYLE, layout=LAYOUT),
+            "disk_gib": _slider(disk_gib, binary_grid(4, 16384), "disk size (GiB)"),
+            "copy_mibps": _slider(copy_mibps, linear_grid(50, 2000, 50), "copy rate (MiB/s)"),
+            "write_mibps": _slider(write_mibps, linear_grid(0, 1000, 10), "guest writes (MiB/s)"),
         })
 
     def copies(self) -> tuple[storage.Copy, storage.Copy]:

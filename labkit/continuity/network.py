@@ -124,7 +124,8 @@ def tcp(downtime_s, *, rarp_delay_s=0.0, rto_s=LINUX_RTO_MIN_S, rto_max_s=LINUX_
         "outage_s": window,
         "retransmit_at_s": times,
         "retransmissions": len(times),
-        "recovered_at_s": recovered,
+        # rounded like the retransmit times it is one of (1.4, not the sum's 1.4000000000000001)
+        "recovered_at_s": round(recovered, 9) if survives else None,
         "stall_s": round(stall, 9),
         "session_survives": survives,
         "app_survives": None if timeout is None else bool(survives and stall <= timeout),

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..plots import log_axis, whole_axis
 from . import model
 
 COLORS = {"pre-copy": "#1565c0", "switchover": "#c62828", "dirtied": "#f9a825",
@@ -28,8 +29,11 @@ def rounds_figure(migration: model.Migration, title: str | None = None) -> go.Fi
                     line_color=COLORS["dirtied"])
     s = migration.summary
     fig.update_layout(title=title or f"Pre-copy rounds: {s['outcome']}, downtime {s['downtime_s'] * 1000:.0f} ms",
-                      xaxis_title="round", yaxis_title="MiB", yaxis_type="log", height=400,
+                      xaxis_title="round", yaxis_title="MiB", height=400,
                       legend=dict(orientation="h", y=-0.25), bargap=0.2)
+    # rounds are whole; MiB on a log axis labelled at 1, 10, 100 … only
+    fig.update_xaxes(**whole_axis(r["round"].max() if len(r) else 1))
+    fig.update_yaxes(**log_axis([y for trace in fig.data for y in trace.y]))
     fig.add_annotation(text=headline(migration), xref="paper", yref="paper", x=1, y=1.02, xanchor="right",
                        yanchor="bottom", showarrow=False, font=dict(size=12))
     return fig
@@ -55,7 +59,9 @@ def dirty_growth_figure(table: pd.DataFrame, title: str = "Distinct memory dirti
     fig.add_scatter(name="constant rate", x=table["period_s"].tolist(), y=table["linear_mib"].round(0).tolist(),
                     mode="lines", line=dict(dash="dash", color=COLORS["switchover"]))
     fig.update_layout(title=title, xaxis_title="seconds since the dirty bitmap was cleared", yaxis_title="MiB",
-                      xaxis_type="log", yaxis_type="log", height=380)
+                      height=380)
+    fig.update_xaxes(**log_axis(table["period_s"]))
+    fig.update_yaxes(**log_axis([y for trace in fig.data for y in trace.y]))
     return fig
 
 
@@ -92,7 +98,7 @@ def convergence_map(memory_mib: float, dirty_rates_mibps, link_speeds_gbps, **op
                     colorscale=[[0, COLORS["failed"]], [1, COLORS["failed"]]])
     bandwidth_mibps = np.asarray(links) * 1e9 / 8 / 2**20 * (options.get("efficiency", model.DEFAULTS["efficiency"])
                                                              * options.get("nics", 1))
-    fig.add_scatter(name="dirty rate = send rate", x=bandwidth_mibps.tolist(), y=rows, mode="lines",
+    fig.add_scatter(name="dirty rate = send rate", x=bandwidth_mibps.round(1).tolist(), y=rows, mode="lines",
                     line=dict(color="white", dash="dot"))
     fig.update_layout(title=f"Where pre-copy converges: a {memory_mib / 1024:g} GiB VM", height=420,
                       xaxis_title="dirty rate (MiB/s)", yaxis_title="link speed per vMotion NIC",

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import ipywidgets as w
 
+from ..widgets import FullText, ValueSlider, binary_grid, linear_grid, mib_text, number
 from . import charts, model
 
 LINK_SPEEDS_GBPS = (1, 10, 25, 40, 100)
 
 
-class ConvergenceExplorer(w.VBox):
+class ConvergenceExplorer(FullText, w.VBox):
     """Move a slider, see the rounds, the downtime and the total time change."""
 
     def __init__(self, memory_mib: float = 16384, dirty_rate_mibps: float = 500, hot_set_mib: float = 2048,
@@ -20,20 +21,22 @@ class ConvergenceExplorer(w.VBox):
                  sdps: bool = True):
         style = {"description_width": "170px"}
         layout = w.Layout(width="520px")
+
+        def slider(value, grid, label, **kw):
+            return ValueSlider(value, grid, description=label, style=style, layout=layout, **kw)
+
+        def gib(value):  # the memory controls hold GiB; a size that is not a short number of GiB reads in MiB
+            return mib_text(value * 1024)
+
+        # each slider starts at exactly the value given (it joins the grid if it is not on it) and reads it out
         self.controls = {
-            "memory_gib": w.FloatLogSlider(value=memory_mib / 1024, base=2, min=0, max=12, step=0.5,
-                                           description="VM memory (GiB)", style=style, layout=layout),
-            "dirty_rate_mibps": w.FloatSlider(value=dirty_rate_mibps, min=0, max=5000, step=50,
-                                              description="dirty rate (MiB/s)", style=style, layout=layout),
-            "hot_set_gib": w.FloatLogSlider(value=hot_set_mib / 1024, base=2, min=-4, max=12, step=0.5,
-                                            description="hot set (GiB)", style=style, layout=layout),
-            "hot_share": w.FloatSlider(value=hot_share, min=0.5, max=1.0, step=0.01,
-                                       description="writes to the hot set", style=style, layout=layout),
-            "link_gbps": w.SelectionSlider(options=LINK_SPEEDS_GBPS, value=link_gbps,
-                                           description="link speed (Gb/s)", style=style, layout=layout),
-            "nics": w.IntSlider(value=nics, min=1, max=4, description="vMotion NICs", style=style, layout=layout),
-            "switchover_s": w.FloatSlider(value=switchover_s, min=0.1, max=5, step=0.1,
-                                          description="switchover budget (s)", style=style, layout=layout),
+            "memory_gib": slider(memory_mib / 1024, binary_grid(1, 4096), "VM memory", text=gib),
+            "dirty_rate_mibps": slider(dirty_rate_mibps, linear_grid(0, 5000, 50), "dirty rate (MiB/s)"),
+            "hot_set_gib": slider(hot_set_mib / 1024, binary_grid(1 / 16, 4096), "hot set", text=gib),
+            "hot_share": slider(hot_share, linear_grid(0.5, 1.0, 0.01), "writes to the hot set"),
+            "link_gbps": slider(link_gbps, LINK_SPEEDS_GBPS, "link speed (Gb/s)"),
+            "nics": slider(nics, linear_grid(1, 4, 1), "vMotion NICs"),
+            "switchover_s": slider(switchover_s, linear_grid(0.1, 5, 0.1), "switchover budget (s)"),
             "sdps": w.Checkbox(value=sdps, description="SDPS", style=style),
         }
         self.summary = w.HTML()
@@ -65,5 +68,5 @@ class ConvergenceExplorer(w.VBox):
 
     def __repr__(self) -> str:
         i = self.inputs()
-        return (f"ConvergenceExplorer({i['memory_mib'] / 1024:g} GiB, {i['dirty_rate_mibps']:g} MiB/s dirtied, "
-                f"{i['nics']} x {i['link_gbps']} Gb/s): {self.migration()}")
+        return (f"ConvergenceExplorer({mib_text(i['memory_mib'])}, {number(i['dirty_rate_mibps'])} MiB/s dirtied, "
+                f"{number(i['nics'])} x {number(i['link_gbps'])} Gb/s): {self.migration()}")

@@ -5,6 +5,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..plots import nice_ceil
+
 SENT, PENDING, THROTTLE = "sent (MiB)", "pending (MiB)", "vCPU throttle (%)"
 
 
@@ -12,9 +14,12 @@ def _figure(title: str) -> go.Figure:
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.update_layout(title=title, height=380, margin=dict(l=60, r=60, t=50, b=40),
                       legend=dict(orientation="h", y=-0.2), template="plotly_white")
-    fig.update_xaxes(title_text="seconds since the migrate command")
-    fig.update_yaxes(title_text="MiB", secondary_y=False)
-    fig.update_yaxes(title_text="throttle %", range=[0, 100], secondary_y=True)
+    fig.update_xaxes(title_text="seconds since the migrate command", hoverformat=".2f")
+    fig.update_yaxes(title_text="MiB", rangemode="tozero", hoverformat=".1f", secondary_y=False)
+    # the throttle is a percentage: ticks at 0, 20, 40 … 100, whatever the MiB axis beside it does, and no
+    # second grid across the chart
+    fig.update_yaxes(title_text="throttle %", range=[0, 100], tickmode="linear", tick0=0, dtick=20,
+                     showgrid=False, hoverformat=".0f", secondary_y=True)
     return fig
 
 
@@ -90,9 +95,12 @@ def error_figure(table: pd.DataFrame) -> go.Figure:
         t = done[done["role"] == role]
         fig.add_scatter(x=t["measured_total_ms"] / 1000, y=t["predicted_total_ms"] / 1000, mode="markers+text",
                         text=t["point"], textposition="top center", name=role, marker=dict(symbol=symbol, size=10))
-    top = float(max(done["measured_total_ms"].max(), done["predicted_total_ms"].max())) / 1000 * 1.1
+    # both axes end at the same round number of seconds, so the diagonal is the 45° line it stands for
+    top = nice_ceil(float(max(done["measured_total_ms"].max(), done["predicted_total_ms"].max())) / 1000 * 1.05)
     fig.add_scatter(x=[0, top], y=[0, top], mode="lines", name="exact", line=dict(color="gray", dash="dot"))
     fig.update_layout(title="QEMU-window model against the measured matrix: total migration time",
                       xaxis_title="measured (s, median of 3)", yaxis_title="predicted (s)", height=420,
                       template="plotly_white")
+    fig.update_xaxes(range=[0, top], hoverformat=".2f")
+    fig.update_yaxes(range=[0, top], hoverformat=".2f")
     return fig

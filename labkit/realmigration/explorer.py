@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import ipywidgets as w
 
+from ..widgets import FullText, ValueSlider, linear_grid, number
 from . import calibrate, charts
 
 STYLE = {"description_width": "190px"}
 LAYOUT = w.Layout(width="540px")
 
 
-class ModelExplorer(w.VBox):
+class ModelExplorer(FullText, w.VBox):
     """Dirty rate, hot set, bandwidth, downtime-limit, writer mode and auto-converge: the predicted run."""
 
     def __init__(self, memory_mib: int = 128, wss_mib: int = 48, hot_mib: int = 16, dirty_rate: int = 8192,
@@ -18,8 +19,8 @@ class ModelExplorer(w.VBox):
         self.fixed = dict(memory_mib=memory_mib, wss_mib=wss_mib, pattern="seq", timeout_s=timeout_s)
 
         def slider(value, lo, hi, step, label):
-            return w.IntSlider(value=value, min=lo, max=hi, step=step, description=label, style=STYLE,
-                               layout=LAYOUT)
+            # starts at exactly the value given: it joins the grid when it is not on it (an IntSlider snaps it)
+            return ValueSlider(value, linear_grid(lo, hi, step), description=label, style=STYLE, layout=LAYOUT)
 
         self.controls = {
             "dirty_rate": slider(dirty_rate, 0, 16384, 512, "guest writes (pages/s)"),
@@ -58,6 +59,6 @@ class ModelExplorer(w.VBox):
 
     def __repr__(self) -> str:
         s = self.settings()
-        return (f"ModelExplorer({s['dirty_rate']} pages/s on a {s['hot_mib']} MiB hot set, "
-                f"{s['max_bandwidth_mibps']} MiB/s, {s['downtime_limit_ms']} ms, {s['mode']}, "
+        return (f"ModelExplorer({number(s['dirty_rate'])} pages/s on a {number(s['hot_mib'])} MiB hot set, "
+                f"{number(s['max_bandwidth_mibps'])} MiB/s, {number(s['downtime_limit_ms'])} ms, {s['mode']}, "
                 f"auto-converge {'on' if s['auto_converge'] else 'off'}): {self.prediction()}")

@@ -27,6 +27,7 @@ from ..collector import retrieve_objects
 from ..compat import charts as _charts
 from ..compat import oracle as _oracle
 from ..tasks import fault_message, wait_for_task
+from ..widgets import table_html
 from .explorer import Explorer
 from .faults import details, explain, guide
 
@@ -79,9 +80,10 @@ class Diagnosis:
     def _repr_html_(self) -> str:
         target = " and ".join(x for x in (self.host, self.datastore) if x)
         head = f"<p><b>{html.escape(self.vm)} → {html.escape(target)}: {self.verdict}</b></p>"
-        table = self.findings.drop(columns="message").to_html(index=False) if len(self.findings) else \
+        # every reason, fix and event message in full, wrapping at word boundaries
+        table = table_html(self.findings.drop(columns="message")) if len(self.findings) else \
             "<p>vCenter reports no error and no warning.</p>"
-        events = ("<p>Latest events of the VM:</p>" + self.events.to_html(index=False)) if len(self.events) else ""
+        events = ("<p>Latest events of the VM:</p>" + table_html(self.events)) if len(self.events) else ""
         return head + table + events
 
 

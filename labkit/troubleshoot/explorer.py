@@ -9,9 +9,10 @@ from pyVmomi import vmodl
 
 from .. import inventory
 from ..errors import InvalidInput, LabkitError
+from ..widgets import FullText
 
 
-class Explorer(w.VBox):
+class Explorer(FullText, w.VBox):
     """Each choice asks vCenter again (``CheckRelocate_Task``, read-only), so a fix you make shows at once."""
 
     def __init__(self, session, vm: str | None = None, host: str | None = None):
