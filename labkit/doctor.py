@@ -3,12 +3,13 @@
 Each check only looks; none installs, builds or starts anything. The checks
 follow what ``make lab`` needs, in order: the Go toolchain and govmomi's
 simulator sources (to build the simulator), the simulator build, the Python
-packages of the course, a free port for JupyterLab, and QEMU with the lab guest
-for lesson 03b.
+packages of the course, a free port for JupyterLab (or the lab already serving
+it), and QEMU with the lab guest for lesson 03b.
 """
 from __future__ import annotations
 
 import dataclasses
+import errno
 import importlib.metadata
 import importlib.util
 import shutil
@@ -77,17 +78,36 @@ def python_packages(names=PACKAGES) -> Check:
     return Check("Python packages", True, ", ".join(versions) + f" and {len(names) - 3} more")
 
 
-def free_port(port: int, host: str = "127.0.0.1") -> Check:
+def jupyterlab_port(port: int, host: str = "127.0.0.1") -> Check:
+    """Free, or already serving this course's lab (both fine); taken by any other program, a gap to fix.
+
+    The lab is recognised by the marker ``labkit lab`` leaves while it runs, checked against /proc
+    (:func:`labkit.labserver.running`). Another Jupyter server is told apart from other programs by its
+    answer at ``/api``.
+    """
+    from . import labserver
+
+    name = f"port {port} for JupyterLab"
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # as JupyterLab (tornado) binds: a port left in TIME_WAIT by a lab just stopped is free to it
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
-        except OSError:
-            return Check(f"port {port} for JupyterLab", False, "in use by another program",
-                         f"labkit lab --port {_another_port(host)}")
-    return Check(f"port {port} for JupyterLab", True, "free")
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE:   # not a port taken, e.g. an address this machine does not have
+                return Check(name, False, f"cannot be used on {host}: {e.strerror or e}",
+                             f"labkit lab --port {_another_port()} (and --ip 127.0.0.1)")
+        else:
+            return Check(name, True, "free")
+    lab = labserver.running(port)
+    if lab is not None:
+        return Check(name, True, f"the lab is already running here (pid {lab.pid}): open {lab.url}")
+    version = labserver.jupyter_version(port, host)
+    who = f"a Jupyter server (version {version}) that labkit lab did not start" if version else "another program"
+    return Check(name, False, f"in use by {who}", f"labkit lab --port {_another_port()} (or stop that program)")
 
 
-def _another_port(host: str) -> int:
+def _another_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
@@ -107,5 +127,16 @@ def qemu_and_guest() -> Check:
 
 
 def run(port: int = 8888) -> list[Check]:
-    return [go_toolchain(), govmomi_sources(), simulator_build(), python_packages(), free_port(port),
+    return [go_toolchain(), govmomi_sources(), simulator_build(), python_packages(), jupyterlab_port(port),
             qemu_and_guest()]
+
+
+def summary(checks: list[Check], port: int = 8888) -> str:
+    """The last line: what is left to fix, else what to do now."""
+    bad = [c for c in checks if not c.ok]
+    if bad:
+        return f"{len(bad)} thing(s) to fix, the commands above"
+    from . import labserver
+
+    lab = labserver.running(port)
+    return f"ready: the lab is running, at {lab.url}" if lab else "ready: make lab starts the course"

@@ -75,8 +75,9 @@ class Guest:
         return re.sub(r"^(linux-image-)\d[\d.]*-\d+-", r"\1", self.kernel_package)
 
     def describe(self) -> str:
-        text = (f"QEMU {self.version_text} with {self.accel.upper()} ({self.accel_reason}); "
-                f"guest kernel from {self.kernel_family}")
+        # Without KVM, TCG is the expected, working set-up: said calmly. accel_reason keeps the probe's own words.
+        why = self.accel_reason if self.accel == "kvm" else "software emulation; KVM is not usable here"
+        text = f"QEMU {self.version_text} with {self.accel.upper()} ({why}); guest kernel from {self.kernel_family}"
         if self.tcg_unsafe:
             text += "\n" + tcg_warning(self.qemu_version)
         return text
@@ -215,9 +216,7 @@ def build(force: bool = False, log=print) -> Guest:
     accel, reason = probe_accel(binary, d / "vmlinuz", d / "initrd.gz", log=log)
     meta.update(accel=accel, accel_reason=reason)
     (d / "guest.json").write_text(json.dumps(meta, indent=1))
-    guest = _guest(d, meta, binary)
-    log(guest.describe())
-    return guest
+    return _guest(d, meta, binary)   # its callers say how it runs (describe()), once
 
 
 def _cpio(root: Path, files: list[str]) -> bytes:
@@ -237,7 +236,7 @@ def probe_accel(binary: str, kernel: Path, initrd: Path, timeout: float = 10.0, 
     """KVM when a probe boot under it reaches the dirtier's first report, else TCG (and why)."""
     if not kvm_usable():
         return "tcg", "no usable /dev/kvm"
-    log("probing KVM with a test boot")
+    log("checking whether KVM runs the guest (a test boot of 10 s at most)")
     with tempfile.TemporaryDirectory(prefix="labkit-probe-") as tmp:
         console = Path(tmp) / "console.log"
         cmd = [binary, "-accel", "kvm", "-m", "128", "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none",
