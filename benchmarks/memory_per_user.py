@@ -1,10 +1,12 @@
 """Benchmark: the memory one learner's server needs on a class deployment (JupyterHub or BinderHub).
 
-Each user's server runs its own lab simulator (started by binder/start) and a Python kernel per open
-lesson. This starts a simulator on a scenario, runs lesson 00's set-up and first reads in a kernel
-(through nbclient, as JupyterLab would), and prints the resident memory (RSS, from /proc) of each
-process and their sum. JupyterLab's own server process is measured too, from a `jupyter lab` started
-here. Run: .venv/bin/python benchmarks/memory_per_user.py [--scenario healthy-cluster]
+Each open lesson is a Python kernel, and each kernel runs its own lab worlds: one simulator per scenario
+the lesson connected to, ended with the kernel (labkit.sim.worlds). This runs every lesson top to bottom,
+each in its own kernel (through nbclient, as JupyterLab would), keeps all nine kernels open, and then
+prints, per lesson, the kernel's and its simulators' memory: resident (RSS) and proportional (PSS, shared
+pages divided among the processes sharing them, so the PSS figures add up). JupyterLab's own server
+process is measured too, from a `jupyter lab` started here.
+Run: .venv/bin/python benchmarks/memory_per_user.py [--lessons 00 02 ...]
 """
 from __future__ import annotations
 
@@ -25,6 +27,69 @@ from labkit import labprobe, sim
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            todo += [int(c) for t in os.listdir(f"/proc/{p}/task")
+                     for c in Path(f"/proc/{p}/task/{t}/children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+def memory_mib(pids: list[int], field: str) -> float:
+    """Sum of one /proc/<pid>/smaps_rollup field ("Rss:" or "Pss:") over processes, in MiB."""
+    total = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith(field):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def is_simulator(pid: int) -> bool:
+    try:
+        return "labsim" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return False
+
+
+def all_lessons(names: list[str]) -> list[dict]:
+    """Run each lesson in a kernel of its own and keep them all open; measure every kernel and its worlds."""
+    import contextlib
+
+    rows = []
+    with contextlib.ExitStack() as stack:
+        pids = {}
+        for name in names:
+            (path,) = sorted((ROOT / "notebooks").glob(f"{name}-*.ipynb"))
+            nb = nbformat.read(path, as_version=4)
+            nb.cells.append(nbformat.v4.new_code_cell("import os; print(os.getpid())"))
+            client = NotebookClient(nb, timeout=300, kernel_name="python3",
+                                    resources={"metadata": {"path": str(ROOT / "notebooks")}})
+            stack.enter_context(client.setup_kernel())
+            t0 = time.perf_counter()
+            for i, cell in enumerate(nb.cells):
+                client.execute_cell(cell, i)
+            pids[path.stem] = int(nb.cells[-1].outputs[0]["text"])
+            print(f"  ran {path.stem} in {time.perf_counter() - t0:.0f} s", flush=True)
+        time.sleep(1)
+        for lesson, pid in pids.items():
+            procs = descendants(pid)
+            sims = [p for p in procs if is_simulator(p)]
+            kernel = [p for p in procs if p not in sims]
+            rows.append({"lesson": lesson, "worlds": len(sims),
+                         "kernel_rss": memory_mib(kernel, "Rss:"), "kernel_pss": memory_mib(kernel, "Pss:"),
+                         "sims_rss": memory_mib(sims, "Rss:"), "sims_pss": memory_mib(sims, "Pss:")})
+    return rows
+
+
 def rss_mib(pid: int) -> float:
     """Resident set size of one process and all its descendants, in MiB."""
     total, todo = 0, [pid]
@@ -39,20 +104,6 @@ def rss_mib(pid: int) -> float:
             continue
         todo += [int(c) for c in children]
     return total / 1024
-
-
-def kernel_rss(scenario: str) -> float:
-    """Run lesson 00's opening cells in a kernel and measure it while it still runs."""
-    lesson = nbformat.read(ROOT / "notebooks" / "00-getting-started.ipynb", as_version=4)
-    code = [c for c in lesson.cells if c.cell_type == "code"][:4]
-    nb = nbformat.v4.new_notebook(cells=code + [nbformat.v4.new_code_cell("import os; print(os.getpid())")])
-    client = NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(ROOT / "notebooks")}})
-    with client.setup_kernel():
-        for i, cell in enumerate(nb.cells):
-            client.execute_cell(cell, i)
-        pid = int(nb.cells[-1].outputs[0]["text"])
-        return rss_mib(pid)
 
 
 def jupyterlab_rss() -> float:
@@ -76,26 +127,25 @@ def jupyterlab_rss() -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenario", default="healthy-cluster")
+    ap.add_argument("--lessons", nargs="*", default=["00", "01", "01b", "02", "03", "03b", "04", "05", "06"])
     a = ap.parse_args()
     os.environ["LABKIT_STATE_DIR"] = tempfile.mkdtemp(prefix="labkit-mem-")
     sim.build()
-    try:
-        s = sim.start(scenario=a.scenario)
-        time.sleep(0.5)
-        sim_mib = rss_mib(s.pid)
-        kernel_mib = kernel_rss(a.scenario)
-        now = sim.status().sim          # the lesson's set-up resets the lab: a new simulator process
-        sim_after = rss_mib(now.pid) if now else float("nan")
-    finally:
-        sim.stop()
+    print(f"running {len(a.lessons)} lessons, each in its own kernel, all kept open:")
+    rows = all_lessons(a.lessons)
     lab_mib = jupyterlab_rss()
-    print(f"lab simulator ({a.scenario}): {sim_mib:6.0f} MiB at start, {sim_after:6.0f} MiB after a lesson's reads")
-    print(f"python kernel with labkit, lesson 00 set-up: {kernel_mib:6.0f} MiB")
-    print(f"JupyterLab server: {lab_mib:6.0f} MiB")
-    total = max(sim_mib, sim_after) + kernel_mib + lab_mib
-    print(f"one learner, one open lesson: {total:6.0f} MiB; each further open lesson adds a kernel "
-          f"(about {kernel_mib:.0f} MiB)")
+    print(f"\n{'lesson':<28} {'worlds':>6} {'kernel RSS':>10} {'PSS':>6} {'worlds RSS':>10} {'PSS':>6}  (MiB)")
+    for r in rows:
+        print(f"{r['lesson']:<28} {r['worlds']:>6} {r['kernel_rss']:>10.0f} {r['kernel_pss']:>6.0f} "
+              f"{r['sims_rss']:>10.0f} {r['sims_pss']:>6.0f}")
+    worlds = sum(r["worlds"] for r in rows)
+    k_pss, s_pss = sum(r["kernel_pss"] for r in rows), sum(r["sims_pss"] for r in rows)
+    print(f"{'all lessons':<28} {worlds:>6} {sum(r['kernel_rss'] for r in rows):>10.0f} {k_pss:>6.0f} "
+          f"{sum(r['sims_rss'] for r in rows):>10.0f} {s_pss:>6.0f}")
+    print(f"JupyterLab server (RSS): {lab_mib:.0f} MiB")
+    print(f"one learner with all {len(rows)} lessons open (PSS of kernels and worlds + JupyterLab's RSS): "
+          f"{k_pss + s_pss + lab_mib:.0f} MiB; the worlds' share: {s_pss:.0f} MiB "
+          f"({s_pss / max(worlds, 1):.1f} MiB per world)")
 
 
 if __name__ == "__main__":
