@@ -126,7 +126,7 @@ def released_source(cell) -> str:
 
 
 def graded_source(cell) -> str:
-    """What grading runs for a locked or test cell: the source, hidden tests included."""
+    """What grading runs for a locked or test cell: the source, marker lines dropped."""
     return without_markers(without_markers(cell.source, HIDDEN), SOLUTION)
 
 
@@ -138,7 +138,7 @@ def fingerprint(nb) -> str:
 
 
 def student_copy(nb, lesson: str):
-    """The release: solutions replaced, hidden tests removed, outputs of exercise cells cleared."""
+    """The release: solutions replaced, outputs of exercise cells cleared."""
     out = copy.deepcopy(nb)
     for cell in out.cells:
         if cell.cell_type != "code":

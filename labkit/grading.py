@@ -30,6 +30,39 @@ CELL_TIMEOUT_S = 60
 NOTEBOOK_TIMEOUT_S = 300
 TOKEN = "LABKIT_GRADING_TOKEN"
 
+# Why an exercise earned no points: short phrases a teacher reads in the gradebook and the summary.
+MISSING_NOTEBOOK = "missing notebook"
+UNREADABLE = "unreadable notebook"
+WRONG_LESSON = "wrong lesson"
+WRONG_NOTEBOOK = "wrong notebook"
+TIME_LIMIT = "time limit"
+KERNEL_DIED = "kernel died"
+EDITED_TEST = "edited test cell"
+DELETED_TEST = "deleted test cell"
+NOT_ANSWERED = "not answered"
+WRONG_ANSWER = "wrong answer"
+ANSWER_ERROR = "error in answer cell"
+NOT_RUN = "not run"
+#: each reason phrase -> what it means, for the summary's legend
+REASONS = {
+    MISSING_NOTEBOOK: "the student's folder has no notebook of this lesson",
+    UNREADABLE: "the file is not a readable notebook",
+    WRONG_LESSON: "the notebook belongs to another lesson",
+    WRONG_NOTEBOOK: "too few of the lesson's cells are in it to be a copy of the lesson",
+    TIME_LIMIT: "a cell ran past the per-cell limit, or the notebook past the per-notebook limit, and was stopped",
+    KERNEL_DIED: "the kernel ended (os._exit, a crash, memory) or hung past the cell limit where it could not be "
+                 "interrupted; the cells after it could not run",
+    EDITED_TEST: "the test cell was edited; the original ran instead and did not pass",
+    DELETED_TEST: "the test cell was deleted; the original ran instead and did not pass",
+    NOT_ANSWERED: "the placeholder was left, or the answer cell was deleted",
+    WRONG_ANSWER: "the check did not accept the answer",
+    ANSWER_ERROR: "the answer cell raised an error",
+    NOT_RUN: "the notebook stopped before this exercise",
+}
+
+_CELL_TIMED_OUT = ("ran past the time limit", "seconds exceeded executing cell")  # _nbval_report's words, nbval's
+_KERNEL_DEAD = ("kernel dead", "kernel died")                                    # nbval's, jupyter_client's
+
 
 @dataclasses.dataclass
 class Grade:
@@ -40,6 +73,7 @@ class Grade:
     messages: dict[str, str]        # exercise -> the check's line or the error
     notes: list[str]                # tampering, missing cells, timeouts, unreadable files
     seconds: float = 0.0
+    reasons: dict[str, str] = dataclasses.field(default_factory=dict)  # exercise short of its points -> a REASONS phrase
 
     @property
     def total(self) -> int:
@@ -51,22 +85,39 @@ class Grade:
 
 
 # -- assembling ----------------------------------------------------------------
+class NotThisLesson(LabkitError):
+    """A submission that is not a copy of the lesson being graded; ``reason`` is WRONG_LESSON or WRONG_NOTEBOOK."""
+
+    def __init__(self, message: str, *, reason: str, fix: str | None = None):
+        super().__init__(message, fix=fix)
+        self.reason = reason
+
+
 def assemble(source, submission, lesson: str):
     """The notebook to grade: the source's cells, with the student's solution cells.
 
     Returns (notebook, notes). Cells are matched by id, never by position.
     """
+    notebook, notes, _ = _assemble(source, submission, lesson)
+    return notebook, notes
+
+
+def _assemble(source, submission, lesson: str):
+    """assemble(), plus {exercise: reason} for what assembling alone explains: an edited or deleted test
+    cell (EDITED_TEST, DELETED_TEST) or a removed answer cell (NOT_ANSWERED). Raises NotThisLesson."""
     meta = submission.metadata.get("labkit", {})
     if meta.get("lesson") and meta["lesson"] != lesson:
-        raise LabkitError(f"This notebook belongs to lesson {meta['lesson']}, not {lesson}.",
-                          fix=f"grade it with the source of {meta['lesson']}")
+        raise NotThisLesson(f"This notebook belongs to lesson {meta['lesson']}, not {lesson}.", reason=WRONG_LESSON,
+                            fix=f"grade it with the source of {meta['lesson']}")
     by_id = {c.get("id"): c for c in submission.cells}
     source_ids = {c.get("id") for c in source.cells}
     overlap = len(source_ids & set(by_id)) / max(1, len(source_ids))
     if overlap < 0.5:
-        raise LabkitError(f"This notebook does not look like a copy of lesson {lesson} "
-                          f"(only {overlap:.0%} of its cells match).", fix="check that the right file was submitted")
+        raise NotThisLesson(f"This notebook does not look like a copy of lesson {lesson} "
+                            f"(only {overlap:.0%} of its cells match).", reason=WRONG_NOTEBOOK,
+                            fix="check that the right file was submitted")
     notes: list[str] = []
+    flags: dict[str, str] = {}
     out = nbformat.v4.new_notebook(metadata=source.metadata)
     for cell in source.cells:
         new = nbformat.from_dict(dict(cell))
@@ -78,22 +129,27 @@ def assemble(source, submission, lesson: str):
         if "solution" in authoring.roles(cell):
             if sub is None:
                 notes.append(f"{ex}: the answer cell is missing; graded as unanswered")
+                flags.setdefault(ex, NOT_ANSWERED)
                 new.source = authoring.released_source(cell)
             else:
                 new.source = sub.source
         elif cell.cell_type == "code":
             new.source = authoring.graded_source(cell)
+            test = "test" in authoring.roles(cell)
             if sub is None:
-                if "test" in authoring.roles(cell):
+                if test:
                     notes.append(f"{ex}: the test cell was deleted; the original was used")
+                    flags[ex] = DELETED_TEST
             elif sub.source.strip() not in (authoring.released_source(cell).strip(), cell.source.strip()):
-                what = f"{ex}: the test cell" if "test" in authoring.roles(cell) else f"locked cell {cell.get('id')}"
+                what = f"{ex}: the test cell" if test else f"locked cell {cell.get('id')}"
                 notes.append(f"{what} was edited; the original was used")
+                if test:
+                    flags[ex] = EDITED_TEST
         out.cells.append(new)
     extra = len(set(by_id) - source_ids)
     if extra:
         notes.append(f"{extra} added cell(s) were not run")
-    return out, notes
+    return out, notes, flags
 
 
 # -- running -------------------------------------------------------------------
@@ -123,6 +179,12 @@ def _limit(pid: int) -> None:
 
 def run(notebook, *, cell_timeout: int = CELL_TIMEOUT_S, timeout: int = NOTEBOOK_TIMEOUT_S) -> tuple[list[dict], list[str]]:
     """Execute an assembled notebook under nbval in a fresh folder and process; cell records and notes."""
+    records, notes, _ = _run(notebook, cell_timeout=cell_timeout, timeout=timeout)
+    return records, notes
+
+
+def _run(notebook, *, cell_timeout: int, timeout: int) -> tuple[list[dict], list[str], bool]:
+    """run(), plus whether the whole notebook ran past ``timeout`` and was stopped."""
     token = uuid.uuid4().hex
     work = Path(tempfile.mkdtemp(prefix="labkit-grade-"))
     side = Path(tempfile.mkdtemp(prefix="labkit-grade-side-"))  # out of the notebook's reach by path
@@ -136,6 +198,7 @@ def run(notebook, *, cell_timeout: int = CELL_TIMEOUT_S, timeout: int = NOTEBOOK
            "-p", "labkit._nbval_report", f"--labkit-report={report}", "-p", "no:cacheprovider",
            "-c", str(work / "pytest.ini"), "--rootdir", str(work), "-q"]
     notes: list[str] = []
+    timed_out = False
     with open(side / "pytest.log", "wb") as log:
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _limit(proc.pid)
@@ -143,6 +206,7 @@ def run(notebook, *, cell_timeout: int = CELL_TIMEOUT_S, timeout: int = NOTEBOOK
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
             notes.append(f"the notebook did not finish within {timeout} s; it was stopped")
+            timed_out = True
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     _kill_tagged(token)  # its kernel and its simulator run in sessions of their own
@@ -156,11 +220,26 @@ def run(notebook, *, cell_timeout: int = CELL_TIMEOUT_S, timeout: int = NOTEBOOK
         notes.append("the notebook could not be run (the grading process ended early)")
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(side, ignore_errors=True)
-    return records, notes
+    return records, notes, timed_out
 
 
 def score(source, records: list[dict]) -> tuple[dict, dict, dict]:
-    """Points per exercise: full points when every test cell of the exercise passed."""
+    """Points per exercise: full points when every test cell of the exercise passed.
+
+    Returns ({exercise: points}, {exercise: maximum}, {exercise: one line for the student})."""
+    points, maximum, messages, _ = judge(source, records)
+    return points, maximum, messages
+
+
+def _said(record: dict | None, words: tuple[str, ...]) -> bool:
+    """Whether a cell record's message contains one of ``words`` (case aside)."""
+    return record is not None and any(w in (record.get("message") or "").lower() for w in words)
+
+
+def judge(source, records: list[dict]) -> tuple[dict, dict, dict, dict]:
+    """score(), plus {exercise: reason} for each exercise short of its points (a REASONS phrase).
+
+    What the cell records alone tell: TIME_LIMIT, KERNEL_DIED, NOT_ANSWERED, WRONG_ANSWER, ANSWER_ERROR, NOT_RUN."""
     ids = authoring.validate(source, "source")
     tests: dict[str, list[str]] = {ex: [] for ex in ids}
     answers: dict[str, list[str]] = {ex: [] for ex in ids}
@@ -170,43 +249,124 @@ def score(source, records: list[dict]) -> tuple[dict, dict, dict]:
         elif "solution" in authoring.roles(cell) and authoring.exercise_of(cell) in answers:
             answers[authoring.exercise_of(cell)].append(cell.get("id"))
     by_cell = {r["cell"]: r for r in records}
-    points, maximum, messages = {}, {}, {}
+    # after a cell runs past its limit, nbval expects every later cell to fail: one that does is recorded as skipped
+    stop = next((i for i, r in enumerate(records) if _said(r, _CELL_TIMED_OUT)), len(records))
+    xfailed = {r["cell"] for r in records[stop + 1:] if r["outcome"] == "skipped" and r.get("message")}
+    points, maximum, messages, reasons = {}, {}, {}, {}
     for ex in ids:
         maximum[ex] = exercises.get(ex).points
         outcomes = [by_cell.get(cid) for cid in tests[ex]]
+        tried = [by_cell.get(cid) for cid in answers[ex]]
         passed = all(o is not None and o["outcome"] == "passed" for o in outcomes)
         points[ex] = maximum[ex] if passed else 0
+        failed = next((a for a in tried if a is not None and (a["outcome"] == "failed" or a["cell"] in xfailed)),
+                      None)
         if passed:
             messages[ex] = "correct"
+            continue
+        if any(_said(r, _KERNEL_DEAD) for r in tried + outcomes):
+            # nbval cannot tell a kernel that died (os._exit, a crash) from one that hung past the cell's limit
+            # and could not be interrupted: it stops the kernel and reports the cell as timed out either way
+            reasons[ex] = KERNEL_DIED
+            if failed is not None and not _said(failed, _KERNEL_DEAD):
+                messages[ex] = ("the kernel died while your answer cell ran (it crashed, or hung past the time limit); "
+                                "the cells after it could not run")
+            else:
+                messages[ex] = "not run: the kernel died in an earlier cell"
         elif any(o is None for o in outcomes):
+            reasons[ex] = NOT_RUN
             messages[ex] = "not run (the notebook stopped before this exercise)"
-        elif any(by_cell.get(cid, {}).get("outcome") == "failed" for cid in answers[ex]):
-            failed = next(by_cell[cid] for cid in answers[ex] if by_cell.get(cid, {}).get("outcome") == "failed")
+        elif failed is not None:
+            reasons[ex] = TIME_LIMIT if _said(failed, _CELL_TIMED_OUT) else ANSWER_ERROR
             messages[ex] = f"your answer cell failed: {failed['message'] or 'an error'}"
         else:
             messages[ex] = next(o["message"] for o in outcomes if o["outcome"] != "passed") or "the test cell failed"
-    return points, maximum, messages
+            if any(_said(o, _CELL_TIMED_OUT) for o in outcomes):
+                reasons[ex] = TIME_LIMIT
+            elif ": no answer yet (" in messages[ex]:
+                reasons[ex] = NOT_ANSWERED
+            else:
+                reasons[ex] = WRONG_ANSWER
+    return points, maximum, messages, reasons
 
 
 def grade_one(source_path: Path, submission: Path, student: str, *, cell_timeout=CELL_TIMEOUT_S,
               timeout=NOTEBOOK_TIMEOUT_S) -> Grade:
+    """One submission's Grade. A submission path that does not exist is a MISSING_NOTEBOOK row (0 points)."""
     t0 = time.perf_counter()
     source = authoring.read(source_path)
     ids = authoring.validate(source, str(source_path))
-    zero = {ex: 0 for ex in ids}
     maximum = {ex: exercises.get(ex).points for ex in ids}
+
+    def nothing(reason: str, note: str) -> Grade:
+        return Grade(student, str(submission), {ex: 0 for ex in ids}, maximum, {ex: "not graded" for ex in ids},
+                     [note], time.perf_counter() - t0, {ex: reason for ex in ids})
+
+    if not submission.exists():
+        return nothing(MISSING_NOTEBOOK, _missing_note(submission))
     try:
         sub = authoring.read(submission)
-        assembled, notes = assemble(source, sub, source_path.stem)
     except LabkitError as e:
-        return Grade(student, str(submission), zero, maximum, {ex: "not graded" for ex in ids}, [str(e)],
-                     time.perf_counter() - t0)
-    records, run_notes = run(assembled, cell_timeout=cell_timeout, timeout=timeout)
-    points, maximum, messages = score(source, records)
-    return Grade(student, str(submission), points, maximum, messages, notes + run_notes, time.perf_counter() - t0)
+        return nothing(UNREADABLE, str(e))
+    try:
+        assembled, notes, flags = _assemble(source, sub, source_path.stem)
+    except NotThisLesson as e:
+        return nothing(e.reason, str(e))
+    records, run_notes, timed_out = _run(assembled, cell_timeout=cell_timeout, timeout=timeout)
+    points, maximum, messages, reasons = judge(source, records)
+    for ex in reasons:
+        if reasons[ex] == NOT_RUN and timed_out:
+            reasons[ex] = TIME_LIMIT
+            messages[ex] = f"not run (the notebook ran past its time limit of {timeout} s and was stopped)"
+        elif reasons[ex] in (NOT_ANSWERED, WRONG_ANSWER, ANSWER_ERROR) and ex in flags:
+            reasons[ex] = flags[ex]  # tampering or a removed answer cell says more than the failed check
+    return Grade(student, str(submission), points, maximum, messages, notes + run_notes, time.perf_counter() - t0,
+                 reasons)
+
+
+def _missing_note(submission: Path) -> str:
+    """What a teacher reads for a missing notebook: where it was looked for, and what the folder holds instead."""
+    folder = submission.parent
+    others = sorted(p.name for p in folder.glob("*.ipynb")) if folder.is_dir() else []
+    instead = f" (it holds: {', '.join(others)})" if others else ""
+    return f"{folder}: no {submission.name}{instead}"
+
+
+def submission_path(path: Path, lesson_file: str) -> Path:
+    """The notebook to grade for one command-line path: a file as given; for a student's folder, the
+    lesson's file in it (``lesson_file``, say 00-getting-started.ipynb), which may be missing."""
+    return path / lesson_file if path.is_dir() else path
+
+
+def _lesson_named(path: Path) -> str | None:
+    """The lesson a notebook's metadata names (labkit.lesson), or None if it names none or is unreadable."""
+    try:
+        return authoring.read(path).metadata.get("labkit", {}).get("lesson") or None
+    except LabkitError:
+        return None
+
+
+def lesson_notebook(paths: list[Path]) -> Path | None:
+    """A submitted notebook that names its lesson, to find the source by: the first such file among
+    ``paths``, else one from the folders among them (every notebook in them is looked at). None when no
+    path gives a lesson; LabkitError when the folders hold notebooks of several lessons."""
+    for p in paths:
+        if p.is_file() and _lesson_named(p):
+            return p
+    found: dict[str, Path] = {}
+    for folder in (p for p in paths if p.is_dir()):
+        for nb in sorted(folder.glob("*.ipynb")):
+            lesson = _lesson_named(nb)
+            if lesson:
+                found.setdefault(lesson, nb)
+    if len(found) > 1:
+        raise LabkitError(f"The folders hold notebooks of several lessons ({', '.join(sorted(found))}).",
+                          fix="pass --source path/to/the/lesson's/source.ipynb")
+    return next(iter(found.values()), None)
 
 
 def student_name(path: Path, all_paths: list[Path]) -> str:
+    """The student's name: the folder's name when each notebook has a folder of its own, else the file's stem."""
     parents = [p.parent for p in all_paths]
     if len(set(parents)) == len(parents):  # one folder per student
         return path.parent.name
@@ -215,8 +375,10 @@ def student_name(path: Path, all_paths: list[Path]) -> str:
 
 def grade(source_path: Path, submissions: list[Path], *, jobs: int | None = None, cell_timeout=CELL_TIMEOUT_S,
           timeout=NOTEBOOK_TIMEOUT_S, progress=None) -> list[Grade]:
-    """Grade many submissions in parallel (one process each); sorted by student."""
+    """Grade many submissions (notebook files, or students' folders) in parallel, one process each; the Grades
+    sorted by student. A folder without the lesson's notebook gets a MISSING_NOTEBOOK row."""
     jobs = jobs or os.cpu_count() or 1
+    submissions = [submission_path(Path(p), source_path.name) for p in submissions]
     names = {p: student_name(p, submissions) for p in submissions}
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(grade_one, source_path, p, names[p], cell_timeout=cell_timeout, timeout=timeout)
