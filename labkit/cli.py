@@ -6,7 +6,8 @@
     labkit sim status | stop | url | env
     labkit inventory [vms|hosts|clusters|datastores|networks]
     labkit scenarios [--check FILE]   the lab scenarios, and what each teaches
-    labkit lab [--scenario NAME]      the lab simulator plus JupyterLab on the curriculum
+    labkit lab [--instructor]         JupyterLab on your workspace of student copies (or on the sources)
+    labkit workspace [--path DIR]     release the lessons into your workspace, or bring in course updates
     labkit release SOURCE... [-o DIR] student copies of instructor notebooks
     labkit grade SUBMISSION... [-o DIR] [-j N]   gradebook, feedback files, summary
     labkit check NOTEBOOK             a learner's self-check before submitting
@@ -117,15 +118,25 @@ def _release(a) -> int:
 def _grade(a) -> int:
     from . import gradebook, grading
 
-    submissions = [Path(p) for p in a.submissions]
-    missing = [str(p) for p in submissions if not p.is_file()]
+    submissions = [Path(p) for p in a.submissions]  # notebook files, or students' folders
+    missing = [str(p) for p in submissions if not p.exists()]
     if missing:
-        raise LabkitError(f"No such submission file: {', '.join(missing)}.")
-    source = Path(a.source) if a.source else _source_for(submissions[0])
+        raise LabkitError(f"No such submission file or folder: {', '.join(missing)}.")
+    if a.source:
+        source = Path(a.source)
+        if not source.is_file():
+            raise LabkitError(f"No such source notebook: {source}.", fix="check the path given to --source")
+    else:
+        found = grading.lesson_notebook(submissions)
+        if found is None and not submissions[0].is_file():
+            raise LabkitError("No notebook in these folders says which lesson it is.",
+                              fix="pass --source path/to/source.ipynb")
+        source = _source_for(found or submissions[0])
     print(f"grading {len(submissions)} submission(s) of {source.name} on {a.jobs or os.cpu_count()} worker(s)")
 
     def done(g):
-        print(f"  {g.student}: {g.total}/{g.maximum}{'  (' + '; '.join(g.notes) + ')' if g.notes else ''}")
+        notes = gradebook.notes_text(g)
+        print(f"  {g.student}: {g.total}/{g.maximum}{'  (' + notes + ')' if notes else ''}")
 
     grades = grading.grade(source, submissions, jobs=a.jobs, cell_timeout=a.cell_timeout, timeout=a.timeout,
                            progress=done)
@@ -149,17 +160,36 @@ def _source_for(submission: Path) -> Path:
 
 
 def _check(a) -> int:
-    """A learner's self-check: grade the notebook against itself."""
+    """A learner's self-check: the grade ``labkit grade`` gives, against the lesson's source when it is here."""
     from . import grading
 
     nb = Path(a.notebook)
-    g = grading.grade_one(nb, nb, nb.stem, cell_timeout=a.cell_timeout, timeout=a.timeout)
+    if not nb.is_file():
+        raise LabkitError(f"No such notebook: {nb}.", fix="give the path of your lesson notebook")
+    try:
+        source = _source_for(nb)
+    except LabkitError:
+        source = nb  # no source here (a learner's own machine): the notebook's own locked cells
+    g = grading.grade_one(source, nb, nb.stem, cell_timeout=a.cell_timeout, timeout=a.timeout)
     for ex in g.max_points:
         verdict = "correct" if g.points[ex] == g.max_points[ex] else g.messages[ex]
         print(f"{ex}: {g.points[ex]}/{g.max_points[ex]}  {verdict}")
     for note in g.notes:
         print(f"note: {note}")
     print(f"total: {g.total}/{g.maximum}")
+    return 0
+
+
+def _workspace(a) -> int:
+    from . import workspace
+
+    root = Path(a.path).expanduser() if a.path else workspace.default_path()
+    changes = workspace.sync(root, Path(a.notebooks) if a.notebooks else None)
+    print(f"workspace: {root}")
+    for c in changes:
+        print(f"  {c.line}")
+    if not changes:
+        print("  up to date with the course")
     return 0
 
 
@@ -170,34 +200,47 @@ def _inventory(a) -> int:
 
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
-    with connect() as session:
+    shared = sim.start()  # the terminal's simulator (labkit sim start), not a notebook's own world
+    with connect(shared.url, user=shared.username, password=shared.password) as session:
         print(getattr(inventory, a.table)(session).to_string(index=False))
     return 0
 
 
 def _lab(a) -> int:
-    notebooks = Path(a.notebooks).resolve()
-    if not notebooks.is_dir():
-        raise LabkitError(f"No curriculum folder at {notebooks}.", fix="run labkit lab from the project folder, or pass --notebooks")
+    from . import workspace
+
+    sources = Path(a.notebooks).resolve() if a.notebooks else workspace.sources()
+    if not sources.is_dir():
+        raise LabkitError(f"No lessons at {sources}.", fix="run labkit lab from the course's folder, or pass --notebooks")
     import importlib.util
 
     if importlib.util.find_spec("jupyterlab") is None:
         raise LabkitError("JupyterLab is not installed in this environment.", fix="pip install vmotion-labs")
-    sim.build()
-    s = sim.start(scenario=a.scenario)
-    world = f"scenario {s.scenario}" if s.scenario else "generated inventory"
-    print(f"lab simulator: {s.url} (pid {s.pid}, {world})")
-    first = sorted(notebooks.glob("00-*.ipynb"))
-    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={notebooks}", f"--ServerApp.ip={a.ip}", f"--ServerApp.port={a.port}"]
-    if a.no_browser:
-        cmd.append("--no-browser")
-    if os.geteuid() == 0:  # containers and CI machines often run as root
-        cmd.append("--allow-root")
-    if first:
-        cmd.append(f"--LabApp.default_url=/lab/tree/{first[0].name}")
+    from . import doctor, labserver
+
+    # before the simulator starts: a second labkit lab must neither serve elsewhere nor stop the first one's simulator
+    running = labserver.running(a.port)
+    if running is not None:
+        print(f"the lab is already running here (pid {running.pid}): open {running.url}")
+        return 0
+    port = doctor.jupyterlab_port(a.port, a.ip or "0.0.0.0")
+    if not port.ok:
+        raise LabkitError(f"Port {a.port} is {port.detail}.", fix=port.fix)
+    sim.build()  # each lesson's kernel starts its own lab worlds from this build (labkit.sim.worlds)
+    if a.instructor:
+        folder = sources
+        print(f"instructor sources: {folder} (with the solutions)")
+    else:
+        folder = Path(a.workspace).expanduser().resolve() if a.workspace else workspace.default_path()
+        changes = workspace.sync(folder, sources)
+        print(f"your workspace: {folder}")
+        for c in changes:
+            print(f"  {c.line}")
+    first = workspace.first_lesson(folder)
+    page = f"/lab/tree/{first}" if first else "/lab"
+    cmd = labserver.command(folder, a.ip, a.port, default_url=page if first else None, no_browser=a.no_browser)
     token = os.environ.get("LABKIT_LAB_TOKEN") or secrets.token_hex(24)
     host = "127.0.0.1" if a.ip in ("0.0.0.0", "") else a.ip
-    page = f"/lab/tree/{first[0].name}" if first else "/lab"
     print(f"JupyterLab: http://{host}:{a.port}{page}?token={token}", flush=True)
 
     def interrupt(signum, frame):
@@ -207,19 +250,22 @@ def _lab(a) -> int:
     signal.signal(signal.SIGTERM, interrupt)
     # the token goes by environment, not on the command line where ps shows it
     server = subprocess.Popen(cmd, start_new_session=True,  # Ctrl-C reaches labkit, which shuts down both
-                              env={**os.environ, "JUPYTER_TOKEN": token})
+                              env={**labserver.environment(token), "LABKIT_SCENARIO": a.scenario})
     try:
+        labserver.record(a.port, server.pid, a.ip, page)  # how labkit doctor knows the lab on this port
         return server.wait()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C is how a learner ends the lab: a clean stop is a success (exit 0)
         server.terminate()  # JupyterLab shuts its kernels down cleanly on SIGTERM
         try:
             server.wait(30)
         except subprocess.TimeoutExpired:
             server.kill()
-        return 130
+            print("labkit lab: JupyterLab did not stop within 30 s after SIGTERM; killed it", file=sys.stderr)
+            return 1
+        return 0
     finally:
-        sim.stop()
-        print("lab simulator stopped")
+        labserver.forget(a.port)
+        print("JupyterLab stopped, and with its kernels their lab worlds")
 
 
 def _doctor(a) -> int:
@@ -228,9 +274,8 @@ def _doctor(a) -> int:
     checks = doctor.run(a.port)
     for c in checks:
         print(c.line)
-    bad = [c for c in checks if not c.ok]
-    print("ready: make lab starts the course" if not bad else f"{len(bad)} thing(s) to fix, the commands above")
-    return 1 if bad else 0
+    print(doctor.summary(checks, a.port))
+    return 0 if all(c.ok for c in checks) else 1
 
 
 def _qemu_build(a) -> int:
@@ -291,6 +336,11 @@ def parser() -> argparse.ArgumentParser:
     inv.add_argument("table", nargs="?", default="vms", choices=["vms", "hosts", "clusters", "datastores", "networks"])
     inv.set_defaults(func=_inventory)
 
+    ws = sub.add_parser("workspace", help="release the lessons into your workspace, or bring in course updates")
+    ws.add_argument("--path", help="the workspace folder (default: $LABKIT_WORKSPACE, else ~/vmotion-labs)")
+    ws.add_argument("--notebooks", help="the course's lesson sources (default: the course's notebooks/)")
+    ws.set_defaults(func=_workspace)
+
     rel = sub.add_parser("release", help="write student copies of instructor notebooks")
     rel.add_argument("sources", nargs="+", help="instructor source notebooks")
     rel.add_argument("-o", "--output", default="release", help="folder for the student copies (default: release)")
@@ -298,7 +348,9 @@ def parser() -> argparse.ArgumentParser:
     rel.set_defaults(func=_release)
 
     gr = sub.add_parser("grade", help="grade submissions: gradebook CSV, feedback files, summary")
-    gr.add_argument("submissions", nargs="+", help="submitted notebooks (one folder per student, or one file each)")
+    gr.add_argument("submissions", nargs="+",
+                    help="submitted notebooks, or students' folders (each holding the lesson's notebook; "
+                         "a folder without it gets 0 points, 'missing notebook')")
     gr.add_argument("--source", help="the instructor source notebook (default: found from the lesson name)")
     gr.add_argument("-o", "--output", default="graded", help="folder for the results (default: graded)")
     gr.add_argument("-j", "--jobs", type=int, default=None, help="submissions graded at once (default: cores)")
@@ -338,9 +390,13 @@ def parser() -> argparse.ArgumentParser:
                      help="the port JupyterLab will use (default 8888)")
     doc.set_defaults(func=_doctor)
 
-    lab = sub.add_parser("lab", help="start the lab simulator and JupyterLab on the curriculum")
-    lab.add_argument("--notebooks", default="notebooks", help="the curriculum folder (default: ./notebooks)")
-    lab.add_argument("--scenario", default="healthy-cluster", help="the lab scenario to start with")
+    lab = sub.add_parser("lab", help="JupyterLab on your workspace of the lessons (student copies)")
+    lab.add_argument("--workspace", help="your workspace folder (default: $LABKIT_WORKSPACE, else ~/vmotion-labs)")
+    lab.add_argument("--instructor", action="store_true",
+                     help="open the instructor sources (with the solutions) instead of a workspace")
+    lab.add_argument("--notebooks", help="the course's lesson sources (default: the course's notebooks/)")
+    lab.add_argument("--scenario", default="healthy-cluster",
+                     help="the scenario of labkit.connect() with no scenario, in a new notebook")
     lab.add_argument("--ip", default="127.0.0.1")
     lab.add_argument("--port", default=int(os.environ.get("LABKIT_LAB_PORT", "8888")), type=int)
     lab.add_argument("--no-browser", action="store_true")

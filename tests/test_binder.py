@@ -105,14 +105,20 @@ def test_postbuild_and_start_serve_a_lesson_as_a_non_root_user(binder_user):
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
         assert list((home / ".cache" / "labkit" / "sim").glob("labsim-*")), "postBuild built no simulator"
 
-        # each server: start launches the user's simulator, then execs the command; run lesson 00 through it
+        # each server: start releases the lessons into the user's workspace and points JupyterLab there, then
+        # execs the command; run lesson 00 (the instructor's source, so that its checks have answers) through it
         out = repo / "executed.ipynb"
         r = _as_user(prefix, home, ["binder/start", "bash", "-c",
-                                    "labkit sim status && jupyter execute --output executed "
+                                    "jupyter server --show-config 2>/dev/null | grep -i root_dir; "
+                                    "jupyter execute --output executed "
                                     "notebooks/00-getting-started.ipynb && mv notebooks/executed.ipynb ."],
                      repo, timeout=600)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
-        assert "running" in r.stdout
+        assert f"added 00-getting-started.ipynb" in r.stdout
+        workspace = home / "vmotion-labs"
+        assert "BEGIN SOLUTION" not in (workspace / "00-getting-started.ipynb").read_text()
+        config = json.loads((home / ".labkit" / "jupyter" / "jupyter_server_config.json").read_text())
+        assert config == {"ServerApp": {"root_dir": str(workspace)}}
         book = json.loads(out.read_text())
         code = [c for c in book["cells"] if c["cell_type"] == "code"]
         outputs = [o for c in code for o in c["outputs"]]
@@ -121,47 +127,48 @@ def test_postbuild_and_start_serve_a_lesson_as_a_non_root_user(binder_user):
         assert outputs and not unexpected, unexpected
         text = json.dumps(outputs)
         assert "esx-01" in text and "correct" in text    # it read the lab world and checked its exercises
+        # a second start keeps the workspace as it is
+        r = _as_user(prefix, home, ["binder/start", "true"], repo, timeout=120)
+        assert r.returncode == 0 and "up to date with the course" in r.stdout, r.stdout + r.stderr
     finally:
-        _as_user(prefix, home, ["labkit", "sim", "stop"], repo, timeout=60)
-    st = _as_user(prefix, home, ["labkit", "sim", "status"], repo, timeout=60)
-    assert st.stdout.startswith("stopped"), st.stdout
+        shutil.rmtree(repo / "notebooks" / ".ipynb_checkpoints", ignore_errors=True)
+    kernels = home / ".cache" / "labkit" / "run" / "kernels"
+    assert not kernels.exists() or list(kernels.iterdir()) == [], "a lab world outlived the lesson's kernel"
     shutil.rmtree(repo, ignore_errors=True)
 
 
-def test_each_users_server_starts_its_own_simulator(tmp_path):
-    """On JupyterHub or BinderHub every user's server runs binder/start: one simulator per user, nothing shared.
+def test_each_users_kernels_have_worlds_of_their_own(tmp_path):
+    """On JupyterHub or BinderHub every user's server runs binder/start, and every lesson's kernel starts its
+    own lab worlds: a change in one user's lab never reaches another's, whatever folders they share."""
+    from labkit.sim import paths
 
-    The image holds the built simulator (postBuild); each server keeps its state in its own folder.
-    """
-    import labkit
-
-    users = {name: tmp_path / name / "state" for name in ("ana", "ben")}
-    started = {}
-    for name, state in users.items():
-        env = {**os.environ, "LABKIT_STATE_DIR": str(state),
-               "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
-        r = subprocess.run([str(ROOT / "binder" / "start"), sys.executable, "-m", "labkit.cli", "sim", "url"],
-                           env=env, capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stderr
-        started[name] = r.stdout.strip().splitlines()[-1]
+    env = {**os.environ, "LABKIT_STATE_DIR": str(tmp_path / "state"), "LABKIT_CACHE_DIR": str(paths.cache_dir()),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    kernel = ("import labkit, sys\n"
+              "s = labkit.connect()\n"
+              "if sys.argv[1] == 'ana':\n"
+              "    s.change(labkit.inventory.find(s, 'web-01'), 'PowerOffVM_Task', progress=False)\n"
+              "print(sys.argv[1], s.world.scenario, s.world.pid,\n"
+              "      labkit.inventory.vms(s).set_index('name').loc['web-01', 'powerState'], flush=True)\n"
+              "sys.stdin.read()\n")
+    running = {}
     try:
-        assert started["ana"] != started["ben"]          # two simulators, on two ports
-        old = os.environ.get("LABKIT_STATE_DIR")
-        try:
-            os.environ["LABKIT_STATE_DIR"] = str(users["ana"])
-            with labkit.connect() as ana:
-                vm = labkit.inventory.find(ana, "web-01")
-                ana.change(vm, "PowerOffVM_Task", progress=False)
-                assert labkit.inventory.vms(ana).set_index("name").loc["web-01", "powerState"] == "poweredOff"
-            os.environ["LABKIT_STATE_DIR"] = str(users["ben"])
-            with labkit.connect() as ben:                # ana's change is not in ben's lab
-                assert labkit.inventory.vms(ben).set_index("name").loc["web-01", "powerState"] == "poweredOn"
-        finally:
-            if old is None:
-                os.environ.pop("LABKIT_STATE_DIR", None)
-            else:
-                os.environ["LABKIT_STATE_DIR"] = old
+        for name in ("ana", "ben"):
+            home = tmp_path / name
+            home.mkdir()
+            running[name] = subprocess.Popen([str(ROOT / "binder" / "start"), sys.executable, "-c", kernel, name],
+                                             env={**env, "HOME": str(home)}, stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, text=True)
+            line = ""
+            while not line.startswith(name):
+                line = running[name].stdout.readline()
+                assert line, f"{name}'s kernel ended early"
+            running[name].line = line.split()
+        ana, ben = running["ana"].line, running["ben"].line
+        assert ana[1] == ben[1] == "healthy-cluster" and ana[2] != ben[2]   # two worlds, on start's scenario
+        assert (ana[3], ben[3]) == ("poweredOff", "poweredOn")              # ana's change is not in ben's lab
+        assert (tmp_path / "ana" / "vmotion-labs" / "00-getting-started.ipynb").exists()
     finally:
-        for state in users.values():
-            subprocess.run([sys.executable, "-m", "labkit.cli", "sim", "stop"], env={**os.environ,
-                           "LABKIT_STATE_DIR": str(state)}, capture_output=True, timeout=60)
+        for p in running.values():
+            p.stdin.close()
+            p.wait(60)

@@ -1,8 +1,8 @@
 """Real-browser tests: every lesson run in JupyterLab by headless Debian chromium, driven by Playwright.
 
-`labkit lab` serves the learners' copies of the lessons (``labkit release``: solutions and hidden tests
-removed), in a folder of its own so that JupyterLab's autosave never touches the committed notebooks, with
-their outputs stripped. Each lesson is run cell by cell as a learner would ("Run All", continuing past cells
+`labkit lab` serves the learner's workspace: the copies of the lessons it releases on its first start
+(solutions removed, outputs kept up to the first exercise), in a folder of its own, so JupyterLab's autosave
+never touches the committed notebooks. Each lesson is run cell by cell as a learner would ("Run All", continuing past cells
 tagged raises-exception). The tests assert that no other cell errored, that every exercise check says it
 has no answer yet, that plotly charts, ipywidgets controls and Mermaid diagrams render, and that moving a
 slider of the memory convergence explorer redraws its chart (on lesson 03's own run). Every lesson's kernel stays open, as in a
@@ -67,15 +67,7 @@ def jupyterlab(tmp_path_factory):
 
 
 def _serve(work):
-    lessons = work / "notebooks"
-    lessons.mkdir()
-    for name in LESSONS:
-        nb = authoring.student_copy(authoring.read(ROOT / "notebooks" / name), Path(name).stem)
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
-        nb.metadata.pop("widgets", None)
-        nbformat.write(nb, lessons / name)
+    workspace = work / "workspace"  # labkit lab releases the learner's copies here on its first start
     settings = work / "settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
     # every cell in the page, not only those in view, so that every output can be found
@@ -88,11 +80,12 @@ def _serve(work):
     (config / "jupyter_server_config.json").write_text(json.dumps({"LabApp": {"expose_app_in_browser": True}}))
     port, token = free_port(), "browser-test"
     env = {**os.environ, "LABKIT_LAB_TOKEN": token, "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
-           "JUPYTERLAB_SETTINGS_DIR": str(work / "settings"), "JUPYTER_CONFIG_DIR": str(config)}
+           "JUPYTERLAB_SETTINGS_DIR": str(work / "settings"), "JUPYTER_CONFIG_DIR": str(config),
+           "LABKIT_WORKSPACE": str(workspace)}
     sim.build()
     log = open(work / "lab.log", "w")
-    lab = subprocess.Popen([sys.executable, "-m", "labkit.cli", "lab", "--no-browser", f"--port={port}",
-                            f"--notebooks={lessons}"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    lab = subprocess.Popen([sys.executable, "-m", "labkit.cli", "lab", "--no-browser", f"--port={port}"],
+                           env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         labprobe.wait_for_page(base, token, timeout=120, alive=lambda: lab.poll() is None)
@@ -106,7 +99,6 @@ def _serve(work):
             for pid in [lab.pid, *below]:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-        sim.stop()
 
 
 @pytest.fixture(scope="module")
@@ -233,6 +225,113 @@ def _moving_a_slider_redraws_the_convergence_chart(page):
     assert explorer.locator(".widget-html").first.inner_text() != label_before
     SHOTS.mkdir(parents=True, exist_ok=True)
     explorer.screenshot(path=str(SHOTS / "03-explorer-after-slider.png"))
+
+
+# -- a learner's path: exercises answered right and wrong, across lessons ----------------------------------
+CELLS_JS = """() => {
+  const m = window.jupyterapp.shell.currentWidget.content.model;
+  const out = [];
+  for (let i = 0; i < m.cells.length; i++) {
+    const c = m.cells.get(i);
+    const labkit = c.getMetadata('labkit') || {};
+    out.push({index: i, type: c.type, tags: c.getMetadata('tags') || [], exercise: labkit.exercise || null,
+              source: c.sharedModel.getSource(), count: c.type === 'code' ? c.executionCount : null});
+  }
+  return out;
+}"""
+
+RUN_CELL_JS = """async ([index, code]) => {
+  const nb = window.jupyterapp.shell.currentWidget.content;
+  if (code !== null) nb.widgets[index].model.sharedModel.setSource(code);
+  nb.activeCellIndex = index;
+  nb.widgets[index].model.executionCount = null;
+  await window.jupyterapp.commands.execute('notebook:run-cell');
+}"""
+
+OUTPUT_JS = """(index) => {
+  const c = window.jupyterapp.shell.currentWidget.content.model.cells.get(index);
+  return {count: c.executionCount, text: c.outputs.toJSON().map(o => [].concat(o.text || (o.data && o.data['text/plain'])
+          || []).join('') + (o.ename ? o.ename + ': ' + o.evalue : '')).join('')};
+}"""
+
+
+def _cell(page, exercise, role):
+    return next(c for c in page.evaluate(CELLS_JS) if c["exercise"] == exercise and role in c["tags"])
+
+
+def _run_cell(page, index, code=None, timeout_s=120):
+    """Type ``code`` into cell ``index`` (if given), run it as Shift+Enter would, wait for it; its output text."""
+    page.evaluate(RUN_CELL_JS, [index, code])
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        out = page.evaluate(OUTPUT_JS, index)
+        if out["count"] is not None and page.evaluate(STATE_JS)["kernel"] == "idle":
+            return out["text"]
+        time.sleep(0.2)
+    raise AssertionError(f"cell {index} did not finish within {timeout_s} s")
+
+
+def _answer(page, exercise, code):
+    """Answer an exercise as a learner does: write the answer cell, run it, run the check below it."""
+    _run_cell(page, _cell(page, exercise, "solution")["index"], code)
+    return _run_cell(page, _cell(page, exercise, "test")["index"])
+
+
+def _ran_to_the_end(page):
+    if any(c["count"] is None for c in page.evaluate(STATE_JS)["cells"]):
+        assert _run_all(page) == []
+
+
+def test_a_learner_answers_right_and_wrong_and_goes_back_between_lessons(browser, jupyterlab):
+    """The learner's path: a student copy with no solution on the page; lesson 02 run to its end, then its
+    first exercise answered right, then wrong; lesson 00 run to its end (its session closed as well), then its
+    first exercise answered; back to lesson 02, which still judges in its own world."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    source = nbformat.read(ROOT / "notebooks" / "02-compatibility-checks.ipynb", as_version=4)
+    solutions = {line.strip() for c in source.cells if "solution" in authoring.roles(c)  # inside the regions
+                 for line in set(c.source.splitlines()) - set(authoring.released_source(c).splitlines())
+                 if line.strip() and not line.strip().startswith("###")}
+    taught = {line.strip() for c in source.cells if not authoring.roles(c) for line in c.source.splitlines()}
+    right_02 = 'answer = evc.highest(hosts.loc[hosts["cluster"] == "Cluster-NoEVC", "maxEVCModeKey"])'
+
+    page = _open(browser, jupyterlab, "02-compatibility-checks.ipynb")
+    try:
+        on_page = page.evaluate("() => document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)').innerText")
+        shown = {line.strip() for c in page.evaluate(CELLS_JS) for line in c["source"].splitlines()}
+        assert "BEGIN SOLUTION" not in on_page and not (solutions - taught) & shown, (solutions - taught) & shown
+        assert "YOUR ANSWER HERE" in on_page
+        _ran_to_the_end(page)
+        right = _answer(page, "02.highest-evc", right_02)
+        assert "[x] 02.highest-evc highest EVC mode for Cluster-NoEVC: correct (2/2)." in right, right
+        page.locator(".jp-OutputArea-output", has_text="correct (2/2)").first.screenshot(
+            path=str(SHOTS / "02-exercise-right.png"))
+        wrong = _answer(page, "02.highest-evc", 'answer = "intel-merom"')
+        assert "[ ] 02.highest-evc highest EVC mode for Cluster-NoEVC: not yet (0/2)." in wrong, wrong
+        page.locator(".jp-OutputArea-output", has_text="not yet (0/2)").first.screenshot(
+            path=str(SHOTS / "02-exercise-wrong.png"))
+    finally:
+        _close(page)
+
+    page = _open(browser, jupyterlab, "00-getting-started.ipynb")
+    try:
+        _ran_to_the_end(page)
+        last = page.evaluate(STATE_JS)["cells"][-1]["index"]
+        _run_cell(page, last, "session.close()")  # even with the lesson's session closed
+        got = _answer(page, "00.cluster-hosts", "answer = 3")
+        assert "[x] 00.cluster-hosts hosts in cluster Cluster-A: correct (1/1)." in got, got
+        got = _answer(page, "00.cluster-hosts", 'answer = "3"')
+        assert "not yet (0/1). Give a number, not the text '3'" in got, got
+    finally:
+        _close(page)
+
+    page = _open(browser, jupyterlab, "02-compatibility-checks.ipynb")
+    try:
+        again = _answer(page, "02.highest-evc", right_02)
+        assert "correct (2/2)" in again, again
+        got = _answer(page, "02.destinations", "answer = ['esx-99']")   # its own world too: partial-storage
+        assert "[ ] 02.destinations hosts app-ab can move to: not yet (0/2)." in got, got
+    finally:
+        _close(page)
 
 
 def _descendants(pid: int) -> list[tuple[int, str, str]]:

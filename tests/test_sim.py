@@ -216,8 +216,10 @@ def test_labkit_vcsim_points_at_another_program(private_state, binary, tmp_path,
     monkeypatch.setenv("LABKIT_VCSIM", str(other))
     s = sim.start()
     assert s.binary == str(other)
-    with labkit.connect() as session:
-        assert len(labkit.inventory.hosts(session)) == 4
+    with labkit.connect(s.url, user=s.username, password=s.password) as session:
+        assert session.is_lab and len(labkit.inventory.hosts(session)) == 4
+    with labkit.connect(sim_flags=[]) as session:  # a notebook's own world runs it too
+        assert session.world.state.binary == str(other)
 
 
 def test_vcsim_on_path_serves_when_labkit_has_no_build(private_state, binary, tmp_path, monkeypatch):
