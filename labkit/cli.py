@@ -9,7 +9,7 @@
     labkit lab [--instructor]         JupyterLab on your workspace of student copies (or on the sources)
     labkit workspace [--path DIR]     release the lessons into your workspace, or bring in course updates
     labkit release SOURCE... [-o DIR] student copies of instructor notebooks
-    labkit grade SUBMISSION... [-o DIR] [-j N]   gradebook, feedback files, summary
+    labkit grade SUBMISSION|FOLDER... [--source NB] [-o DIR] [-j N]   gradebook.csv, feedback/, summary.html
     labkit check NOTEBOOK             a learner's self-check before submitting
     labkit qemu build [--force]       the real-migration lab guest (kernel, initramfs; cached)
     labkit qemu migrate [--rate N] [--bandwidth MIB/S] [--downtime-limit MS] [--auto-converge] ...

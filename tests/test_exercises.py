@@ -130,3 +130,23 @@ def test_the_closed_form_exercise_runs_the_learners_function(session):
     assert not exercises.check("03.closed-form", lambda m, d, b, budget: m / (b - d), session).passed
     assert "give a function" in exercises.check("03.closed-form", 12.5, session).line.lower()
     assert "no answer yet" in exercises.check("03.closed-form", lambda m, d, b, budget: ..., session).line
+
+
+def test_the_verdict_shows_even_when_more_code_follows_the_check(tmp_path):
+    """In a notebook the check's line is displayed as soon as it is known: code after it in the cell (an
+    assert, say) cannot hide it, and when the check is the cell's last line it shows once, not twice."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('import labkit\nlabkit.exercises.check("01.claims", {"a", "c", "e", "f"})\nx = 1'),
+        nbformat.v4.new_code_cell('labkit.exercises.check("01.claims", {"a"})'),
+    ])
+    NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+
+    def texts(cell):
+        return [o.get("data", {}).get("text/plain", o.get("text", "")) for o in cell.outputs]
+
+    assert texts(nb.cells[0]) == ["[x] 01.claims which statements about vMotion are true: correct (2/2)."]
+    (line,) = texts(nb.cells[1])
+    assert line.startswith("[ ] 01.claims which statements about vMotion are true: not yet (0/2).")

@@ -1,5 +1,7 @@
 """Release, grading on nbval, the gradebook: perfect, empty, partial, tampered and malicious submissions."""
+import contextlib
 import csv
+import io
 import json
 import os
 from html.parser import HTMLParser
@@ -12,7 +14,7 @@ from helpers import run_cli
 from nbval.plugin import coalesce_streams
 from plotly.offline import get_plotlyjs
 
-from labkit import authoring, exercises, gradebook, grading
+from labkit import authoring, cli, exercises, gradebook, grading
 from labkit.authoring import AuthoringError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -319,14 +321,20 @@ def test_labkit_grade_takes_students_folders(graded, tmp_path):
     assert rows["absent"]["notes"].startswith("missing notebook; ") and rows["absent"]["total"] == "0"
     assert rows["other-lesson"]["notes"].startswith("wrong lesson; This notebook belongs to lesson 03")
     assert (out / "plotly.min.js").exists() and (out / "summary.html").stat().st_size < 200_000
+    # the command's refusals, in this process (each is refused before any grading)
+    def refused(*args):
+        with contextlib.redirect_stdout(io.StringIO()) as out_, contextlib.redirect_stderr(io.StringIO()) as err:
+            code = cli.main(["grade", *args])
+        return code, out_.getvalue() + err.getvalue()
+
     # no --source: the folders' notebooks say the lesson; here they name two, which needs --source
-    r = run_cli("grade", str(absent), str(other), "-o", str(out), timeout=120)
-    assert r.returncode != 0 and "several lessons (00-getting-started, 03-memory-convergence)" in r.stderr + r.stdout
+    code, text = refused(str(absent), str(other), "-o", str(out))
+    assert code != 0 and "several lessons (00-getting-started, 03-memory-convergence)" in text
     (tmp_path / "nobody").mkdir()
-    r = run_cli("grade", str(tmp_path / "nobody"), "-o", str(out), timeout=120)
-    assert r.returncode != 0 and "says which lesson it is" in r.stderr + r.stdout and "--source" in r.stderr + r.stdout
-    r = run_cli("grade", str(tmp_path / "not-there"), "--source", str(LESSON), "-o", str(out), timeout=120)
-    assert r.returncode != 0 and "No such submission file or folder" in r.stderr + r.stdout
+    code, text = refused(str(tmp_path / "nobody"), "-o", str(out))
+    assert code != 0 and "says which lesson it is" in text and "--source" in text
+    code, text = refused(str(tmp_path / "not-there"), "--source", str(LESSON), "-o", str(out))
+    assert code != 0 and "No such submission file or folder" in text
 
 
 def test_feedback_and_summary(graded):

@@ -121,3 +121,31 @@ def test_restarting_labkit_lab_after_a_course_update_keeps_the_learners_edited_c
     assert nb.cells[0].source.endswith("A sentence added by a course update.")
     assert (f"merged {LESSON}: 1 cell(s) updated by the course, 1 cell(s) of yours kept as you left them"
             in log.read_text())
+
+
+def test_the_instructor_opens_the_sources(tmp_path, course, binary, monkeypatch):
+    """`labkit lab --instructor` serves the sources themselves and makes no workspace. (JupyterLab itself is
+    started for real by the tests above; here the command it would run is read instead.)"""
+    from labkit import cli, labserver
+
+    started = {}
+
+    class Server:
+        pid = 0
+
+        def __init__(self, cmd, **kwargs):
+            started["cmd"] = cmd
+
+        def wait(self, timeout=None):
+            return 0
+
+    monkeypatch.setenv("LABKIT_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("LABKIT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(cli, "subprocess", type("Subprocess", (), {"Popen": Server,
+                                                                    "TimeoutExpired": subprocess.TimeoutExpired}))
+    monkeypatch.setattr(labserver, "record", lambda *a, **k: None)
+    assert cli.main(["lab", "--instructor", "--no-browser", f"--port={free_port()}", f"--notebooks={course}"]) == 0
+    assert f"--notebook-dir={course}" in started["cmd"] or str(course) in " ".join(started["cmd"])
+    assert not (tmp_path / "ws").exists()  # no workspace is made for an instructor
+    assert cli.main(["lab", "--no-browser", f"--port={free_port()}", f"--notebooks={course}"]) == 0
+    assert str(tmp_path / "ws") in " ".join(started["cmd"]) and (tmp_path / "ws" / LESSON).exists()
