@@ -71,7 +71,9 @@ class World:
         return f"scenario {self.scenario}" if self.scenario else "the generated inventory"
 
     def running(self) -> bool:
-        return process.status(self.folder).running and process._read_state(self.folder).pid == self.state.pid
+        """Is this start of the world still the one serving its folder, and answering?"""
+        st = process.status(self.folder)
+        return st.running and st.sim.pid == self.state.pid
 
 
 _lock = threading.RLock()
