@@ -7,7 +7,7 @@
     labkit inventory [vms|hosts|clusters|datastores|networks]
     labkit scenarios [--check FILE]   the lab scenarios, and what each teaches
     labkit lab [--instructor]         JupyterLab on your workspace of student copies (or on the sources)
-    labkit workspace [--path DIR]     release the lessons into your workspace, or bring in course updates
+    labkit workspace [--workspace DIR] release the lessons into your workspace, or bring in course updates
     labkit release SOURCE... [-o DIR] student copies of instructor notebooks
     labkit grade SUBMISSION|FOLDER... [--source NB] [-o DIR] [-j N]   gradebook.csv, feedback/, summary.html
     labkit check NOTEBOOK             a learner's self-check before submitting
@@ -121,7 +121,8 @@ def _grade(a) -> int:
     submissions = [Path(p) for p in a.submissions]  # notebook files, or students' folders
     missing = [str(p) for p in submissions if not p.exists()]
     if missing:
-        raise LabkitError(f"No such submission file or folder: {', '.join(missing)}.")
+        raise LabkitError(f"No such submission file or folder: {', '.join(missing)}.",
+                          fix="give the students' notebooks or their folders (labkit grade submitted/*)")
     if a.source:
         source = Path(a.source)
         if not source.is_file():
@@ -183,7 +184,9 @@ def _check(a) -> int:
 def _workspace(a) -> int:
     from . import workspace
 
-    root = Path(a.path).expanduser() if a.path else workspace.default_path()
+    root = Path(a.workspace).expanduser() if a.workspace else workspace.default_path()
+    if a.notebooks and not Path(a.notebooks).is_dir():
+        raise LabkitError(f"No lessons at {a.notebooks}.", fix="check the path given to --notebooks")
     changes = workspace.sync(root, Path(a.notebooks) if a.notebooks else None)
     print(f"workspace: {root}")
     for c in changes:
@@ -337,7 +340,8 @@ def parser() -> argparse.ArgumentParser:
     inv.set_defaults(func=_inventory)
 
     ws = sub.add_parser("workspace", help="release the lessons into your workspace, or bring in course updates")
-    ws.add_argument("--path", help="the workspace folder (default: $LABKIT_WORKSPACE, else ~/vmotion-labs)")
+    ws.add_argument("--workspace", "--path", dest="workspace",
+                    help="the workspace folder (default: $LABKIT_WORKSPACE, else ~/vmotion-labs)")
     ws.add_argument("--notebooks", help="the course's lesson sources (default: the course's notebooks/)")
     ws.set_defaults(func=_workspace)
 
@@ -396,10 +400,12 @@ def parser() -> argparse.ArgumentParser:
                      help="open the instructor sources (with the solutions) instead of a workspace")
     lab.add_argument("--notebooks", help="the course's lesson sources (default: the course's notebooks/)")
     lab.add_argument("--scenario", default="healthy-cluster",
-                     help="the scenario of labkit.connect() with no scenario, in a new notebook")
-    lab.add_argument("--ip", default="127.0.0.1")
-    lab.add_argument("--port", default=int(os.environ.get("LABKIT_LAB_PORT", "8888")), type=int)
-    lab.add_argument("--no-browser", action="store_true")
+                     help="the lab scenario a notebook gets from labkit.connect() with no scenario (the lessons "
+                          "name their own)")
+    lab.add_argument("--ip", default="127.0.0.1", help="the address JupyterLab listens on (default: 127.0.0.1)")
+    lab.add_argument("--port", default=int(os.environ.get("LABKIT_LAB_PORT", "8888")), type=int,
+                     help="JupyterLab's port (default: $LABKIT_LAB_PORT, else 8888)")
+    lab.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
     lab.set_defaults(func=_lab)
     return p
 

@@ -86,10 +86,11 @@ def _write(nb, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _merge(base, ours, theirs) -> tuple[object, int, int]:
+def _merge(base, ours, theirs) -> tuple[object, int, int, int]:
     """Three-way, cell by cell: the learner's changed and added cells kept, the rest from ``theirs``.
 
-    Returns (merged notebook, cells kept from the learner, cells taken from the course's update).
+    Returns (merged notebook, cells kept from the learner, cells taken from the course's update, cells the
+    course changed too but the learner's version was kept).
     """
     base_by = {c.get("id"): c for c in base.cells}
     ours_by = {c.get("id"): c for c in ours.cells}
@@ -100,13 +101,15 @@ def _merge(base, ours, theirs) -> tuple[object, int, int]:
         return b is None or b.source != c.source or b.cell_type != c.cell_type
 
     merged = copy.deepcopy(theirs)
-    kept = updated = 0
+    kept = updated = both = 0
     cells = []
     for cell in merged.cells:
         mine = ours_by.get(cell.get("id"))
         if mine is not None and edited(mine):
             cells.append(copy.deepcopy(mine))
             kept += 1
+            b = base_by.get(cell.get("id"))
+            both += b is not None and b.source != cell.source
         else:
             b = base_by.get(cell.get("id"))
             if b is None or b.source != cell.source:
@@ -122,7 +125,7 @@ def _merge(base, ours, theirs) -> tuple[object, int, int]:
             kept += 1
         previous = cid
     merged.cells = cells
-    return merged, kept, updated
+    return merged, kept, updated, both
 
 
 def _with_outputs(new_cell, mine):
@@ -170,14 +173,17 @@ def sync(root: Path | None = None, source_dir: Path | None = None) -> list[Chang
         else:
             ours = authoring.read(target)
             base = authoring.read(base_path) if base_path.exists() else new  # no base: keep what differs
-            merged, kept, updated = _merge(base, ours, new)
+            merged, kept, updated, both = _merge(base, ours, new)
             _write(merged, target)
             if kept:
-                changes.append(Change(src.name, "merged", f"{updated} cell(s) updated by the course, "
-                                                        f"{kept} cell(s) of yours kept as you left them"))
+                detail = f"{updated} cell(s) updated by the course, {kept} cell(s) of yours kept as you left them"
+                if both:
+                    detail += (f"; the course also changed {both} of those: its version is in "
+                               f"{BASES}/{src.name}")
+                changes.append(Change(src.name, "merged", detail))
             else:
                 changes.append(Change(src.name, "updated", f"{updated} cell(s) changed by the course"))
-        nbformat.write(new, str(base_path))
+        nbformat.write(new, str(base_path))  # the base of the next merge, and the course's version to compare
         known[src.name] = {"source": fingerprint}
     readme = source_dir / "README.md"
     if readme.exists():

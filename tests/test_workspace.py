@@ -71,6 +71,16 @@ def test_an_update_adds_lessons_keeps_edits_and_takes_the_course_changes(tmp_pat
                                     "2 cell(s) of yours kept as you left them")
     merged = authoring.read(ws / LESSON)
     assert _solution_cell(merged).source == "answer = 'my own answer'"
+    # a cell both changed: the learner's stays, and the start line says where the course's version is
+    mine = authoring.read(ws / LESSON)
+    mine.cells[0].source = "# my own title"
+    nbformat.write(mine, str(ws / LESSON))
+    src.cells[0].source += " Once more."
+    nbformat.write(src, str(course / LESSON))
+    (change,) = workspace.sync(ws, course)
+    assert change.line.endswith(f"the course also changed 1 of those: its version is in .labkit/released/{LESSON}")
+    assert authoring.read(ws / LESSON).cells[0].source == "# my own title"
+    assert authoring.read(ws / ".labkit" / "released" / LESSON).cells[0].source.endswith("Once more.")
     assert merged.cells[0].source.endswith("A sentence added by a course update.")
     assert [c.source for c in merged.cells].index("print('my note')") == 3
 
