@@ -205,8 +205,9 @@ def graded(released, tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(grading, "_kill_tagged", kill_and_record)
-        # 20 s a cell: room for the lesson's own cells on a busy machine (the hanging answer waits it out once)
-        grades = grading.grade(LESSON, subs, jobs=2, cell_timeout=20, timeout=240)
+        # 30 s a cell: room for the lesson's own cells on a machine busy with the other test worker too (at 20 s,
+        # a clean-clone run once stopped the 'empty' lesson early); the hanging answer waits it out once
+        grades = grading.grade(LESSON, subs, jobs=2, cell_timeout=30, timeout=240)
     files = gradebook.write(grades, folder / "graded")
     return grades, files
 
