@@ -2,18 +2,19 @@
 
 `labkit lab` serves the learner's workspace: the copies of the lessons it releases on its first start
 (solutions removed, outputs kept up to the first exercise), in a folder of its own, so JupyterLab's autosave
-never touches the committed notebooks. Lessons 00 and 02 also play a learner's path (exercises answered right and
-wrong, a closed session), and after all lessons the learner goes back to lesson 02's kernel. Each lesson is run cell by cell as a learner would ("Run All", continuing past cells
-tagged raises-exception). The tests assert that no other cell errored, that every exercise check says it
-has no answer yet, that plotly charts, ipywidgets controls and Mermaid diagrams render, and that moving a
-slider of the memory convergence explorer redraws its chart (on lesson 03's own run). Every lesson's kernel stays open, as in a
-learner's session, so that the last test can check that the lesson resets left no <defunct> simulator
+never touches the committed notebooks. One page, as a learner keeps one browser tab, opens each lesson in
+turn. Lessons 00 and 02 also play a learner's path (exercises answered right and wrong, a closed session), and
+after all lessons the learner goes back to lesson 02's kernel. Each lesson is run as a learner would ("Run
+All", then "Run All Below" past a cell tagged raises-exception), each run awaited as JupyterLab's own command
+returns it. The tests assert that no other cell errored, that every exercise check says it has no answer
+yet, that plotly charts, ipywidgets controls and Mermaid diagrams render, and that moving a slider of the
+memory convergence explorer redraws its chart (on lesson 03's own run). Every lesson's kernel stays open, as
+in a learner's session, so that the last test can check that the lesson resets left no <defunct> simulator
 behind. A screenshot of each lesson is kept in test-artifacts/screenshots/.
 """
 import contextlib
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -24,6 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from helpers import free_port
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from labkit import authoring, labprobe, sim
 
@@ -112,14 +114,24 @@ def browser():
         b.close()
 
 
-def _open(browser, jupyterlab, name):
-    """A new page on a workspace of its own (no tabs restored from another test), the lesson's kernel idle."""
+@pytest.fixture(scope="module")
+def lab_page(browser, jupyterlab):
+    """One JupyterLab page for every lesson, as a learner keeps one tab: loaded once, on a workspace of its own
+    (no tabs restored from another run). Each lesson is opened in it and closed after, its kernel left running."""
     base, token, _ = jupyterlab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    workspace = re.sub(r"[^a-z0-9]", "", name.lower())
-    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?token={token}&reset")
+    page.goto(f"{base}/lab/workspaces/browser-test?token={token}&reset")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started", timeout=120_000)
+    page.evaluate("() => window.jupyterapp.started")
+    yield page
+    page.close()
+
+
+def _open(page, name):
+    """Open the lesson in the page, as a double click in the file browser does; wait until its kernel is idle."""
+    page.evaluate("(name) => { window.jupyterapp.commands.execute('docmanager:open', {path: name}); }", name)
     page.wait_for_function("""(name) => {
-        const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+        const w = window.jupyterapp.shell.currentWidget;
         const k = w && w.context && w.context.path === name && w.sessionContext.session
                   && w.sessionContext.session.kernel;
         return k && k.status === 'idle'; }""", arg=name, timeout=120_000)
@@ -127,8 +139,19 @@ def _open(browser, jupyterlab, name):
 
 
 def _close(page):
-    """Close the page. The lesson's kernel goes on, as when a learner moves to the next lesson."""
-    page.close()
+    """Save the lesson and close its tab. The lesson's kernel goes on, as when a learner moves to the next lesson."""
+    page.evaluate("""async () => { const w = window.jupyterapp.shell.currentWidget;
+                     if (w && w.context) { await w.context.save(); w.close(); } }""")
+
+
+# Run cells as the Run menu does, and resolve when the kernel has answered the last of them (JupyterLab's command
+# returns that promise); ``until`` (a cell index) runs the cells down to it instead of all.
+RUN_JS = """async ([command, from, ms]) => {
+  const nb = window.jupyterapp.shell.currentWidget.content;
+  if (from !== null) nb.activeCellIndex = from;
+  const late = new Promise((_, fail) => setTimeout(() => fail(new Error('still running after ' + ms + ' ms')), ms));
+  await Promise.race([window.jupyterapp.commands.execute(command), late]);
+}"""
 
 
 def _run_all(page, timeout_s=600, until=None):
@@ -137,37 +160,29 @@ def _run_all(page, timeout_s=600, until=None):
 
     Returns the errors of cells not tagged raises-exception, as "cell N: Name: message".
     """
-    if until is None:
-        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    else:
-        page.evaluate(f"""async () => {{ const nb = window.jupyterapp.shell.currentWidget.content;
-                          nb.activeCellIndex = {until + 1};
-                          await window.jupyterapp.commands.execute('notebook:run-all-above'); }}""")
-    deadline, quiet_since, unexpected = time.monotonic() + timeout_s, None, []
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
+    deadline = time.monotonic() + timeout_s  # past it, the page's evaluation fails with "still running after"
+    step = ("notebook:run-all-cells", None) if until is None else ("notebook:run-all-above", until + 1)
+    while True:
+        page.evaluate(RUN_JS, [*step, max(1, deadline - time.monotonic()) * 1000])
         st = page.evaluate(STATE_JS)
-        if until is not None:
-            st["cells"] = [c for c in st["cells"] if c["index"] <= until]
-        pending = [c for c in st["cells"] if c["count"] is None]
-        if st["kernel"] != "idle":
-            quiet_since = None
-            continue
+        cells = [c for c in st["cells"] if until is None or c["index"] <= until]
+        pending = [c for c in cells if c["count"] is None]
         if not pending:
-            return unexpected
-        quiet_since = quiet_since or time.monotonic()
-        if time.monotonic() - quiet_since < 1.5:   # idle between two cells, or stopped?
-            continue
-        failed = [c for c in st["cells"] if c["errors"] and c["index"] < pending[0]["index"]]
+            return []
+        failed = [c for c in cells if c["errors"] and c["index"] < pending[0]["index"]]
         last = failed[-1] if failed else None
         if last is None or "raises-exception" not in last["tags"]:
-            return unexpected + [f"cell {last['index']}: {last['errors'][0]}" if last else
-                                 "execution stopped with no error"]
-        page.evaluate(f"""() => {{ const nb = window.jupyterapp.shell.currentWidget.content;
-                          nb.activeCellIndex = {pending[0]['index']}; }}""")
-        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-below')")
-        quiet_since = None
-    raise AssertionError(f"the lesson did not finish within {timeout_s} s")
+            return [f"cell {last['index']}: {last['errors'][0]}" if last else "execution stopped with no error"]
+        step = ("notebook:run-all-below", pending[0]["index"])
+        if until is not None:
+            raise AssertionError("a raises-exception cell above RUN_UNTIL's cell is not supported")
+
+
+RENDERED_JS = """(diagrams) => {
+  const p = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  return p && p.querySelector('.js-plotly-plot') && p.querySelector('.jupyter-widgets')
+         && p.querySelectorAll('.jp-RenderedMermaid img').length >= diagrams;
+}"""
 
 
 def _mermaid_blocks(name):
@@ -183,8 +198,8 @@ RAN: set[str] = set()  # lessons whose test ran here, their kernels left running
 
 
 @pytest.mark.parametrize("name", LESSONS)
-def test_each_lesson_runs_and_renders_in_chromium(browser, jupyterlab, name):
-    page = _open(browser, jupyterlab, name)
+def test_each_lesson_runs_and_renders_in_chromium(lab_page, name):
+    page = _open(lab_page, name)
     try:
         if name in RUN_UNTIL:
             cells = page.evaluate(CELLS_JS)
@@ -201,12 +216,13 @@ def test_each_lesson_runs_and_renders_in_chromium(browser, jupyterlab, name):
         if name in LEARNER_PATH:
             LEARNER_PATH[name](page)
         RAN.add(name)
-        page.wait_for_timeout(1500)                            # let the last renderers finish
+        expected = _mermaid_blocks(name)
+        with contextlib.suppress(PlaywrightTimeout):  # let the last renderers finish; the asserts below say what is missing
+            page.wait_for_function(RENDERED_JS, arg=expected, timeout=20_000)
         charts = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .js-plotly-plot")
         widgets = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jupyter-widgets")
         assert charts.count() > 0, "no plotly chart rendered"
         assert widgets.count() > 0, "no ipywidgets control rendered"
-        expected = _mermaid_blocks(name)
         # JupyterLab draws each diagram as an SVG image inside a .jp-RenderedMermaid figure
         diagrams = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedMermaid img")
         assert diagrams.count() >= expected, f"{diagrams.count()} of {expected} Mermaid diagrams rendered"
@@ -343,12 +359,12 @@ LEARNER_PATH = {"00-getting-started.ipynb": _learner_in_lesson_00,
                 "02-compatibility-checks.ipynb": _learner_in_lesson_02}
 
 
-def test_back_in_lesson_02_after_the_others_its_checks_judge_in_its_own_worlds(browser, jupyterlab):
+def test_back_in_lesson_02_after_the_others_its_checks_judge_in_its_own_worlds(lab_page):
     """After lesson 00 and every later lesson ran in their kernels, lesson 02's kernel still judges its
     exercises in its own worlds: exercise 1 (mixed-intel-evc) right, exercise 2 (partial-storage) wrong."""
     if not {"00-getting-started.ipynb", "02-compatibility-checks.ipynb"} <= RAN:
         pytest.skip("run with the lesson tests: it goes back to their kernels")
-    page = _open(browser, jupyterlab, "02-compatibility-checks.ipynb")  # the kernel still runs, with its worlds
+    page = _open(lab_page, "02-compatibility-checks.ipynb")  # the kernel still runs, with its worlds
     try:
         again = _answer(page, "02.highest-evc", RIGHT_02)
         assert "[x] 02.highest-evc highest EVC mode for Cluster-NoEVC: correct (2/2)." in again, again
