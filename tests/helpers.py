@@ -1,14 +1,32 @@
 """Small helpers shared by the tests."""
+import contextlib
 import os
+import random
 import socket
 import subprocess
 import sys
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free TCP port on 127.0.0.1 for a server a test starts, below the kernel's ephemeral range.
+
+    A port the kernel hands out for port 0 is in /proc/sys/net/ipv4/ip_local_port_range (32768-60999 here),
+    the range every kernel, simulator and outgoing connection of a busy test run also draws from: between the
+    test's check and the server's bind, one of those can take it. A random port below that range is free of
+    them; it is still bound once to check that it is free now.
+    """
+    low = 32768
+    with contextlib.suppress(OSError, ValueError), open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def run_cli(*args, env=None, timeout=120):
