@@ -40,7 +40,7 @@ def binder_user(tmp_path_factory):
     """(run-as prefix, home) for a non-root user with a clean home."""
     if os.geteuid() != 0:
         home = tmp_path_factory.mktemp("binder-home")
-        _seed_go_build_cache(home)
+        _seed_build_caches(home)
         return [], home
     try:
         pwd.getpwnam(USER)
@@ -49,17 +49,21 @@ def binder_user(tmp_path_factory):
     home = Path(pwd.getpwnam(USER).pw_dir)
     for leftover in (".cache", ".local", ".jupyter", ".ipython", "go", "vmotion-labs", ".labkit"):
         shutil.rmtree(home / leftover, ignore_errors=True)
-    _seed_go_build_cache(home)
+    _seed_build_caches(home)
     subprocess.run(["chown", "-R", f"{USER}:{USER}", str(home)], check=True)
     return ["runuser", "-u", USER, "--"], home
 
 
-def _seed_go_build_cache(home: Path) -> None:
-    """Give the user a copy of this machine's Go build cache, as a BinderHub's cached image layers would.
+def _seed_build_caches(home: Path) -> None:
+    """Give the user a copy of this machine's build caches, as a BinderHub's cached image layers would.
 
-    Go's cache is keyed by the content of every input, so postBuild still compiles and links the simulator
-    itself; it only skips recompiling govmomi's unchanged packages (about a minute of both cores).
+    - Go's cache is keyed by the content of every input, so postBuild still compiles and links the simulator
+      itself; it only skips recompiling govmomi's unchanged packages (about a minute of both cores).
+    - The lab guest of lesson 03b (labkit's qemu cache, keyed by the QEMU and guest kernel it was built for):
+      postBuild then finds it ready instead of downloading a kernel and test-booting it (about 18 s).
+      Building the guest is proven by `make` and tests/test_realmigration.py.
     """
+    from labkit.realmigration import guest
     from labkit.sim import builder
 
     found = subprocess.run([builder.go_binary(), "env", "GOCACHE"], capture_output=True, text=True)
@@ -67,6 +71,8 @@ def _seed_go_build_cache(home: Path) -> None:
     if cache and cache.is_dir():
         with contextlib.suppress(shutil.Error):  # Go may trim an entry while it is copied: a miss, no harm
             shutil.copytree(cache, home / ".cache" / "go-build", dirs_exist_ok=True)
+    if guest.cache_root().is_dir():
+        shutil.copytree(guest.cache_root(), home / ".cache" / "labkit" / "qemu", dirs_exist_ok=True)
 
 
 def _as_user(prefix, home, cmd, cwd, env_extra=None, timeout=900):
