@@ -15,7 +15,8 @@ lab: setup
 
 # One test worker per logical CPU (two on the machines the course is checked on; a third only made each test
 # slower, as the suite is CPU-bound). A notebook's cells stay together, in order, on one worker; the longest
-# files start first (conftest.py). Each cell has the grader's 60 s limit. The 15 slowest tests are printed.
+# files start first (conftest.py). Each cell has the grader's 60 s limit. The 15 slowest tests are printed. The
+# course's own modules are compiled first, for the reason given at the venv target.
 test: setup
 	$(BIN)/python -m compileall -q labkit tests conftest.py
 	$(BIN)/python -m pytest --nbval -n logical --dist loadfile --no-loadscope-reorder --durations=15
@@ -27,11 +28,11 @@ system:
 
 venv: $(VENV)/.installed
 
+# uv --compile-bytecode writes Python's compiled modules once, here. Where PYTHONDONTWRITEBYTECODE is set (as on the
+# machines the course is checked on), no process writes them later, and each would compile every module it imports.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -c constraints.txt uv   # installs the pinned set in seconds, where pip takes a minute
-	# --compile-bytecode: Python's compiled modules are written once here. Where PYTHONDONTWRITEBYTECODE is set (as on
-	# the machines the course is checked on), no process writes them later, and each would compile every module anew.
 	$(BIN)/python -m uv pip install -q --system-certs --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev]'
 	touch $@
 
