@@ -4,9 +4,9 @@
 (solutions removed, outputs kept up to the first exercise), in a folder of its own, so JupyterLab's autosave
 never touches the committed notebooks. One page, as a learner keeps one browser tab, opens each lesson in
 turn. Lessons 00 and 02 also play a learner's path (exercises answered right and wrong, a closed session), and
-after all lessons the learner goes back to lesson 02's kernel. Each lesson is run as a learner would ("Run
-All", then "Run All Below" past a cell tagged raises-exception), each run awaited as JupyterLab's own command
-returns it. The tests assert that no other cell errored, that every exercise check says it has no answer
+after all lessons the learner goes back to lesson 02's kernel. Each lesson is run once as a learner would, with
+"Run All" (the kernel goes on past a cell tagged raises-exception), and awaited until the kernel has answered
+every cell. The tests assert that no other cell errored and every cell ran, that every exercise check says it has no answer
 yet, that plotly charts, ipywidgets controls and Mermaid diagrams render, and that moving a slider of the
 memory convergence explorer redraws its chart (on lesson 03's own run). Every lesson's kernel stays open, as
 in a learner's session, so that the last test can check that the lesson resets left no <defunct> simulator
@@ -121,8 +121,8 @@ def lab_page(browser, jupyterlab):
     base, token, _ = jupyterlab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{base}/lab/workspaces/browser-test?token={token}&reset")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started", timeout=120_000)
-    page.evaluate("() => window.jupyterapp.started")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.restored", timeout=120_000)
+    page.evaluate("() => window.jupyterapp.restored")  # the layout restored: nothing opens over the first lesson
     yield page
     page.close()
 
@@ -141,41 +141,42 @@ def _open(page, name):
 def _close(page):
     """Save the lesson and close its tab. The lesson's kernel goes on, as when a learner moves to the next lesson."""
     page.evaluate("""async () => { const w = window.jupyterapp.shell.currentWidget;
-                     if (w && w.context) { await w.context.save(); w.close(); } }""")
+                     if (!w || !w.context) return;
+                     await Promise.race([w.context.save(), new Promise(done => setTimeout(done, 30000))]);
+                     w.close(); }""")
 
 
-# Run cells as the Run menu does, and resolve when the kernel has answered the last of them (JupyterLab's command
-# returns that promise); ``until`` (a cell index) runs the cells down to it instead of all.
+# Run cells as the Run menu does, and resolve when the kernel has answered every one of them. JupyterLab's command
+# resolves early when a cell fails, also a cell tagged raises-exception, after which the kernel goes on with the
+# queued cells (JupyterLab sends such a cell with stop_on_error false): so each code cell's own request is awaited
+# too. ``from`` sets the active cell first (run-all-above runs the cells above it).
 RUN_JS = """async ([command, from, ms]) => {
   const nb = window.jupyterapp.shell.currentWidget.content;
   if (from !== null) nb.activeCellIndex = from;
+  const run = (async () => {
+    await window.jupyterapp.commands.execute(command);
+    await Promise.allSettled(nb.widgets.filter(w => w.model.type === 'code' && w.outputArea.future)
+                                       .map(w => w.outputArea.future.done));
+  })();
   const late = new Promise((_, fail) => setTimeout(() => fail(new Error('still running after ' + ms + ' ms')), ms));
-  await Promise.race([window.jupyterapp.commands.execute(command), late]);
+  await Promise.race([run, late]);
 }"""
 
 
 def _run_all(page, timeout_s=600, until=None):
-    """Run every cell (or every cell down to index ``until``); past a cell tagged raises-exception, go on with
-    the cells below it.
+    """Run every cell (or every cell down to index ``until``) once, as Run All does: the kernel goes on past a cell
+    tagged raises-exception and stops at any other error.
 
-    Returns the errors of cells not tagged raises-exception, as "cell N: Name: message".
+    Returns each problem as "cell N: Name: message": an error in a cell not tagged raises-exception (the last
+    cell run included), or the first cell left unrun.
     """
-    deadline = time.monotonic() + timeout_s  # past it, the page's evaluation fails with "still running after"
-    step = ("notebook:run-all-cells", None) if until is None else ("notebook:run-all-above", until + 1)
-    while True:
-        page.evaluate(RUN_JS, [*step, max(1, deadline - time.monotonic()) * 1000])
-        st = page.evaluate(STATE_JS)
-        cells = [c for c in st["cells"] if until is None or c["index"] <= until]
-        pending = [c for c in cells if c["count"] is None]
-        if not pending:
-            return []
-        failed = [c for c in cells if c["errors"] and c["index"] < pending[0]["index"]]
-        last = failed[-1] if failed else None
-        if last is None or "raises-exception" not in last["tags"]:
-            return [f"cell {last['index']}: {last['errors'][0]}" if last else "execution stopped with no error"]
-        step = ("notebook:run-all-below", pending[0]["index"])
-        if until is not None:
-            raise AssertionError("a raises-exception cell above RUN_UNTIL's cell is not supported")
+    step = ["notebook:run-all-cells", None] if until is None else ["notebook:run-all-above", until + 1]
+    page.evaluate(RUN_JS, [*step, timeout_s * 1000])  # past the timeout, it fails with "still running after"
+    cells = [c for c in page.evaluate(STATE_JS)["cells"] if until is None or c["index"] <= until]
+    problems = [f"cell {c['index']}: {c['errors'][0]}" for c in cells
+                if c["errors"] and "raises-exception" not in c["tags"]]
+    pending = [c for c in cells if c["count"] is None]
+    return problems or [f"cell {c['index']}: not run" for c in pending[:1]]
 
 
 RENDERED_JS = """(diagrams) => {
