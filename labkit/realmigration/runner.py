@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import socket
 import tempfile
 import time
 import warnings
@@ -113,10 +112,19 @@ def settings(**given) -> dict:
     return s
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def incoming_port(vm: GuestVM) -> int:
+    """The TCP port a destination started with ``-incoming tcp:127.0.0.1:0`` listens on.
+
+    QEMU binds the port itself and reports it in ``query-migrate``'s ``socket-address`` list (QEMU 4.0 and
+    later; its own migration tests start destinations this way). So no other process can take the port
+    between choosing it and binding it, as with a port picked beforehand. Raises LabkitError if none is listed.
+    """
+    info = vm.qmp.execute("query-migrate")
+    for address in info.get("socket-address", []):
+        if address.get("type") == "inet" and str(address.get("port", "")).isdigit():
+            return int(address["port"])
+    raise LabkitError(f"QEMU ({vm.name}) reported no port for the incoming migration: {info}",
+                      fix="labkit qemu build --force")
 
 
 def migrate(on_sample=None, interval_s: float = 0.1, guest: Guest | None = None, **given) -> RealMigration:
@@ -133,14 +141,14 @@ def migrate(on_sample=None, interval_s: float = 0.1, guest: Guest | None = None,
     workdir = Path(tempfile.mkdtemp(prefix="labkit-migrate-"))
     vms: list[GuestVM] = []
     try:
-        port = free_port()
         guest_settings = {"wss_mib": s["wss_mib"], "hot_mib": s["hot_mib"], "rate": s["dirty_rate"],
                           "pattern": s["pattern"], "mode": s["mode"]}
         source = GuestVM(guest, "source", workdir, s["memory_mib"], guest_settings)
         vms.append(source)
         dest = GuestVM(guest, "destination", workdir, s["memory_mib"], guest_settings,
-                       incoming=f"tcp:127.0.0.1:{port}")
+                       incoming="tcp:127.0.0.1:0")
         vms.append(dest)
+        port = incoming_port(dest)
         source.wait_for_console(r"dirtier: ready", timeout=90)
         # two reports a second apart: the rate the guest really writes at, before the migration
         first = int(source.wait_for_console(r"t=1 written=(\d+)", timeout=30).group(1))
