@@ -61,7 +61,8 @@ def _seed_build_caches(home: Path) -> None:
       itself; it only skips recompiling govmomi's unchanged packages (about a minute of both cores).
     - The lab guest of lesson 03b (labkit's qemu cache, keyed by the QEMU and guest kernel it was built for):
       postBuild then finds it ready instead of downloading a kernel and test-booting it (about 18 s).
-      Building the guest is proven by `make` and tests/test_realmigration.py.
+      Building the guest is proven by `make` and tests/test_realmigration.py. The copy keeps root's accelerator
+      probe (KVM or TCG); lesson 00, run here, starts no guest, so that cannot change what this test sees.
     """
     from labkit.realmigration import guest
     from labkit.sim import builder
