@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian/Ubuntu packages the course needs; installs only what is missing.
 #
-#   Go and govmomi's sources   build the lab simulator (vCenter)
+#   Go and govmomi's sources   build the lab simulator (vCenter); patch applies the
+#                              course's fixes to a private copy of those sources
 #   QEMU, busybox-static, gcc  the real-migration lab guest (lesson 03b)
 #   chromium (Debian)          the real-browser tests, driven by Playwright; Ubuntu ships
 #                              chromium only as a snap, so there those tests are skipped
@@ -16,7 +17,7 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 
-BASE=(golang-go golang-github-vmware-govmomi-dev python3-venv openssl busybox-static gcc libc6-dev)
+BASE=(golang-go golang-github-vmware-govmomi-dev patch python3-venv openssl busybox-static gcc libc6-dev)
 QEMU=(qemu-system-x86 qemu-system-common qemu-system-data seabios)
 
 codename=""

@@ -32,6 +32,33 @@ def test_source_hash_follows_the_source(tmp_path, monkeypatch):
     assert builder.source_hash("go2") != builder.source_hash("go1")
 
 
+def test_engine_patches_apply_to_a_private_copy_and_key_the_build(binary, tmp_path, monkeypatch):
+    """The course's engine fixes (labkit/sim/patches) are applied to a copy of Debian's govmomi sources, never to
+    Debian's tree; a changed patch is a new build; a patch that does not apply says which one."""
+    key = binary.name.removeprefix("labsim-")
+    overlay = builder._patched_govmomi(key)
+    fixed = "simulator/property_collector.go"
+    assert "vMotion Labs" in (overlay / "src" / builder.GOVMOMI / fixed).read_text()
+    assert "vMotion Labs" not in (builder.gopath() / "src" / builder.GOVMOMI / fixed).read_text()
+
+    source = tmp_path / "sim"
+    shutil.copytree(paths.launcher_source(), source / "launcher")
+    shutil.copytree(paths.launcher_source().parent / "patches", source / "patches")
+    monkeypatch.setattr(paths, "launcher_source", lambda: source / "launcher")
+    before = builder.source_hash("go1")
+    first = builder.patch_files()[0]
+    first.write_text(first.read_text().replace("vMotion Labs:", "vMotion Labs (changed):", 1))
+    assert builder.source_hash("go1") != before
+
+    (source / "patches" / "0099-stale.patch").write_text(
+        "--- a/simulator/task.go\n+++ b/simulator/task.go\n@@ -1,2 +1,2 @@\n-no such line\n+a new line\n nor this\n")
+    monkeypatch.setenv("LABKIT_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache" / "sim").mkdir(parents=True)
+    with pytest.raises(BuildError, match="The engine patch 0099-stale.patch does not apply"):
+        builder._patched_govmomi("stale")
+    assert not list((tmp_path / "cache" / "sim").iterdir()), "a failed patch left a half-patched copy"
+
+
 def test_missing_govmomi_sources_name_the_apt_command(monkeypatch, tmp_path):
     monkeypatch.setenv("LABKIT_GOPATH", str(tmp_path))
     with pytest.raises(BuildError) as e:

@@ -2,8 +2,12 @@
 
 The launcher (``launcher/*.go``) is built against the govmomi simulator
 library that Debian and Ubuntu ship as ``golang-github-vmware-govmomi-dev``,
-offline, in GOPATH mode. The binary is cached under a hash of the source and
-of the Go version, so an unchanged source is never rebuilt.
+offline, in GOPATH mode. Engine defects the launcher cannot reach are fixed by
+the course's own patches (``patches/*.patch``, each saying what it fixes and
+why): they are applied with GNU patch to a private copy of Debian's govmomi
+sources, which comes first on GOPATH; Debian's tree is never changed. The
+binary is cached under a hash of the launcher, the patches and the Go version,
+so an unchanged source is never rebuilt.
 """
 from __future__ import annotations
 
@@ -17,8 +21,9 @@ from pathlib import Path
 from ..errors import BuildError, SimulatorNotBuilt
 from . import paths
 
-APT_FIX = "sudo apt-get install golang-go golang-github-vmware-govmomi-dev"
+APT_FIX = "sudo apt-get install golang-go golang-github-vmware-govmomi-dev patch"
 GOVMOMI_PACKAGE = "github.com/vmware/govmomi/simulator"
+GOVMOMI = "github.com/vmware/govmomi"
 
 
 def gopath() -> Path:
@@ -32,9 +37,11 @@ def go_binary() -> str:
     return go
 
 
-def _go_env() -> dict[str, str]:
+def _go_env(overlay: Path | None = None) -> dict[str, str]:
+    """Go's environment: GOPATH mode, offline; ``overlay`` (the patched govmomi copy) first on GOPATH."""
     env = dict(os.environ)
-    env.update(GOPATH=str(gopath()), GO111MODULE="off", GOFLAGS="", CGO_ENABLED="0")
+    path = f"{overlay}{os.pathsep}{gopath()}" if overlay else str(gopath())
+    env.update(GOPATH=path, GO111MODULE="off", GOFLAGS="", CGO_ENABLED="0")
     return env
 
 
@@ -47,13 +54,50 @@ def source_files() -> list[Path]:
     return sorted(paths.launcher_source().glob("*.go"))
 
 
+def patch_files() -> list[Path]:
+    """The course's patches to the engine, applied in name order."""
+    return sorted((paths.launcher_source().parent / "patches").glob("*.patch"))
+
+
 def source_hash(go_version_text: str = "") -> str:
-    """sha256 over the launcher's file names and contents (and the Go version)."""
+    """sha256 over the launcher's and the patches' file names and contents (and the Go version)."""
     h = hashlib.sha256()
     for f in source_files():
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    for f in patch_files():
+        h.update(b"patches/" + f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     h.update(go_version_text.encode())
     return h.hexdigest()[:16]
+
+
+def _patched_govmomi(key: str) -> Path | None:
+    """A GOPATH folder holding a copy of Debian's govmomi sources with the course's patches applied, made once
+    per build key; None when there are no patches. Raises BuildError if a patch does not apply."""
+    patches = patch_files()
+    if not patches:
+        return None
+    overlay = _binary_dir() / f"gopath-{key}"
+    if (overlay / "src" / GOVMOMI).is_dir():
+        return overlay
+    patch = shutil.which("patch")
+    if patch is None:
+        raise BuildError("GNU patch is not installed, so the lab simulator's engine fixes cannot be applied.",
+                         fix=APT_FIX)
+    tmp = Path(tempfile.mkdtemp(prefix=".gopath-", dir=_binary_dir()))
+    try:
+        tree = tmp / "src" / GOVMOMI
+        shutil.copytree(gopath() / "src" / GOVMOMI, tree, symlinks=True)
+        for p in patches:
+            proc = subprocess.run([patch, "-p1", "--batch", "--forward", "--silent", "-d", str(tree), "-i", str(p)],
+                                  capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                detail = (proc.stdout + proc.stderr).strip().splitlines()[-6:]
+                raise BuildError(f"The engine patch {p.name} does not apply to this govmomi:\n" + "\n".join(detail),
+                                 fix="the patch was written for Debian's golang-github-vmware-govmomi-dev 0.24.2")
+        os.replace(tmp, overlay)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return overlay
 
 
 def _binary_dir() -> Path:
@@ -100,13 +144,14 @@ def build(force: bool = False, log=None) -> tuple[Path, bool]:
     if target.exists() and not force:
         return target, False
     d.mkdir(parents=True, exist_ok=True)
+    overlay = _patched_govmomi(key)
     fd, tmp = tempfile.mkstemp(prefix=".labsim-", dir=d)
     os.close(fd)
     try:
         proc = subprocess.run(
             [go, "build", "-trimpath", "-o", tmp, "."],
             cwd=paths.launcher_source(),
-            env=_go_env(),
+            env=_go_env(overlay),
             capture_output=True,
             text=True,
             check=False,
@@ -125,6 +170,9 @@ def build(force: bool = False, log=None) -> tuple[Path, bool]:
     for old in d.glob("labsim-*"):  # builds of earlier sources (a running one keeps its file open)
         if old not in (target, marker):
             old.unlink(missing_ok=True)
+    for old in d.glob("gopath-*"):  # patched sources of earlier builds
+        if old != overlay:
+            shutil.rmtree(old, ignore_errors=True)
     if log:
         log(f"built {target}")
     return target, True
