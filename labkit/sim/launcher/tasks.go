@@ -107,13 +107,34 @@ func (m *taskManager) CreateTask(ctx *simulator.Context, req *types.CreateTask) 
 	return body
 }
 
+// taskMethod is the WSDL name of the API method behind each of the lab's own
+// operations, keyed by its descriptionId. vCenter reports a task's
+// TaskInfo.name as that method (type vmodl.MethodName), and clients resolve it:
+// pyVim's WaitForTask reads info.name.info.name and fails on a name it cannot
+// resolve. TaskInfo.descriptionId keeps the "Type.operation" identifier
+// (vSphere API reference, TaskInfo). A task made through CreateTask has no
+// method behind it, and so no name.
+var taskMethod = map[string]string{
+	"VirtualMachine.relocate":                                       "RelocateVM_Task",
+	"VirtualMachine.migrate":                                        "MigrateVM_Task",
+	"VirtualMachineProvisioningChecker.checkMigrate":                "CheckMigrate_Task",
+	"VirtualMachineProvisioningChecker.checkRelocate":               "CheckRelocate_Task",
+	"VirtualMachineProvisioningChecker.queryVMotionCompatibilityEx": "QueryVMotionCompatibilityEx_Task",
+	"HostSystem.enterMaintenanceMode":                               "EnterMaintenanceMode_Task",
+	"HostSystem.exitMaintenanceMode":                                "ExitMaintenanceMode_Task",
+	"HostSystem.reconnect":                                          "ReconnectHost_Task",
+	"ClusterEVCManager.configureEvcMode":                            "ConfigureEvcMode_Task",
+	"ClusterEVCManager.disableEvcMode":                              "DisableEvcMode_Task",
+	"ClusterEVCManager.checkConfigureEvcMode":                       "CheckConfigureEvcMode_Task",
+}
+
 // newTask registers a queued task on an entity; the lab's own long-running
 // operations (migrations, maintenance mode) drive it like CreateTask's caller.
 func newTask(obj types.ManagedObjectReference, entityName, id string, cancelable bool, user string) *labTask {
 	t := &labTask{}
 	t.Self = types.ManagedObjectReference{Type: "Task"}
 	t.Info = types.TaskInfo{
-		Name:          id,
+		Name:          taskMethod[id],
 		DescriptionId: id,
 		Entity:        &obj,
 		EntityName:    entityName,
