@@ -122,3 +122,24 @@ def test_every_property_of_every_object_reads_one_at_a_time_without_ending_the_c
             assert read > 100, read
         finally:
             Disconnect(si)
+
+
+def test_disconnect_host_disconnects_it_and_reconnect_brings_it_back():
+    """Row 11: HostSystem.DisconnectHost_Task (govc host.disconnect, vmware_host state=disconnected) used to
+    answer MethodNotFound. The host becomes disconnected, a HostDisconnectedEvent says the user asked for it,
+    and ReconnectHost_Task connects it again."""
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            host = _all(si, vim.HostSystem)[0]
+            task = host.DisconnectHost_Task()
+            assert WaitForTask(task) == "success" and task.info.name.info.wsdlName == "DisconnectHost_Task"
+            assert (host.runtime.connectionState, host.runtime.powerState) == ("disconnected", "unknown")
+            events = si.content.eventManager.QueryEvents(vim.event.EventFilterSpec(
+                entity=vim.event.EventFilterSpec.ByEntity(entity=host, recursion="self"),
+                eventTypeId=["HostDisconnectedEvent"]))
+            assert [(e.reason, e.host.name) for e in events] == [("userRequest", host.name)]
+            assert WaitForTask(host.ReconnectHost_Task()) == "success"
+            assert host.runtime.connectionState == "connected"
+        finally:
+            Disconnect(si)

@@ -173,3 +173,24 @@ func (r *hostRouter) ReconnectHostTask(ctx *simulator.Context, req *types.Reconn
 	}
 	return &methods.ReconnectHost_TaskBody{Res: &types.ReconnectHost_TaskResponse{Returnval: ref}}
 }
+
+// DisconnectHostTask disconnects a host from vCenter (API reference,
+// HostSystem.DisconnectHost_Task, which names no fault for a host that is
+// disconnected already). Its connection state becomes disconnected and its
+// power state unknown, as for the scenarios' disconnected hosts, and a
+// HostDisconnectedEvent with reason userRequest ("User requested disconnect",
+// HostDisconnectedEvent.ReasonCode) is logged. ReconnectHost_Task connects it
+// again.
+func (r *hostRouter) DisconnectHostTask(ctx *simulator.Context, req *types.DisconnectHost_Task) soap.HasFault {
+	ref, fault := r.hostStateTask(ctx, "HostSystem.disconnect",
+		func(*simulator.HostSystem) string { return "" },
+		[]types.PropertyChange{{Name: "runtime.connectionState", Val: types.HostSystemConnectionStateDisconnected},
+			{Name: "runtime.powerState", Val: types.HostSystemPowerStateUnknown}},
+		func(e types.HostEvent) types.BaseEvent {
+			return &types.HostDisconnectedEvent{HostEvent: e, Reason: string(types.HostDisconnectedEventReasonCodeUserRequest)}
+		})
+	if fault != nil {
+		return &methods.DisconnectHost_TaskBody{Fault_: fault}
+	}
+	return &methods.DisconnectHost_TaskBody{Res: &types.DisconnectHost_TaskResponse{Returnval: ref}}
+}

@@ -26,6 +26,7 @@ var routed = map[string]string{
 	"EnterMaintenanceMode_Task": "HostSystem",
 	"ExitMaintenanceMode_Task":  "HostSystem",
 	"ReconnectHost_Task":        "HostSystem",
+	"DisconnectHost_Task":       "HostSystem",
 	"AddPortGroup":              "HostNetworkSystem",
 	"RemovePortGroup":           "HostNetworkSystem",
 	"AddVirtualNic":             "HostNetworkSystem",

@@ -122,6 +122,7 @@ var taskMethod = map[string]string{
 	"VirtualMachineProvisioningChecker.queryVMotionCompatibilityEx": "QueryVMotionCompatibilityEx_Task",
 	"HostSystem.enterMaintenanceMode":                               "EnterMaintenanceMode_Task",
 	"HostSystem.exitMaintenanceMode":                                "ExitMaintenanceMode_Task",
+	"HostSystem.disconnect":                                         "DisconnectHost_Task",
 	"HostSystem.reconnect":                                          "ReconnectHost_Task",
 	"ClusterEVCManager.configureEvcMode":                            "ConfigureEvcMode_Task",
 	"ClusterEVCManager.disableEvcMode":                              "DisableEvcMode_Task",
