@@ -35,6 +35,8 @@ var routed = map[string]string{
 	"UpdateVirtualSwitch":       "HostNetworkSystem",
 	"EvcManager":                "ClusterComputeResource",
 	"PowerOnVM_Task":            "VirtualMachine",
+	"ShutdownGuest":             "VirtualMachine",
+	"RebootGuest":               "VirtualMachine",
 	"CreateNasDatastore":        "HostDatastoreSystem",
 	"RemoveDatastore":           "HostDatastoreSystem",
 }
