@@ -164,3 +164,19 @@ def test_guest_shutdown_and_reboot_need_vmware_tools():
                 on.RebootGuest()
         finally:
             Disconnect(si)
+
+
+def test_a_vm_lists_its_recent_tasks():
+    """Row 10: ManagedEntity.recentTask holds the recent tasks on that entity (API reference), so a VM shows its
+    migration; it used to stay empty while only TaskManager.recentTask grew."""
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            vm = _all(si, vim.VirtualMachine)[0]
+            host = next(h for h in _all(si, vim.HostSystem) if h != vm.runtime.host)
+            task = vm.MigrateVM_Task(host=host, priority="defaultPriority")
+            assert WaitForTask(task) == "success"
+            assert task in vm.recentTask and task in si.content.taskManager.recentTask
+            assert task not in host.recentTask  # the task's entity is the VM
+        finally:
+            Disconnect(si)

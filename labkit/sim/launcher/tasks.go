@@ -49,6 +49,7 @@ func (m *taskManager) PutObject(obj mo.Reference) {
 	nameEntity(obj)
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	addToEntity(obj)
 	for _, r := range m.RecentTask {
 		if r == ref {
 			return // a task object replaced under the same reference
@@ -59,6 +60,45 @@ func (m *taskManager) PutObject(obj mo.Reference) {
 		recent = recent[1:]
 	}
 	simulator.Map.Update(m, []types.PropertyChange{{Name: "recentTask", Val: recent}})
+}
+
+// addToEntity lists a new task in its entity's recentTask too: "the set of
+// recent tasks operating on this managed entity", a subset of
+// TaskManager.recentTask (API reference, ManagedEntity.recentTask), so a VM
+// shows its migrations. The simulator package keeps only the TaskManager's.
+func addToEntity(obj mo.Reference) {
+	info := taskInfo(obj)
+	if info == nil || info.Entity == nil {
+		return
+	}
+	e, ok := simulator.Map.Get(*info.Entity).(mo.Entity)
+	if !ok {
+		return
+	}
+	self := obj.Reference()
+	recent := []types.ManagedObjectReference{}
+	for _, r := range e.Entity().RecentTask {
+		if r == self {
+			return
+		}
+		recent = append(recent, r)
+	}
+	recent = append(recent, self)
+	if len(recent) > recentTaskMax {
+		recent = recent[len(recent)-recentTaskMax:]
+	}
+	simulator.Map.Update(e, []types.PropertyChange{{Name: "recentTask", Val: recent}})
+}
+
+// taskInfo is the TaskInfo of a task object of either kind, or nil.
+func taskInfo(obj mo.Reference) *types.TaskInfo {
+	switch t := obj.(type) {
+	case *simulator.Task:
+		return &t.Info
+	case *labTask:
+		return &t.Info
+	}
+	return nil
 }
 
 // nameEntity gives a new task the name of its entity, as vCenter does; the
