@@ -59,6 +59,24 @@ def test_engine_patches_apply_to_a_private_copy_and_key_the_build(binary, tmp_pa
     assert not list((tmp_path / "cache" / "sim").iterdir()), "a failed patch left a half-patched copy"
 
 
+def test_a_build_keeps_the_newest_builds_of_other_sources(tmp_path):
+    """Two checkouts of the course on one machine share the cache: a build keeps the newest others (with their
+    patched sources), and deletes only older ones and markers of deleted builds."""
+    d = tmp_path
+    for i in range(7):
+        build = d / f"labsim-{i:016x}"
+        build.write_text("binary")
+        os.utime(build, (1000 + i, 1000 + i))
+        (d / f"gopath-{i:016x}").mkdir()
+        (d / f"labsim-src{i}.source").write_text(build.name + "\n")
+    current = d / f"labsim-{0:016x}"  # the oldest file, but the one just asked for
+    builder._prune(d, current)
+    kept = sorted(p.name for p in d.glob("labsim-*") if p.suffix != ".source")
+    assert kept == [f"labsim-{i:016x}" for i in (0, 3, 4, 5, 6)]
+    assert sorted(p.name.removeprefix("gopath-") for p in d.glob("gopath-*")) == [n.removeprefix("labsim-") for n in kept]
+    assert sorted(p.name for p in d.glob("*.source")) == [f"labsim-src{i}.source" for i in (0, 3, 4, 5, 6)]
+
+
 def test_missing_govmomi_sources_name_the_apt_command(monkeypatch, tmp_path):
     monkeypatch.setenv("LABKIT_GOPATH", str(tmp_path))
     with pytest.raises(BuildError) as e:

@@ -11,6 +11,7 @@ so an unchanged source is never rebuilt.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -167,12 +168,31 @@ def build(force: bool = False, log=None) -> tuple[Path, bool]:
     # Lets a machine without Go find this build by source hash alone.
     marker = d / f"labsim-{source_hash()}.source"
     marker.write_text(target.name + "\n")
-    for old in d.glob("labsim-*"):  # builds of earlier sources (a running one keeps its file open)
-        if old not in (target, marker):
-            old.unlink(missing_ok=True)
-    for old in d.glob("gopath-*"):  # patched sources of earlier builds
-        if old != overlay:
-            shutil.rmtree(old, ignore_errors=True)
+    _prune(d, target)
     if log:
         log(f"built {target}")
     return target, True
+
+
+#: builds kept in the cache: another checkout of the course on this machine (another clone, another branch)
+#: may use one of the newest, and deleting it would leave that checkout's next world "not built"
+KEEP_BUILDS = 4
+
+
+def _prune(d: Path, current: Path) -> None:
+    """Delete all but the KEEP_BUILDS newest builds (``current`` always stays), the patched sources of the builds
+    deleted, and markers whose build is gone. A simulator running from a deleted build keeps its open file."""
+    builds = sorted((p for p in d.glob("labsim-*") if p.suffix != ".source"),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    kept = {current, *builds[:KEEP_BUILDS]}
+    for p in builds:
+        if p not in kept:
+            p.unlink(missing_ok=True)
+    keys = {p.name.removeprefix("labsim-") for p in kept}
+    for g in d.glob("gopath-*"):
+        if g.name.removeprefix("gopath-") not in keys:
+            shutil.rmtree(g, ignore_errors=True)
+    for m in d.glob("labsim-*.source"):
+        with contextlib.suppress(OSError):
+            if not (d / m.read_text().strip()).exists():
+                m.unlink()
