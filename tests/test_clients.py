@@ -180,3 +180,26 @@ def test_a_vm_lists_its_recent_tasks():
             assert task not in host.recentTask  # the task's entity is the VM
         finally:
             Disconnect(si)
+
+
+def test_migration_events_name_their_datacenters_and_datastore():
+    """Row 8: VmMigratedEvent.sourceDatacenter, VmBeingHotMigratedEvent.destDatacenter and Event.ds (the VM's
+    datastore) are set, as vCenter sets them (API reference, VmMigratedEvent, Event); they were unset."""
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            vm = next(v for v in _all(si, vim.VirtualMachine) if v.runtime.powerState == "poweredOn")
+            host = next(h for h in _all(si, vim.HostSystem) if h != vm.runtime.host)
+            assert WaitForTask(vm.MigrateVM_Task(host=host, priority="defaultPriority")) == "success"
+            events = si.content.eventManager.QueryEvents(vim.event.EventFilterSpec(
+                entity=vim.event.EventFilterSpec.ByEntity(entity=vm, recursion="self"),
+                eventTypeId=["VmBeingHotMigratedEvent", "VmMigratedEvent"]))
+            by = {type(e).__name__.split(".")[-1]: e for e in events}
+            assert set(by) == {"VmBeingHotMigratedEvent", "VmMigratedEvent"}, set(by)
+            dc = si.content.rootFolder.childEntity[0]
+            assert by["VmMigratedEvent"].sourceDatacenter.datacenter == dc
+            assert by["VmBeingHotMigratedEvent"].destDatacenter.datacenter == dc
+            for e in by.values():
+                assert e.ds is not None and e.ds.datastore == vm.datastore[0], type(e).__name__
+        finally:
+            Disconnect(si)

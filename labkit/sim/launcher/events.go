@@ -56,9 +56,13 @@ func dsArg(ref *types.ManagedObjectReference) *types.DatastoreEventArgument {
 	return &types.DatastoreEventArgument{EntityEventArgument: types.EntityEventArgument{Name: entityName(*ref)}, Datastore: *ref}
 }
 
+// vmEvent is the base of an event about vm on host h: its host, compute
+// resource, datacenter, the VM, and the VM's datastore in Event.ds (vSphere
+// API reference, Event: "ds, the Datastore object").
 func vmEvent(vm *simulator.VirtualMachine, h *simulator.HostSystem) types.VmEvent {
 	e := hostEventBase(h)
 	e.Vm = &types.VmEventArgument{EntityEventArgument: types.EntityEventArgument{Name: vm.Name}, Vm: vm.Self}
+	e.Ds = dsArg(firstDatastore(vm.Datastore))
 	return types.VmEvent{Event: e}
 }
 
@@ -100,13 +104,14 @@ func beingMigrated(vm *simulator.VirtualMachine, src, dest *simulator.HostSystem
 	if target == nil {
 		target = firstDatastore(vm.Datastore)
 	}
+	dc := hostEventBase(dest).Datacenter // destDatacenter (API reference, VmBeingMigratedEvent and kin)
 	switch {
 	case hot:
-		return &types.VmBeingHotMigratedEvent{VmEvent: e, DestHost: hostArg(dest), DestDatastore: dsArg(target)}
+		return &types.VmBeingHotMigratedEvent{VmEvent: e, DestHost: hostArg(dest), DestDatacenter: dc, DestDatastore: dsArg(target)}
 	case kind == kindRelocate:
-		return &types.VmBeingRelocatedEvent{VmRelocateSpecEvent: types.VmRelocateSpecEvent{VmEvent: e}, DestHost: hostArg(dest), DestDatastore: dsArg(target)}
+		return &types.VmBeingRelocatedEvent{VmRelocateSpecEvent: types.VmRelocateSpecEvent{VmEvent: e}, DestHost: hostArg(dest), DestDatacenter: dc, DestDatastore: dsArg(target)}
 	default:
-		return &types.VmBeingMigratedEvent{VmEvent: e, DestHost: hostArg(dest), DestDatastore: dsArg(target)}
+		return &types.VmBeingMigratedEvent{VmEvent: e, DestHost: hostArg(dest), DestDatacenter: dc, DestDatastore: dsArg(target)}
 	}
 }
 
@@ -114,13 +119,14 @@ func migrated(vm *simulator.VirtualMachine, src *simulator.HostSystem, srcDatast
 	kind migrationKind, hot bool) types.BaseEvent {
 	e := vmEvent(vm, hostOf(vm)) // the event's host is the destination
 	from := dsArg(firstDatastore(srcDatastores))
+	dc := hostEventBase(src).Datacenter // sourceDatacenter (API reference, VmMigratedEvent, VmRelocatedEvent)
 	switch {
 	case kind == kindDRS:
-		return &types.DrsVmMigratedEvent{VmMigratedEvent: types.VmMigratedEvent{VmEvent: e, SourceHost: hostArg(src), SourceDatastore: from}}
+		return &types.DrsVmMigratedEvent{VmMigratedEvent: types.VmMigratedEvent{VmEvent: e, SourceHost: hostArg(src), SourceDatacenter: dc, SourceDatastore: from}}
 	case kind == kindRelocate && !hot:
-		return &types.VmRelocatedEvent{VmRelocateSpecEvent: types.VmRelocateSpecEvent{VmEvent: e}, SourceHost: hostArg(src), SourceDatastore: from}
+		return &types.VmRelocatedEvent{VmRelocateSpecEvent: types.VmRelocateSpecEvent{VmEvent: e}, SourceHost: hostArg(src), SourceDatacenter: dc, SourceDatastore: from}
 	default:
-		return &types.VmMigratedEvent{VmEvent: e, SourceHost: hostArg(src), SourceDatastore: from}
+		return &types.VmMigratedEvent{VmEvent: e, SourceHost: hostArg(src), SourceDatacenter: dc, SourceDatastore: from}
 	}
 }
 
