@@ -203,3 +203,31 @@ def test_migration_events_name_their_datacenters_and_datastore():
                 assert e.ds is not None and e.ds.datastore == vm.datastore[0], type(e).__name__
         finally:
             Disconnect(si)
+
+
+def test_a_cluster_lists_every_datastore_its_hosts_mount():
+    """Row 7: ComputeResource.datastore is "the subset of datastore objects in the datacenter available in this
+    ComputeResource" (API reference): every datastore one of its hosts mounts, in every scenario, and after an
+    NFS mount or unmount. It listed only datastores created on the cluster's own first host, so
+    vmware_vmotion destination_cluster=... could not find the shared datastore."""
+    from labkit import scenarios
+
+    for name in scenarios.names():
+        if name == "large-datacenter":
+            continue
+        with lab_world(name) as s:
+            for cr in _all(s.si, vim.ComputeResource):
+                assert {d.name for d in cr.datastore} == {d.name for h in cr.host for d in h.datastore}, (name, cr.name)
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            cluster = _all(si, vim.ClusterComputeResource)[0]
+            host = cluster.host[-1]
+            spec = vim.host.NasVolume.Specification(remoteHost="nfs.lab", remotePath="/export/extra",
+                                                    localPath="extra-nfs", accessMode="readWrite")
+            ds = host.configManager.datastoreSystem.CreateNasDatastore(spec)
+            assert ds in cluster.datastore
+            host.configManager.datastoreSystem.RemoveDatastore(ds)
+            assert ds not in cluster.datastore
+        finally:
+            Disconnect(si)

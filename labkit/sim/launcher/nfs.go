@@ -104,6 +104,7 @@ func mount(ds *simulator.Datastore, h *simulator.HostSystem, dss *simulator.Host
 	setMounts(ds, mounts)
 	addRef(h, "datastore", h.Datastore, ds.Self)
 	dss.Datastore = append(append([]types.ManagedObjectReference(nil), dss.Datastore...), ds.Self)
+	refreshComputeResourceDatastores(h, false)
 }
 
 func (r *dssRouter) CreateNasDatastore(ctx *simulator.Context, req *types.CreateNasDatastore) soap.HasFault {
@@ -205,6 +206,47 @@ func (r *dssRouter) RemoveDatastore(ctx *simulator.Context, req *types.RemoveDat
 	setMounts(ds, mounts)
 	dropRef(h, "datastore", h.Datastore, ds.Self)
 	dss.Datastore = dropFrom(dss.Datastore, ds.Self)
+	refreshComputeResourceDatastores(h, false)
 	body.Res = &types.RemoveDatastoreResponse{}
 	return body
+}
+
+// refreshComputeResourceDatastores sets the datastore list of h's compute
+// resource (a cluster, or a standalone host's) to every datastore one of its
+// hosts mounts: "the subset of datastore objects in the datacenter available
+// in this ComputeResource" (API reference, ComputeResource.datastore). The
+// simulator package added a datastore only to the cluster of the host it was
+// created on. “direct“ writes the field while the inventory is built, before
+// any client watches; otherwise the change is published.
+func refreshComputeResourceDatastores(h *simulator.HostSystem, direct bool) {
+	if h.Parent == nil {
+		return
+	}
+	obj := simulator.Map.Get(*h.Parent)
+	var cr *mo.ComputeResource
+	switch c := obj.(type) {
+	case *simulator.ClusterComputeResource:
+		cr = &c.ComputeResource
+	case *mo.ComputeResource: // a standalone host's
+		cr = c
+	default:
+		return
+	}
+	list := []types.ManagedObjectReference{}
+	for _, ref := range cr.Host {
+		if host, ok := simulator.Map.Get(ref).(*simulator.HostSystem); ok {
+			for _, ds := range host.Datastore {
+				if !containsRef(list, ds) {
+					list = append(list, ds)
+				}
+			}
+		}
+	}
+	if direct {
+		cr.Datastore = list
+		return
+	}
+	simulator.Map.WithLock(obj, func() {
+		simulator.Map.Update(obj, []types.PropertyChange{{Name: "datastore", Val: list}})
+	})
 }

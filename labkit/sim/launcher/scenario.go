@@ -335,6 +335,9 @@ func mountDatastore(ref types.ManagedObjectReference, hosts []types.ManagedObjec
 			dss.Datastore = append(append([]types.ManagedObjectReference(nil), dss.Datastore...), ref)
 		}
 	}
+	for _, h := range hosts {
+		refreshComputeResourceDatastores(simulator.Map.Get(h).(*simulator.HostSystem), true)
+	}
 	// Written directly: this runs while the inventory is built, before any client watches.
 	free := capacity - usedBytes(info.Url)
 	ds.Host = mounts
