@@ -231,3 +231,47 @@ def test_a_cluster_lists_every_datastore_its_hosts_mount():
             assert ds not in cluster.datastore
         finally:
             Disconnect(si)
+
+
+def test_an_nfs_mount_keeps_its_access_mode_and_a_read_only_one_takes_no_vm_files():
+    """Row 14: an NFS datastore mounted with accessMode readOnly (govc datastore.create -type nfs does that unless
+    told otherwise) is read-only on that host, and a Storage vMotion onto it is refused with
+    DatastoreNotWritableOnHost (API reference: the datastore is not writable on the host). The mount used to be
+    read-write whatever the spec said, and the move succeeded. A mount without an access mode is refused."""
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            vm = next(v for v in _all(si, vim.VirtualMachine) if v.runtime.powerState == "poweredOn")
+            dss = vm.runtime.host.configManager.datastoreSystem
+            spec = vim.host.NasVolume.Specification(remoteHost="nfs.lab", remotePath="/export/archive",
+                                                    localPath="archive-nfs", accessMode="readOnly")
+            ds = dss.CreateNasDatastore(spec)
+            (mount,) = [m for m in ds.host if m.key == vm.runtime.host]
+            assert mount.mountInfo.accessMode == "readOnly"
+            with pytest.raises(vim.fault.DatastoreNotWritableOnHost) as refused:
+                WaitForTask(vm.RelocateVM_Task(vim.vm.RelocateSpec(datastore=ds)))
+            assert "read-only" in refused.value.msg
+            assert ds not in vm.datastore
+            spec.accessMode, spec.localPath, spec.remotePath = "", "other-nfs", "/export/other"
+            with pytest.raises(vmodl.fault.InvalidArgument):
+                dss.CreateNasDatastore(spec)
+        finally:
+            Disconnect(si)
+
+
+def test_the_checks_and_the_lab_agree_on_a_datastore_mounted_read_only_on_the_destination():
+    """Row 14, the host side: a VM whose files sit on an export mounted read-write on its host and read-only on
+    another cannot move to that other host; labkit.compat says so with the same fault and the reason."""
+    with lab_world("healthy-cluster") as s:
+        vm = next(v for v in _all(s.si, vim.VirtualMachine) if v.runtime.powerState == "poweredOn")
+        here = vm.runtime.host
+        there = next(h for h in _all(s.si, vim.HostSystem) if h != here)
+        for host, mode in ((here, "readWrite"), (there, "readOnly")):
+            spec = vim.host.NasVolume.Specification(remoteHost="nfs.lab", remotePath="/export/shared-ro",
+                                                    localPath="shared-ro", accessMode=mode)
+            ds = host.configManager.datastoreSystem.CreateNasDatastore(spec)
+        assert WaitForTask(vm.RelocateVM_Task(vim.vm.RelocateSpec(datastore=ds))) == "success"
+        row = compat.matrix(s, vms=[vm.name], hosts=[there.name]).iloc[0]
+        assert row["errors"] == ["DatastoreNotWritableOnHost"] and "read-only" in row["reasons"], row.to_dict()
+        with pytest.raises(vim.fault.DatastoreNotWritableOnHost):
+            WaitForTask(vm.MigrateVM_Task(host=there, priority="defaultPriority"))

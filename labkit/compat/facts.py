@@ -45,7 +45,7 @@ class Facts:
     vms: pd.DataFrame           # vm, moid, host, host_moid, powerState, memoryMB, hw, requirements (dict or None)
     hosts: pd.DataFrame         # host, moid, cluster, connectionState, inMaintenanceMode, vmotionVnics, ...
     vm_datastores: pd.DataFrame  # vm, datastore, datastore_moid
-    mounts: pd.DataFrame        # datastore_moid, host_moid (mounted and accessible)
+    mounts: pd.DataFrame        # datastore_moid, host_moid, writable (mounted and accessible; writable: not readOnly)
     vm_nics: pd.DataFrame       # vm, label, network, network_id, distributed, connected
     network_hosts: pd.DataFrame  # network_id, host_moid
     vm_devices: pd.DataFrame    # vm, label, kind, backing, connected, block ("host", "client", "passthrough")
@@ -74,9 +74,10 @@ def fetch(session, *, requirements_of=(), page_size: int | None = None) -> Facts
     vms, vm_ds, nics, devices = _vms(got[vim.VirtualMachine], names, got[vim.dvs.DistributedVirtualPortgroup])
     used = vms[vms["powerState"] == "poweredOn"].groupby("host_moid")["memoryMB"].sum()
     hosts["usedMemoryMB"] = hosts["moid"].map(used).fillna(0).astype(int)
-    mounts = pd.DataFrame([(o._moId, m.key._moId) for o, p in got[vim.Datastore] for m in (p.get("host") or [])
+    mounts = pd.DataFrame([(o._moId, m.key._moId, m.mountInfo is None or m.mountInfo.accessMode != "readOnly")
+                           for o, p in got[vim.Datastore] for m in (p.get("host") or [])
                            if m.mountInfo is None or m.mountInfo.accessible is not False],
-                          columns=["datastore_moid", "host_moid"])
+                          columns=["datastore_moid", "host_moid", "writable"])
     # standard networks list their hosts on the host side, distributed port groups on their own
     std = [(net._moId, o._moId) for o, p in got[vim.HostSystem] for net in (p.get("network") or [])]
     dv = [(p.get("key"), h._moId) for o, p in got[vim.dvs.DistributedVirtualPortgroup] for h in (p.get("host") or [])]

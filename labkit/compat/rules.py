@@ -157,9 +157,12 @@ def storage(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     need = p[["vm", "host", "host_moid_dest"]].merge(facts.vm_datastores, on="vm")
     mounted = facts.mounts.rename(columns={"host_moid": "host_moid_dest"}).assign(ok=True)
     need = need.merge(mounted, on=["datastore_moid", "host_moid_dest"], how="left")
-    rows = need[need["ok"].isna()]
-    return _issues(rows, "storage", "error", "DatastoreNotWritableOnHost",
-                   "the datastore " + rows["datastore"] + " is not mounted on the destination host")
+    absent = need["ok"].isna()
+    read_only = ~absent & (need["writable"] == False)  # noqa: E712  (NaN where absent)
+    rows = need[absent | read_only]
+    where = pd.Series(["is not mounted on the destination host" if a else "is mounted read-only on the destination host"
+                       for a in absent[absent | read_only]], index=rows.index)
+    return _issues(rows, "storage", "error", "DatastoreNotWritableOnHost", "the datastore " + rows["datastore"] + " " + where)
 
 
 def networks(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:

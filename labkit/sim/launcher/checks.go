@@ -336,19 +336,36 @@ func mountedOn(dsRef types.ManagedObjectReference, h *simulator.HostSystem) bool
 	return false
 }
 
+// readOnlyOn says whether h mounts the datastore with accessMode readOnly.
+func readOnlyOn(dsRef types.ManagedObjectReference, h *simulator.HostSystem) bool {
+	ds, ok := simulator.Map.Get(dsRef).(*simulator.Datastore)
+	if !ok {
+		return false
+	}
+	for _, m := range ds.Host {
+		if m.Key == h.Self {
+			return m.MountInfo.AccessMode == string(types.HostMountModeReadOnly)
+		}
+	}
+	return false
+}
+
 func checkDatastores(v *verdict, vm *simulator.VirtualMachine, h *simulator.HostSystem, target *types.ManagedObjectReference) {
 	needed := vm.Datastore
 	if target != nil {
 		needed = []types.ManagedObjectReference{*target}
 	}
 	for _, ref := range needed {
-		if mountedOn(ref, h) {
-			continue
-		}
 		name := entityName(ref)
 		r := ref
-		v.fail(&types.DatastoreNotWritableOnHost{InvalidDatastore: types.InvalidDatastore{Datastore: &r, Name: name}, Host: h.Self},
-			"The datastore %s is not accessible from the host %s. Move the virtual machine's files too (Storage vMotion, or a host and datastore change together).", name, h.Name)
+		fault := &types.DatastoreNotWritableOnHost{InvalidDatastore: types.InvalidDatastore{Datastore: &r, Name: name}, Host: h.Self}
+		switch {
+		case !mountedOn(ref, h):
+			v.fail(fault, "The datastore %s is not accessible from the host %s. Move the virtual machine's files too (Storage vMotion, or a host and datastore change together).", name, h.Name)
+		case readOnlyOn(ref, h):
+			// DatastoreNotWritableOnHost: "the datastore is not writable on the host" (API reference)
+			v.fail(fault, "The datastore %s is mounted read-only on the host %s: the virtual machine's files cannot be written there. Mount it read-write, or choose another datastore.", name, h.Name)
+		}
 	}
 }
 

@@ -97,9 +97,17 @@ func setMounts(ds *simulator.Datastore, mounts []types.DatastoreHostMount) {
 }
 
 // mount records one more host on the datastore, everywhere vCenter reports it.
-func mount(ds *simulator.Datastore, h *simulator.HostSystem, dss *simulator.HostDatastoreSystem) {
-	mounts := append(append([]types.DatastoreHostMount(nil), ds.Host...), types.DatastoreHostMount{Key: h.Self,
-		MountInfo: types.HostMountInfo{Path: "/vmfs/volumes/" + ds.Name, AccessMode: string(types.HostMountModeReadWrite),
+// mode is the spec's accessMode (HostMountMode readWrite or readOnly): a read-only mount cannot take a VM's
+// files (checks.go).
+func mount(ds *simulator.Datastore, h *simulator.HostSystem, dss *simulator.HostDatastoreSystem, mode string) {
+	var mounts []types.DatastoreHostMount
+	for _, m := range ds.Host {
+		if m.Key != h.Self {
+			mounts = append(mounts, m)
+		}
+	}
+	mounts = append(mounts, types.DatastoreHostMount{Key: h.Self,
+		MountInfo: types.HostMountInfo{Path: "/vmfs/volumes/" + ds.Name, AccessMode: mode,
 			Mounted: types.NewBool(true), Accessible: types.NewBool(true)}})
 	setMounts(ds, mounts)
 	addRef(h, "datastore", h.Datastore, ds.Self)
@@ -120,6 +128,11 @@ func (r *dssRouter) CreateNasDatastore(ctx *simulator.Context, req *types.Create
 		body.Fault_ = simulator.Fault("An NFS mount needs remoteHost, remotePath and localPath (the datastore name).",
 			&types.InvalidArgument{InvalidProperty: "spec"})
 		return body
+	case spec.AccessMode != string(types.HostMountModeReadWrite) && spec.AccessMode != string(types.HostMountModeReadOnly):
+		// HostNasVolumeSpec.accessMode is a required HostMountMode (API reference); govc sends readOnly unless told
+		body.Fault_ = simulator.Fault(fmt.Sprintf("An NFS mount needs accessMode readWrite or readOnly, not %q.", spec.AccessMode),
+			&types.InvalidArgument{InvalidProperty: "spec.accessMode"})
+		return body
 	}
 	for _, ds := range datacenterDatastores(h) {
 		nas := nasOf(ds)
@@ -134,7 +147,7 @@ func (r *dssRouter) CreateNasDatastore(ctx *simulator.Context, req *types.Create
 				&types.DuplicateName{Name: name, Object: ds.Self})
 			return body
 		case sameExport:
-			mount(ds, h, dss)
+			mount(ds, h, dss, spec.AccessMode)
 			body.Res = &types.CreateNasDatastoreResponse{Returnval: ds.Self}
 			return body
 		case ds.Name == name:
@@ -161,7 +174,7 @@ func (r *dssRouter) CreateNasDatastore(ctx *simulator.Context, req *types.Create
 	ds.Summary.Type = "NFS"
 	h.Datastore = dropFrom(h.Datastore, ref) // mount() adds it back with the rest
 	dss.Datastore = dropFrom(dss.Datastore, ref)
-	mount(ds, h, dss)
+	mount(ds, h, dss, spec.AccessMode)
 	body.Res = &types.CreateNasDatastoreResponse{Returnval: ref}
 	return body
 }
@@ -216,7 +229,7 @@ func (r *dssRouter) RemoveDatastore(ctx *simulator.Context, req *types.RemoveDat
 // hosts mounts: "the subset of datastore objects in the datacenter available
 // in this ComputeResource" (API reference, ComputeResource.datastore). The
 // simulator package added a datastore only to the cluster of the host it was
-// created on. “direct“ writes the field while the inventory is built, before
+// created on. direct writes the field while the inventory is built, before
 // any client watches; otherwise the change is published.
 func refreshComputeResourceDatastores(h *simulator.HostSystem, direct bool) {
 	if h.Parent == nil {
