@@ -158,7 +158,7 @@ def storage(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     mounted = facts.mounts.rename(columns={"host_moid": "host_moid_dest"}).assign(ok=True)
     need = need.merge(mounted, on=["datastore_moid", "host_moid_dest"], how="left")
     absent = need["ok"].isna()
-    read_only = ~absent & (need["writable"] == False)  # noqa: E712  (NaN where absent)
+    read_only = ~absent & (~need["writable"].fillna(True).astype(bool))  # NaN where absent
     rows = need[absent | read_only]
     where = pd.Series(["is not mounted on the destination host" if a else "is mounted read-only on the destination host"
                        for a in absent[absent | read_only]], index=rows.index)
