@@ -275,3 +275,22 @@ def test_the_checks_and_the_lab_agree_on_a_datastore_mounted_read_only_on_the_de
         assert row["errors"] == ["DatastoreNotWritableOnHost"] and "read-only" in row["reasons"], row.to_dict()
         with pytest.raises(vim.fault.DatastoreNotWritableOnHost):
             WaitForTask(vm.MigrateVM_Task(host=there, priority="defaultPriority"))
+
+
+def test_every_cluster_reports_vsan_off():
+    """Row 4: ClusterConfigInfoEx.vsanConfigInfo is set on every cluster, with vSAN off (patch 0002), as vmware_cluster_info
+    reads it (vsanConfigInfo.enabled, defaultConfig.autoClaimStorage); it was unset, and that module failed."""
+    from labkit import scenarios
+
+    for name in scenarios.names():
+        if name == "large-datacenter":
+            continue
+        with lab_world(name) as s:
+            for cluster in _all(s.si, vim.ClusterComputeResource):
+                vsan = cluster.configurationEx.vsanConfigInfo
+                assert vsan is not None and vsan.enabled is False, (name, cluster.name)
+                assert vsan.defaultConfig.autoClaimStorage is False
+    with lab_world("healthy-cluster") as s:
+        folder = s.si.content.rootFolder.childEntity[0].hostFolder
+        made = folder.CreateClusterEx(name="new-cluster", spec=vim.cluster.ConfigSpecEx())
+        assert made.configurationEx.vsanConfigInfo.enabled is False
