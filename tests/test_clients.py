@@ -146,22 +146,23 @@ def test_disconnect_host_disconnects_it_and_reconnect_brings_it_back():
 
 
 def test_guest_shutdown_and_reboot_need_vmware_tools():
-    """Row 13: VirtualMachine.ShutdownGuest and RebootGuest ask VMware Tools in the guest, and the lab's VMs run
-    none: ToolsUnavailable, as vCenter answers (API reference). ShutdownGuest used to power the VM off anyway,
-    and RebootGuest was not served. A VM that is powered off gets InvalidPowerState first."""
+    """Row 13: VirtualMachine.ShutdownGuest, RebootGuest and StandbyGuest ask VMware Tools in the guest, and the
+    lab's VMs run none: ToolsUnavailable, as vCenter answers (API reference). ShutdownGuest used to power the VM
+    off anyway, and the other two were not served. A VM that is powered off gets InvalidPowerState first."""
     with lab_world("healthy-cluster") as s:
         si = _plain(s)
         try:
             vms = _all(si, vim.VirtualMachine)
             on = next(vm for vm in vms if vm.runtime.powerState == "poweredOn")
             assert on.guest.toolsRunningStatus == "guestToolsNotRunning"
-            for call in (on.ShutdownGuest, on.RebootGuest):
+            for call in (on.ShutdownGuest, on.RebootGuest, on.StandbyGuest):
                 with pytest.raises(vim.fault.ToolsUnavailable):
                     call()
             assert on.runtime.powerState == "poweredOn"
             assert WaitForTask(on.PowerOffVM_Task()) == "success"
-            with pytest.raises(vim.fault.InvalidPowerState):
-                on.RebootGuest()
+            for call in (on.RebootGuest, on.StandbyGuest):
+                with pytest.raises(vim.fault.InvalidPowerState):
+                    call()
         finally:
             Disconnect(si)
 

@@ -9,13 +9,14 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 )
 
-// Guest operations through VMware Tools. VirtualMachine.ShutdownGuest and
-// VirtualMachine.RebootGuest ask the guest's VMware Tools to shut the guest
-// down or restart it, so both need Tools running: the API reference lists
-// ToolsUnavailable ("thrown if VMware Tools is not running") and InvalidState
-// when the VM is not powered on. The simulator package shut every VM down,
-// Tools or not, and did not serve RebootGuest. The lab's VMs run no Tools
-// (guest.toolsRunningStatus guestToolsNotRunning), so both are refused there.
+// Guest operations through VMware Tools. VirtualMachine.ShutdownGuest,
+// RebootGuest and StandbyGuest ask the guest's VMware Tools to shut the guest
+// down, restart it or put it on standby, so all three need Tools running: the
+// API reference lists ToolsUnavailable ("thrown if VMware Tools is not
+// running") and InvalidState when the VM is not powered on. The simulator
+// package shut every VM down, Tools or not, and served neither RebootGuest nor
+// StandbyGuest. The lab's VMs run no Tools (guest.toolsRunningStatus
+// guestToolsNotRunning), so all three are refused there.
 
 // toolsFault is the fault a Tools operation gets on vm, or nil when it may run.
 func toolsFault(vm *simulator.VirtualMachine) *soap.Fault {
@@ -64,4 +65,17 @@ func (r *vmRouter) RebootGuest(ctx *simulator.Context, req *types.RebootGuest) s
 		postEvents(ctx, &types.VmGuestRebootEvent{VmEvent: vmEvent(vm, h)})
 	}
 	return &methods.RebootGuestBody{Res: &types.RebootGuestResponse{}}
+}
+
+// StandbyGuest: refused without Tools. A guest on standby with Tools running is
+// not modelled (no lab VM runs Tools): NotSupported says so.
+func (r *vmRouter) StandbyGuest(ctx *simulator.Context, req *types.StandbyGuest) soap.HasFault {
+	vm, f := r.vm()
+	if f == nil {
+		f = toolsFault(vm)
+	}
+	if f == nil {
+		f = simulator.Fault("Guest standby is not modelled by the lab.", &types.NotSupported{})
+	}
+	return &methods.StandbyGuestBody{Fault_: f}
 }

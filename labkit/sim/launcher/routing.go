@@ -37,6 +37,7 @@ var routed = map[string]string{
 	"PowerOnVM_Task":            "VirtualMachine",
 	"ShutdownGuest":             "VirtualMachine",
 	"RebootGuest":               "VirtualMachine",
+	"StandbyGuest":              "VirtualMachine",
 	"CreateNasDatastore":        "HostDatastoreSystem",
 	"RemoveDatastore":           "HostDatastoreSystem",
 }
