@@ -323,31 +323,30 @@ func checkDevices(v *verdict, vm *simulator.VirtualMachine) {
 }
 
 // -- storage -------------------------------------------------------------------
-func mountedOn(dsRef types.ManagedObjectReference, h *simulator.HostSystem) bool {
+// hostMount is h's mount of the datastore, or nil when h does not mount it.
+func hostMount(dsRef types.ManagedObjectReference, h *simulator.HostSystem) *types.DatastoreHostMount {
 	ds, ok := simulator.Map.Get(dsRef).(*simulator.Datastore)
 	if !ok {
-		return false
+		return nil
 	}
-	for _, m := range ds.Host {
-		if m.Key == h.Self {
-			return m.MountInfo.Accessible == nil || *m.MountInfo.Accessible
+	for i := range ds.Host {
+		if ds.Host[i].Key == h.Self {
+			return &ds.Host[i]
 		}
 	}
-	return false
+	return nil
+}
+
+// mountedOn says whether h mounts the datastore and can reach it.
+func mountedOn(dsRef types.ManagedObjectReference, h *simulator.HostSystem) bool {
+	m := hostMount(dsRef, h)
+	return m != nil && (m.MountInfo.Accessible == nil || *m.MountInfo.Accessible)
 }
 
 // readOnlyOn says whether h mounts the datastore with accessMode readOnly.
 func readOnlyOn(dsRef types.ManagedObjectReference, h *simulator.HostSystem) bool {
-	ds, ok := simulator.Map.Get(dsRef).(*simulator.Datastore)
-	if !ok {
-		return false
-	}
-	for _, m := range ds.Host {
-		if m.Key == h.Self {
-			return m.MountInfo.AccessMode == string(types.HostMountModeReadOnly)
-		}
-	}
-	return false
+	m := hostMount(dsRef, h)
+	return m != nil && m.MountInfo.AccessMode == string(types.HostMountModeReadOnly)
 }
 
 func checkDatastores(v *verdict, vm *simulator.VirtualMachine, h *simulator.HostSystem, target *types.ManagedObjectReference) {

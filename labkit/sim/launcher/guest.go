@@ -30,20 +30,19 @@ func toolsFault(vm *simulator.VirtualMachine) *soap.Fault {
 	return nil
 }
 
-func (r *vmRouter) vm() (*simulator.VirtualMachine, *soap.Fault) {
+// toolsVM is the routed VM when a Tools operation may run on it, or the fault
+// it gets (ManagedObjectNotFound, InvalidPowerState, ToolsUnavailable).
+func (r *vmRouter) toolsVM() (*simulator.VirtualMachine, *soap.Fault) {
 	vm, ok := simulator.Map.Get(r.target()).(*simulator.VirtualMachine)
 	if !ok {
 		return nil, simulator.Fault("", &types.ManagedObjectNotFound{Obj: r.target()})
 	}
-	return vm, nil
+	return vm, toolsFault(vm)
 }
 
 // ShutdownGuest: refused without Tools; with Tools, the simulator package's own.
 func (r *vmRouter) ShutdownGuest(ctx *simulator.Context, req *types.ShutdownGuest) soap.HasFault {
-	vm, f := r.vm()
-	if f == nil {
-		f = toolsFault(vm)
-	}
+	vm, f := r.toolsVM()
 	if f != nil {
 		return &methods.ShutdownGuestBody{Fault_: f}
 	}
@@ -54,10 +53,7 @@ func (r *vmRouter) ShutdownGuest(ctx *simulator.Context, req *types.ShutdownGues
 // RebootGuest: refused without Tools; with Tools, the guest restarts (the VM
 // stays powered on) and a VmGuestRebootEvent is logged.
 func (r *vmRouter) RebootGuest(ctx *simulator.Context, req *types.RebootGuest) soap.HasFault {
-	vm, f := r.vm()
-	if f == nil {
-		f = toolsFault(vm)
-	}
+	vm, f := r.toolsVM()
 	if f != nil {
 		return &methods.RebootGuestBody{Fault_: f}
 	}
@@ -70,10 +66,7 @@ func (r *vmRouter) RebootGuest(ctx *simulator.Context, req *types.RebootGuest) s
 // StandbyGuest: refused without Tools. A guest on standby with Tools running is
 // not modelled (no lab VM runs Tools): NotSupported says so.
 func (r *vmRouter) StandbyGuest(ctx *simulator.Context, req *types.StandbyGuest) soap.HasFault {
-	vm, f := r.vm()
-	if f == nil {
-		f = toolsFault(vm)
-	}
+	_, f := r.toolsVM()
 	if f == nil {
 		f = simulator.Fault("Guest standby is not modelled by the lab.", &types.NotSupported{})
 	}
