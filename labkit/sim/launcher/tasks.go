@@ -164,6 +164,7 @@ var taskMethod = map[string]string{
 	"HostSystem.exitMaintenanceMode":                                "ExitMaintenanceMode_Task",
 	"HostSystem.disconnect":                                         "DisconnectHost_Task",
 	"HostSystem.reconnect":                                          "ReconnectHost_Task",
+	"host.VsanSystem.update":                                        "UpdateVsan_Task",
 	"ClusterEVCManager.configureEvcMode":                            "ConfigureEvcMode_Task",
 	"ClusterEVCManager.disableEvcMode":                              "DisableEvcMode_Task",
 	"ClusterEVCManager.checkConfigureEvcMode":                       "CheckConfigureEvcMode_Task",

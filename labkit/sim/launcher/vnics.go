@@ -110,8 +110,8 @@ func recordPortgroup(h *simulator.HostSystem, name string) {
 	}
 }
 
-// ensureHostManagers gives the host a HostVirtualNicManager and a HostVMotionSystem. The
-// simulator's host template names them (ha-vnic-mgr, ha-vmotion-system) but registers neither.
+// ensureHostManagers gives the host a HostVirtualNicManager, a HostVMotionSystem and a HostVsanSystem. The
+// simulator's host template names them (ha-vnic-mgr, ha-vmotion-system, vsanSystem) but registers none.
 func ensureHostManagers(h *simulator.HostSystem) {
 	if ref := h.ConfigManager.VirtualNicManager; ref == nil || !isVnicManager(*ref) {
 		m := &vnicManager{host: h.Self}
@@ -124,6 +124,11 @@ func ensureHostManagers(h *simulator.HostSystem) {
 		s.Self = types.ManagedObjectReference{Type: "HostVMotionSystem", Value: "vmotionSystem-" + h.Self.Value}
 		simulator.Map.Put(s)
 		h.ConfigManager.VmotionSystem = &s.Self
+	}
+	if ref := h.ConfigManager.VsanSystem; ref == nil || !isVsanSystem(*ref) {
+		s := newVsanSystem(h)
+		simulator.Map.Put(s)
+		h.ConfigManager.VsanSystem = &s.Self
 	}
 }
 
@@ -226,6 +231,7 @@ func publishVnics(h *simulator.HostSystem) {
 			s.IpConfig = ip
 		}
 	}
+	publishVsan(h, st)
 	simulator.Map.Update(h, []types.PropertyChange{
 		{Name: "config.network", Val: h.Config.Network},
 		{Name: "config.virtualNicManagerInfo", Val: h.Config.VirtualNicManagerInfo},
