@@ -18,7 +18,9 @@ func (b *builder) patch() error {
 		cl.Configuration.DasConfig.Enabled = &ha
 		if ex, ok := cl.ConfigurationEx.(*types.ClusterConfigInfoEx); ok {
 			ex.DrsConfig.Enabled = &drs
+			ex.DrsConfig.DefaultVmBehavior = types.DrsBehaviorFullyAutomated // the scenario's spec (clusterStep)
 			ex.DasConfig.Enabled = &ha
+			mirrorLegacyConfig(cl, ex)
 		}
 		if cs.EVCMode != "" {
 			if _, ok := lab.evcModes[cs.EVCMode]; !ok {
@@ -99,5 +101,25 @@ func applyHost(h *simulator.HostSystem, hs hostSpec, evcMode string, index int) 
 		h.Runtime.ConnectionState = types.HostSystemConnectionStateConnected
 	}
 	h.Runtime.InMaintenanceMode = hs.Maintenance
+	h.Capability = labHostCapability()
 	setVMotionVnics(h, hs.VMotionVnics, hs.MTU, index)
+}
+
+// labHostCapability is HostSystem.capability for a lab host. The API reference (HostCapability) uses these flags
+// "to indicate under what circumstances an API will throw a NotSupported fault", so a flag is true only where
+// the lab serves what it names: vMotion, Storage vMotion and both at once, maintenance mode, NFS datastores,
+// VLAN tags on port groups, NIC teaming and migration of suspended VMs. Host reboot and shutdown, standby,
+// SAN and iSCSI are not modelled, and say so.
+func labHostCapability() *types.HostCapability {
+	yes := types.NewBool(true)
+	return &types.HostCapability{
+		VmotionSupported:                   true,
+		StorageVMotionSupported:            yes,
+		VmotionWithStorageVMotionSupported: yes,
+		MaintenanceModeSupported:           true,
+		NfsSupported:                       true,
+		VlanTaggingSupported:               true,
+		NicTeamingSupported:                true,
+		SuspendedRelocateSupported:         true,
+	}
 }

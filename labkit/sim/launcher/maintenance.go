@@ -11,12 +11,17 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 )
 
-// EnterMaintenanceMode_Task as vCenter runs it. A host enters maintenance mode
-// once no powered-on VM runs on it. In a cluster with DRS enabled, the VMs
-// are evacuated by vMotion to compatible hosts (DrsVmMigratedEvent); VMs that
-// cannot move, and all VMs without DRS, are left for the administrator to
-// migrate or power off: the task waits for that, until its timeout (then it
-// fails with Timedout) or a CancelTask (RequestCanceled).
+// EnterMaintenanceMode_Task as vCenter runs it (vSphere API reference,
+// HostSystem.EnterMaintenanceMode_Task; Resource Management, "Place a Host in
+// Maintenance Mode"). A host enters maintenance mode once no powered-on VM
+// runs on it; the task itself evacuates nothing. In a cluster with DRS on and
+// fully automated, DRS migrates the running VMs to compatible hosts
+// (DrsVmMigratedEvent); with DRS off, manual or partially automated, and for
+// VMs no host can take, the administrator migrates or powers them off, and
+// the task waits for that, until its timeout (Timedout) or a CancelTask
+// (RequestCanceled). evacuatePoweredOffVms=true (EnterMaintenanceModeRequestType):
+// with DRS on, vCenter moves the powered-off VMs too; with DRS off, the task
+// does not succeed until the administrator has moved them.
 
 const maintenancePoll = 100 * time.Millisecond
 
@@ -38,13 +43,29 @@ func (r *hostRouter) EnterMaintenanceModeTask(ctx *simulator.Context, req *types
 	return body
 }
 
-func drsEnabled(h *simulator.HostSystem) (*simulator.ClusterComputeResource, bool) {
+// drsOf reports whether DRS is on in h's cluster, and whether it is fully automated (ClusterDrsConfigInfo.enabled
+// and defaultVmBehavior; a host outside a cluster has no DRS).
+func drsOf(h *simulator.HostSystem) (on, fullyAutomated bool) {
 	cl, ok := simulator.Map.Get(*h.Parent).(*simulator.ClusterComputeResource)
 	if !ok || cl.ConfigurationEx == nil {
-		return cl, false
+		return false, false
 	}
 	cfg, ok := cl.ConfigurationEx.(*types.ClusterConfigInfoEx)
-	return cl, ok && cfg.DrsConfig.Enabled != nil && *cfg.DrsConfig.Enabled
+	if !ok || cfg.DrsConfig.Enabled == nil || !*cfg.DrsConfig.Enabled {
+		return false, false
+	}
+	return true, cfg.DrsConfig.DefaultVmBehavior == types.DrsBehaviorFullyAutomated
+}
+
+// allVMs lists every VM registered on h, whatever its power state.
+func allVMs(h *simulator.HostSystem) []*simulator.VirtualMachine {
+	var out []*simulator.VirtualMachine
+	for _, ref := range append([]types.ManagedObjectReference(nil), h.Vm...) {
+		if vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine); ok {
+			out = append(out, vm)
+		}
+	}
+	return out
 }
 
 func poweredOnVMs(h *simulator.HostSystem) []*simulator.VirtualMachine {
@@ -77,32 +98,36 @@ func bestHost(vm *simulator.VirtualMachine, src *simulator.HostSystem) *simulato
 func enterMaintenance(ctx *simulator.Context, t *labTask, h *simulator.HostSystem, timeout time.Duration, evacuateOff bool) {
 	t.start()
 	postEvents(ctx, &types.EnteringMaintenanceModeEvent{HostEvent: types.HostEvent{Event: hostEventBase(h)}})
-	if _, drs := drsEnabled(h); drs {
-		vms := poweredOnVMs(h)
-		if evacuateOff {
-			vms = nil
-			for _, ref := range append([]types.ManagedObjectReference(nil), h.Vm...) {
-				if vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine); ok {
-					vms = append(vms, vm)
-				}
-			}
-		}
-		for i, vm := range vms {
-			if dest := bestHost(vm, h); dest != nil {
-				_ = migrate(ctx, nil, vm, dest, nil, nil, kindDRS)
-			}
-			t.progress(int32(10 + 80*(i+1)/len(vms)))
+	drs, auto := drsOf(h)
+	var vms []*simulator.VirtualMachine
+	for _, vm := range allVMs(h) {
+		on := vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOff
+		if (on && auto) || (!on && drs && evacuateOff) {
+			vms = append(vms, vm)
 		}
 	}
+	for i, vm := range vms {
+		if dest := bestHost(vm, h); dest != nil {
+			_ = migrate(ctx, nil, vm, dest, nil, nil, kindDRS)
+		}
+		t.progress(int32(10 + 80*(i+1)/len(vms)))
+	}
+	// what must leave before the host is in maintenance mode
+	staying := func() int {
+		if evacuateOff && !drs {
+			return len(allVMs(h))
+		}
+		return len(poweredOnVMs(h))
+	}
 	deadline := time.Now().Add(timeout)
-	for len(poweredOnVMs(h)) > 0 {
+	for staying() > 0 {
 		if t.cancelled() {
 			t.failWith(types.LocalizedMethodFault{Fault: &types.RequestCanceled{}, LocalizedMessage: "The task was canceled by a user."})
 			return
 		}
 		if timeout > 0 && time.Now().After(deadline) {
 			t.failWith(types.LocalizedMethodFault{Fault: &types.Timedout{},
-				LocalizedMessage: fmt.Sprintf("%s did not enter maintenance mode within %s: %d powered-on virtual machines are still on it.", h.Name, timeout, len(poweredOnVMs(h)))})
+				LocalizedMessage: fmt.Sprintf("%s did not enter maintenance mode within %s: %d virtual machines that must leave are still on it.", h.Name, timeout, staying())})
 			return
 		}
 		time.Sleep(maintenancePoll)
