@@ -295,3 +295,165 @@ def test_every_cluster_reports_vsan_off():
         folder = s.si.content.rootFolder.childEntity[0].hostFolder
         made = folder.CreateClusterEx(name="new-cluster", spec=vim.cluster.ConfigSpecEx())
         assert made.configurationEx.vsanConfigInfo.enabled is False
+
+
+def test_event_history_reads_whole_and_in_order_in_pages():
+    """Row 6: an EventHistoryCollector walks the whole history, forward from the oldest event and back from the
+    latest page, in order of creation; its latest page is the newest N; QueryEvents is not cut to a page (patch
+    0003). Before, both walks stayed inside the 10 events of the latest page, the page came out of order, and an
+    unfiltered QueryEvents answered with 10 events."""
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            vms, hosts = _all(si, vim.VirtualMachine), _all(si, vim.HostSystem)
+            for vm in vms[:4]:
+                there = next(h for h in hosts if h != vm.runtime.host)
+                assert WaitForTask(vm.MigrateVM_Task(host=there, priority="defaultPriority")) == "success"
+            em = si.content.eventManager
+            everything = [e.key for e in em.QueryEvents(vim.event.EventFilterSpec())]
+            assert len(everything) > 20 and len(set(everything)) == len(everything), everything
+            keys = sorted(everything)
+
+            collector = em.CreateCollectorForEvents(vim.event.EventFilterSpec())
+            assert sorted(e.key for e in collector.latestPage) == keys[-10:]
+            collector.SetCollectorPageSize(3)
+            assert [e.key for e in collector.latestPage] == keys[:-4:-1]  # the newest three, newest first
+
+            forward = []
+            while page := collector.ReadNextEvents(4):
+                assert len(page) <= 4
+                forward += [e.key for e in page]
+            assert forward == keys  # oldest to newest, every event once
+
+            collector.ResetCollector()
+            backward = []
+            while page := collector.ReadPreviousEvents(5):
+                backward += [e.key for e in page]
+            assert backward == keys[-4::-1]  # everything older than the latest page, newest first
+            collector.RewindCollector()
+            assert [e.key for e in collector.ReadNextEvents(2)] == keys[:2]
+            collector.DestroyCollector()
+
+            vm = vms[0]
+            mine = em.QueryEvents(vim.event.EventFilterSpec(
+                entity=vim.event.EventFilterSpec.ByEntity(entity=vm, recursion="self"), maxCount=2))
+            assert len(mine) == 2 and all(e.vm.vm == vm for e in mine)
+            with pytest.raises(vmodl.fault.InvalidArgument):
+                em.CreateCollectorForEvents(vim.event.EventFilterSpec(maxCount=-1))
+        finally:
+            Disconnect(si)
+
+
+def test_every_host_has_a_vsan_system_that_answers_with_vsan_off():
+    """Row 3: HostConfigManager.vsanSystem is a HostVsanSystem of the host's own, with vSAN off: what
+    vmware_host_facts reads (QueryHostStatus) and what govc host.vnic.service -enable vsan and vmware_vmkernel
+    change (UpdateVsan_Task with config.networkInfo). It named an object that did not exist (ManagedObjectNotFound)."""
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            hosts = _all(si, vim.HostSystem)
+            systems = [h.configManager.vsanSystem for h in hosts]
+            assert len({v._moId for v in systems}) == len(hosts)
+            for h, vsan in zip(hosts, systems):
+                assert vsan.config.enabled is False and vsan.config.hostSystem == h
+                status = vsan.QueryHostStatus()
+                assert (status.health, status.nodeState.state) == ("unknown", "disabled")
+            host, vsan = hosts[0], systems[0]
+            spec = vim.vsan.host.ConfigInfo(networkInfo=vim.vsan.host.ConfigInfo.NetworkInfo(
+                port=[vim.vsan.host.ConfigInfo.NetworkInfo.PortConfig(device="vmk1")]))
+            assert WaitForTask(vsan.UpdateVsan_Task(spec)) == "success"
+            assert [p.device for p in vsan.config.networkInfo.port] == ["vmk1"]
+            nics = host.configManager.virtualNicManager.QueryNetConfig("vsan")
+            assert [v.device for v in nics.candidateVnic if v.key in (nics.selectedVnic or [])] == ["vmk1"]
+            assert [p.device for p in systems[1].config.networkInfo.port or []] == []  # the other hosts are unchanged
+
+            with pytest.raises(vmodl.fault.InvalidArgument):
+                vsan.UpdateVsan_Task(vim.vsan.host.ConfigInfo(networkInfo=vim.vsan.host.ConfigInfo.NetworkInfo(
+                    port=[vim.vsan.host.ConfigInfo.NetworkInfo.PortConfig(device="vmk9")])))
+            with pytest.raises(vmodl.fault.NotSupported):
+                vsan.UpdateVsan_Task(vim.vsan.host.ConfigInfo(enabled=True))
+        finally:
+            Disconnect(si)
+
+
+def _drs(cluster, **settings):
+    spec = vim.cluster.ConfigSpecEx(drsConfig=vim.cluster.DrsConfigInfo(**settings))
+    return WaitForTask(cluster.ReconfigureComputeResource_Task(spec, modify=True))
+
+
+def test_turning_drs_off_changes_the_setting_and_maintenance_mode_then_waits_for_the_admin():
+    """Row 5: ReconfigureComputeResource_Task applies drsConfig and dasConfig (modify=true: only what is set
+    changes). Maintenance mode then evacuates by DRS only when DRS is on and fully automated; otherwise the task
+    waits until the admin moves the running VMs (API reference, HostSystem.EnterMaintenanceMode_Task). Before,
+    the call returned success, nothing changed, and maintenance mode still evacuated by DRS."""
+    import time
+
+    with lab_world("host-states") as s:
+        si = _plain(s)
+        try:
+            cluster = _all(si, vim.ClusterComputeResource)[0]
+            hosts = {h.name: h for h in _all(si, vim.HostSystem)}
+            assert _drs(cluster, enabled=False) == "success"
+            cfg = cluster.configurationEx
+            assert cfg.drsConfig.enabled is False and cfg.drsConfig.defaultVmBehavior == "fullyAutomated"
+            assert cfg.dasConfig.enabled is False and cluster.configuration.drsConfig.enabled is False
+            spec = vim.cluster.ConfigSpecEx(dasConfig=vim.cluster.DasConfigInfo(enabled=True, hostMonitoring="enabled"))
+            assert WaitForTask(cluster.ReconfigureComputeResource_Task(spec, modify=True)) == "success"
+            assert cluster.configurationEx.dasConfig.enabled is True and cluster.configurationEx.drsConfig.enabled is False
+
+            esx01, esx04 = hosts["esx-01"], hosts["esx-04"]
+            running = [vm for vm in esx01.vm if vm.runtime.powerState == "poweredOn"]
+            task = esx01.EnterMaintenanceMode_Task(timeout=0)
+            time.sleep(0.5)
+            assert task.info.state == "running" and not esx01.runtime.inMaintenanceMode
+            assert all(vm.runtime.host == esx01 for vm in running)  # DRS off: nothing moves by itself
+            for vm in running:
+                assert WaitForTask(vm.MigrateVM_Task(host=esx04, priority="defaultPriority")) == "success"
+            assert WaitForTask(task) == "success" and esx01.runtime.inMaintenanceMode
+            assert WaitForTask(esx01.ExitMaintenanceMode_Task(timeout=0)) == "success"
+
+            # DRS on again but partially automated: recommendations only, so the task still waits
+            assert _drs(cluster, enabled=True, defaultVmBehavior="partiallyAutomated") == "success"
+            for vm in running:
+                assert WaitForTask(vm.MigrateVM_Task(host=esx01, priority="defaultPriority")) == "success"
+            task = esx01.EnterMaintenanceMode_Task(timeout=1)
+            with pytest.raises(vim.fault.Timedout):
+                WaitForTask(task)
+            assert all(vm.runtime.host == esx01 for vm in running)
+
+            # fully automated: DRS evacuates the running VMs
+            assert _drs(cluster, defaultVmBehavior="fullyAutomated") == "success"
+            assert cluster.configurationEx.drsConfig.enabled is True
+            assert WaitForTask(esx01.EnterMaintenanceMode_Task(timeout=30)) == "success"
+            assert all(vm.runtime.host == esx04 for vm in running)
+        finally:
+            Disconnect(si)
+
+
+def test_a_vm_reports_its_guest_state_and_heartbeat():
+    """Row 9: GuestInfo.guestState follows the power state (patch 0004): "notRunning" when the VM is off,
+    "unknown" when it runs without VMware Tools (API reference, VirtualMachineGuestState); guestHeartbeatStatus
+    is gray ("VMware Tools are not installed or not running"). Both were unset."""
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            vms = _all(si, vim.VirtualMachine)
+            for vm in vms:
+                expected = "unknown" if vm.runtime.powerState == "poweredOn" else "notRunning"
+                assert (vm.guest.guestState, vm.guestHeartbeatStatus) == (expected, "gray"), vm.name
+            vm = next(v for v in vms if v.runtime.powerState == "poweredOn")
+            assert WaitForTask(vm.PowerOffVM_Task()) == "success" and vm.guest.guestState == "notRunning"
+            assert WaitForTask(vm.PowerOnVM_Task()) == "success" and vm.guest.guestState == "unknown"
+        finally:
+            Disconnect(si)
+
+
+def test_every_host_states_its_capabilities():
+    """Row 2's host.capability: a HostCapability on every host, true for what the lab serves (vMotion, Storage
+    vMotion, maintenance mode, NFS), as vmware_host_capability_info reads it. It was unset (None)."""
+    with lab_world("healthy-cluster") as s:
+        for h in _all(s.si, vim.HostSystem):
+            cap = h.capability
+            assert cap is not None, h.name
+            assert cap.vmotionSupported and cap.storageVMotionSupported and cap.maintenanceModeSupported
+            assert cap.nfsSupported and not cap.rebootSupported
