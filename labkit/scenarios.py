@@ -3,8 +3,10 @@
 A scenario file (YAML) names the clusters, hosts, datastores, networks and VMs of
 one lab situation, with a short text of what it teaches. :func:`compile`
 checks it, resolves CPU generations into feature lists (datasets/evc_modes.csv)
-and ESXi versions into hardware limits (datasets/esxi_versions.csv), and
-returns the JSON document the lab simulator builds its inventory from.
+and ESXi versions into hardware limits, builds and API versions
+(datasets/esxi_versions.csv), chooses the vCenter release that manages the
+hosts (labkit.releases), and returns the JSON document the lab simulator
+builds its inventory from.
 
 A mistake in a file is reported as ``file: field: what is wrong``.
 """
@@ -18,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from . import datasets, evc
+from . import datasets, evc, releases
 from .errors import LabkitError
 
 
@@ -194,7 +196,17 @@ def compile(name_or_path: str) -> dict[str, Any]:
         host = c.choice(spec.get("host"), f"{field}.host", host_names)
         out["vms"].append(_vm(c, field, vname, spec, hosts_by_name[host], out["datastores"], out["networks"],
                               evc_of.get(hosts_by_name[host]["cluster"], "")))
+    out["vcenter"] = _vcenter(c, "hosts", [h["version"] for h in out["hosts"]])
     return out
+
+
+def _vcenter(c: _Checker, field: str, host_versions: list[str]) -> dict:
+    """The vCenter release that manages the scenario's hosts (labkit.releases.vcenter_for)."""
+    try:
+        vc = releases.vcenter_for(host_versions)
+    except LabkitError as e:
+        c.fail(field, e.args[0])
+    return {"version": vc["version"], "build": vc["build"], "apiVersion": vc["apiVersion"]}
 
 
 def _evc_modes() -> dict:
@@ -231,7 +243,8 @@ def _host(c: _Checker, field: str, name: str, cluster: str, spec: dict, evc_mode
         "maxEVCModeKey": cpu, "features": {f: "1" for f in sorted(evc.features(cpu))},
         "memoryMB": c.number(spec["memoryGB"], f"{field}.memoryGB", 1) * 1024,
         "cores": c.number(spec["cores"], f"{field}.cores", 1),
-        "version": version, "build": "lab", "maxHardwareVersion": esxi_versions()[version],
+        "version": version, "build": releases.esxi()[version]["build"],
+        "apiVersion": releases.esxi()[version]["apiVersion"], "maxHardwareVersion": esxi_versions()[version],
         "connectionState": c.choice(spec["state"], f"{field}.state", ["connected", "disconnected", "notResponding"]),
         "maintenance": bool(spec["maintenance"]), "vmotionVnics": vnics,
         "mtu": c.number(spec["mtu"], f"{field}.mtu", 1280),
@@ -296,6 +309,7 @@ def _generated(c: _Checker, doc: dict, out: dict, host_defaults: dict) -> dict:
         "vmMemoryMB": c.number(g.get("vmMemoryMB", 2048), "generate.vmMemoryMB", 4),
         "featureRequirement": requirement(host["maxEVCModeKey"]),
     }
+    out["vcenter"] = _vcenter(c, "generate.host.version", [host["version"]])
     return out
 
 

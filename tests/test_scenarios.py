@@ -182,6 +182,21 @@ def test_an_evc_cluster_refuses_a_host_below_or_beside_its_mode(tmp_path):
         scenarios.compile(str(p))
 
 
+def test_each_scenario_gets_the_oldest_vcenter_release_that_manages_its_hosts(tmp_path):
+    """vCenter is of the same release as its newest host or newer (Broadcom KB 314601), and manages hosts down to
+    its release's oldest ESXi (datasets/vcenter_versions.csv); no release manages ESXi 6.5 beside 8.0.2 there."""
+    from labkit import releases
+
+    assert releases.vcenter_for(["6.7.0", "7.0.3"])["version"] == "7.0.3"
+    assert releases.vcenter_for(["8.0.2", "8.0.2"])["version"] == "8.0.2"
+    assert releases.vcenter_for(["6.7.0", "8.0.2"])["version"] == "8.0.2"
+    assert scenarios.compile("old-esxi")["vcenter"] == {"version": "7.0.3", "build": "18700403", "apiVersion": "7.0.3.0"}
+    p = tmp_path / "mixed.yaml"
+    p.write_text(GOOD + "hosts:\n  h1: {version: 6.5.0}\n  h2: {version: 8.0.2}\n")
+    with pytest.raises(ScenarioError, match="hosts: No vCenter release .* manages both ESXi 6.5.0 and 8.0.2"):
+        scenarios.compile(str(p))
+
+
 def test_starting_a_broken_or_unknown_scenario_says_so(private_state, tmp_path):
     r = run_cli("sim", "start", "--scenario", "no-such-world")
     assert r.returncode == 1 and "There is no scenario 'no-such-world'" in r.stderr and "healthy-cluster" in r.stderr
