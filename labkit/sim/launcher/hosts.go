@@ -84,10 +84,7 @@ func applyHost(h *simulator.HostSystem, hs hostSpec, evcMode string, index int) 
 	h.Summary.MaxEVCModeKey = hs.MaxEVCModeKey
 	h.Summary.CurrentEVCModeKey = evcMode
 
-	product := h.Config.Product
-	product.Version = hs.Version
-	product.Build = hs.Build
-	product.FullName = fmt.Sprintf("VMware ESXi %s build-%s", hs.Version, hs.Build)
+	product := hostProduct(h.Config.Product, hs)
 	h.Config.Product = product
 	sp := product
 	h.Summary.Config.Product = &sp

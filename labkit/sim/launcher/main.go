@@ -91,6 +91,9 @@ func run(o *options) error {
 	}
 	defer model.Remove()
 
+	if sc != nil && sc.VCenter != nil {
+		presentVCenter(*sc.VCenter)
+	}
 	if o.dsGiB > 0 && sc == nil {
 		setDatastoreCapacity(o.dsGiB)
 	}

@@ -51,6 +51,10 @@ type routingHandler struct {
 }
 
 func (h routingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path == "/sdk/vimServiceVersions.xml" {
+		serveServiceVersions(w)
+		return
+	}
 	if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/sdk") {
 		body, err := io.ReadAll(r.Body)
 		if err == nil {

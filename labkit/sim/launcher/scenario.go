@@ -38,6 +38,7 @@ type scenario struct {
 	Networks         []networkSpec     `json:"networks"`
 	VMs              []vmSpec          `json:"vms"`
 	Generate         *generateSpec     `json:"generate"`
+	VCenter          *vcenterSpec      `json:"vcenter"`
 	Labels           map[string]string `json:"labels"`
 }
 
@@ -66,6 +67,7 @@ type hostSpec struct {
 	Cores           int16             `json:"cores"`
 	Version         string            `json:"version"`
 	Build           string            `json:"build"`
+	APIVersion      string            `json:"apiVersion"`
 	MaxHWVersion    int               `json:"maxHardwareVersion"`
 	ConnectionState string            `json:"connectionState"`
 	Maintenance     bool              `json:"maintenance"`
