@@ -457,3 +457,37 @@ def test_every_host_states_its_capabilities():
             assert cap is not None, h.name
             assert cap.vmotionSupported and cap.storageVMotionSupported and cap.maintenanceModeSupported
             assert cap.nfsSupported and not cap.rebootSupported
+
+
+def test_each_world_is_one_coherent_vsphere_estate():
+    """Row 12: vCenter is at least as new as every host it manages (Broadcom KB 314601) and manages their
+    releases; each host's config.product says its ESXi release, GA build and API version
+    (datasets/esxi_versions.csv); a client negotiates the API version vCenter states. The lab said vCenter
+    6.5 (API 6.5) over ESXi 7.0.3 and 8.0.2 hosts with API 6.5 and build "lab", and pyVmomi then refused
+    properties newer than 6.5."""
+    from labkit import releases, scenarios
+    from labkit.releases import version_key
+
+    for name in scenarios.names():
+        if name == "large-datacenter":
+            continue
+        with lab_world(name) as s:
+            si = _plain(s)
+            try:
+                about = si.content.about
+                vc = next((v for v in releases.vcenters() if v["version"] == about.version), None)
+                assert vc, f"{name}: {about.fullName} is not a release of datasets/vcenter_versions.csv"
+                assert (about.apiType, about.apiVersion, about.build) == ("VirtualCenter", vc["apiVersion"], vc["build"])
+                assert about.fullName == f"VMware vCenter Server {about.version} build-{about.build}"
+                assert si._stub.versionId == f'"urn:vim25/{about.apiVersion}"'  # what SmartConnect negotiated
+                for h in _all(si, vim.HostSystem):
+                    p, row = h.config.product, releases.esxi()[h.config.product.version]
+                    assert (p.apiType, p.build, p.apiVersion) == ("HostAgent", row["build"], row["apiVersion"]), h.name
+                    assert p.fullName == f"VMware ESXi {p.version} build-{p.build}"
+                    assert h.summary.config.product.fullName == p.fullName
+                    assert p.licenseProductVersion == p.version.split(".")[0] + ".0" or p.version.startswith("6.")
+                    assert version_key(vc["oldestEsxi"]) <= version_key(p.version) <= version_key(about.version), (name, h.name)
+                vm = _all(si, vim.VirtualMachine)[0]
+                assert vm.config.vmOpNotificationToAppEnabled is None  # a 7.0.3 property: unset, not refused
+            finally:
+                Disconnect(si)
