@@ -10,7 +10,7 @@ import (
 // provisioningChecker serves the VirtualMachineProvisioningChecker
 // (content.vmProvisioningChecker), which the simulator package lacks.
 type provisioningChecker struct {
-	Self types.ManagedObjectReference
+	labObject
 }
 
 func (c *provisioningChecker) Reference() types.ManagedObjectReference { return c.Self }
@@ -20,7 +20,7 @@ func installProvisioningChecker() {
 	if ref == nil {
 		return
 	}
-	simulator.Map.Put(&provisioningChecker{Self: *ref})
+	simulator.Map.Put(&provisioningChecker{labRef(*ref)})
 }
 
 func userOf(ctx *simulator.Context) string {

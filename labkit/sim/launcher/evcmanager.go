@@ -28,7 +28,7 @@ type evcManager struct {
 }
 
 type clusterRouter struct {
-	Self types.ManagedObjectReference
+	labObject
 }
 
 func (r *clusterRouter) Reference() types.ManagedObjectReference { return r.Self }

@@ -99,6 +99,7 @@ func applyHost(h *simulator.HostSystem, hs hostSpec, evcMode string, index int) 
 	}
 	h.Runtime.InMaintenanceMode = hs.Maintenance
 	h.Capability = labHostCapability()
+	refreshHostBrowser(h)
 	setVMotionVnics(h, hs.VMotionVnics, hs.MTU, index)
 }
 
@@ -119,4 +120,19 @@ func labHostCapability() *types.HostCapability {
 		NicTeamingSupported:                true,
 		SuspendedRelocateSupported:         true,
 	}
+}
+
+// refreshHostBrowser gives h a HostDatastoreBrowser of its own, over the datastores it mounts (vSphere API
+// reference, HostSystem.datastoreBrowser: "DatastoreBrowser to browse datastores for this host"). The
+// simulator's host template names one shared "ha-host-datastorebrowser" that exists on no vCenter world, so a
+// client that browsed through a host met ManagedObjectNotFound.
+func refreshHostBrowser(h *simulator.HostSystem) {
+	b, ok := simulator.Map.Get(h.DatastoreBrowser).(*simulator.HostDatastoreBrowser)
+	if !ok || h.DatastoreBrowser.Value == "ha-host-datastorebrowser" {
+		b = &simulator.HostDatastoreBrowser{}
+		b.Self = types.ManagedObjectReference{Type: "HostDatastoreBrowser", Value: "datastoreBrowser-" + h.Self.Value}
+		simulator.Map.Put(b)
+		h.DatastoreBrowser = b.Self
+	}
+	b.Datastore = append([]types.ManagedObjectReference(nil), h.Datastore...)
 }

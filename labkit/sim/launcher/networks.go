@@ -20,7 +20,7 @@ import (
 // itself.
 
 type netRouter struct {
-	Self types.ManagedObjectReference
+	labObject
 }
 
 func (r *netRouter) Reference() types.ManagedObjectReference { return r.Self }

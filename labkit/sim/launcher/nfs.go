@@ -28,7 +28,7 @@ const (
 )
 
 type dssRouter struct {
-	Self types.ManagedObjectReference
+	labObject
 }
 
 func (r *dssRouter) Reference() types.ManagedObjectReference { return r.Self }
@@ -232,6 +232,7 @@ func (r *dssRouter) RemoveDatastore(ctx *simulator.Context, req *types.RemoveDat
 // created on. direct writes the field while the inventory is built, before
 // any client watches; otherwise the change is published.
 func refreshComputeResourceDatastores(h *simulator.HostSystem, direct bool) {
+	refreshHostBrowser(h)
 	if h.Parent == nil {
 		return
 	}

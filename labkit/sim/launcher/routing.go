@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -35,6 +36,10 @@ var routed = map[string]string{
 	"UpdateVirtualSwitch":             "HostNetworkSystem",
 	"EvcManager":                      "ClusterComputeResource",
 	"ReconfigureComputeResource_Task": "ClusterComputeResource",
+	"ReconfigureCluster_Task":         "ClusterComputeResource",
+	"GetResourceUsage":                "ClusterComputeResource",
+	"PlaceVm":                         "ClusterComputeResource",
+	"CreateClusterEx":                 "Folder",
 	"PowerOnVM_Task":                  "VirtualMachine",
 	"ShutdownGuest":                   "VirtualMachine",
 	"RebootGuest":                     "VirtualMachine",
@@ -43,7 +48,7 @@ var routed = map[string]string{
 	"RemoveDatastore":                 "HostDatastoreSystem",
 }
 
-var thisType = regexp.MustCompile(`(<_this\b[^>]*\btype=")(VirtualMachine|HostSystem|HostNetworkSystem|HostDatastoreSystem|ClusterComputeResource)(")`)
+var thisType = regexp.MustCompile(`(<_this\b[^>]*\btype=")(VirtualMachine|HostSystem|HostNetworkSystem|HostDatastoreSystem|ClusterComputeResource|Folder)(")`)
 var thisValue = regexp.MustCompile(`<_this\b[^>]*>([^<]+)</_this>`)
 
 type routingHandler struct {
@@ -102,14 +107,28 @@ func reroute(body []byte) []byte {
 	return thisType.ReplaceAll(body, []byte("${1}Lab${2}${3}"))
 }
 
+// labObject is the first field of every object the lab registers that has no managed-object type of its own
+// (the routers, the provisioning checker). The simulator package digs an embedded type of package mo out of
+// each registry object, SearchIndex.FindByUuid and FindByDatastorePath walk all of them, and it panics on an
+// object without one: every lookup by UUID or by datastore path ended the client's connection.
+type labObject struct {
+	mo.ExtensibleManagedObject
+}
+
+func labRef(ref types.ManagedObjectReference) labObject {
+	var o labObject
+	o.Self = ref
+	return o
+}
+
 type vmRouter struct {
-	Self types.ManagedObjectReference
+	labObject
 }
 
 func (r *vmRouter) Reference() types.ManagedObjectReference { return r.Self }
 
 type hostRouter struct {
-	Self types.ManagedObjectReference
+	labObject
 }
 
 func (r *hostRouter) Reference() types.ManagedObjectReference { return r.Self }
@@ -121,15 +140,17 @@ func ensureRouter(ref types.ManagedObjectReference) {
 	}
 	switch ref.Type {
 	case "VirtualMachine":
-		simulator.Map.Put(&vmRouter{Self: lab})
+		simulator.Map.Put(&vmRouter{labRef(lab)})
 	case "HostSystem":
-		simulator.Map.Put(&hostRouter{Self: lab})
+		simulator.Map.Put(&hostRouter{labRef(lab)})
 	case "HostNetworkSystem":
-		simulator.Map.Put(&netRouter{Self: lab})
+		simulator.Map.Put(&netRouter{labRef(lab)})
 	case "ClusterComputeResource":
-		simulator.Map.Put(&clusterRouter{Self: lab})
+		simulator.Map.Put(&clusterRouter{labRef(lab)})
 	case "HostDatastoreSystem":
-		simulator.Map.Put(&dssRouter{Self: lab})
+		simulator.Map.Put(&dssRouter{labRef(lab)})
+	case "Folder":
+		simulator.Map.Put(&folderRouter{labRef(lab)})
 	}
 }
 
