@@ -491,3 +491,97 @@ def test_each_world_is_one_coherent_vsphere_estate():
                 assert vm.config.vmOpNotificationToAppEnabled is None  # a 7.0.3 property: unset, not refused
             finally:
                 Disconnect(si)
+
+
+def test_every_host_browses_its_own_datastores():
+    """HostSystem.datastoreBrowser is a browser of the host's own, over the datastores it mounts; it named one
+    shared object that did not exist (ManagedObjectNotFound), the kind of defect behind row 3."""
+    with lab_world("partial-storage") as s:
+        si = _plain(s)
+        try:
+            hosts = _all(si, vim.HostSystem)
+            assert len({h.datastoreBrowser._moId for h in hosts}) == len(hosts)
+            for h in hosts:
+                assert sorted(d.name for d in h.datastoreBrowser.datastore) == sorted(d.name for d in h.datastore)
+                for ds in h.datastore:
+                    task = h.datastoreBrowser.SearchDatastore_Task(datastorePath=f"[{ds.name}]")
+                    assert WaitForTask(task) == "success", (h.name, ds.name)
+        finally:
+            Disconnect(si)
+
+
+def test_search_index_finds_vms_by_uuid_and_path_after_routed_calls():
+    """SearchIndex.FindByUuid and FindByDatastorePath answer after the lab has routed calls (here a vMotion), as
+    vmware_guest_info uuid=..., vmware_guest (clone) and vmware_guest_register_operation look VMs up. The
+    lab's routers had no managed-object type, the simulator panicked walking them, and the client saw
+    "Remote end closed connection without response"."""
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            vm = next(v for v in _all(si, vim.VirtualMachine) if v.runtime.powerState == "poweredOn")
+            there = next(h for h in _all(si, vim.HostSystem) if h != vm.runtime.host)
+            assert WaitForTask(vm.MigrateVM_Task(host=there, priority="defaultPriority")) == "success"
+            index = si.content.searchIndex
+            assert index.FindByUuid(uuid=vm.config.uuid, vmSearch=True) == vm
+            assert index.FindByUuid(uuid=vm.config.instanceUuid, vmSearch=True, instanceUuid=True) == vm
+            dc = si.content.rootFolder.childEntity[0]
+            assert index.FindByDatastorePath(datacenter=dc, path=vm.config.files.vmPathName) == vm
+        finally:
+            Disconnect(si)
+
+
+def test_snapshot_tasks_name_their_vm():
+    """TaskInfo.entity is a ManagedEntity (patch 0005): a snapshot's revert and remove tasks name the VM, as
+    vmware_guest_snapshot waits for them. They named the snapshot, and pyVmomi 9 refused the TaskInfo."""
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            vm = _all(si, vim.VirtualMachine)[0]
+            made = vm.CreateSnapshot_Task(name="before", memory=False, quiesce=False)
+            assert WaitForTask(made) == "success" and made.info.entity == vm
+            snap = vm.snapshot.rootSnapshotList[0].snapshot
+            for task in (snap.RevertToSnapshot_Task(), snap.RemoveSnapshot_Task(removeChildren=False)):
+                assert WaitForTask(task) == "success"
+                assert task.info.entity == vm and task.info.entityName == vm.name
+            assert vm.snapshot is None
+        finally:
+            Disconnect(si)
+
+
+def test_a_cluster_places_a_vm_reports_its_usage_and_keeps_its_rules_in_both_configurations():
+    """Cluster calls Ansible's cluster modules make: PlaceVm for a relocation recommends hosts the lab's checks
+    accept (vmware_vmotion destination_cluster; the engine refused it, NotSupported); GetResourceUsage sums the
+    hosts (vmware_cluster_info; MethodNotFound); a rule lands in configurationEx and the older configuration
+    (vmware_vm_vm_drs_rule read the older one and added the rule twice); ReconfigureCluster_Task is served
+    (vmware_drs_override; MethodNotFound); a new cluster takes its spec and reports Proactive DRS."""
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            cluster = _all(si, vim.ClusterComputeResource)[0]
+            vm = next(v for v in _all(si, vim.VirtualMachine) if v.runtime.powerState == "poweredOn")
+            result = cluster.PlaceVm(vim.cluster.PlacementSpec(vm=vm, hosts=list(cluster.host)))
+            targets = [r.action[0].targetHost for r in result.recommendations]
+            assert targets and set(targets) <= set(cluster.host), result
+            action = result.recommendations[0].action[0]
+            assert action.relocateSpec.pool == cluster.resourcePool and action.relocateSpec.datastore == vm.datastore[0]
+
+            usage = cluster.GetResourceUsage()
+            assert usage.memCapacityMB == sum(h.hardware.memorySize >> 20 for h in cluster.host)
+            assert 0 < usage.memUsedMB < usage.memCapacityMB and usage.storageCapacityMB > usage.storageUsedMB > 0
+
+            rule = vim.cluster.AntiAffinityRuleSpec(name="apart", enabled=True, vm=_all(si, vim.VirtualMachine)[:2])
+            spec = vim.cluster.ConfigSpecEx(rulesSpec=[vim.cluster.RuleSpec(operation="add", info=rule)])
+            assert WaitForTask(cluster.ReconfigureComputeResource_Task(spec, modify=True)) == "success"
+            assert [r.name for r in cluster.configurationEx.rule] == [r.name for r in cluster.configuration.rule] == ["apart"]
+            legacy = vim.cluster.ConfigSpec(drsVmConfigSpec=[vim.cluster.DrsVmConfigSpec(
+                operation="add", info=vim.cluster.DrsVmConfigInfo(key=vm, behavior="manual", enabled=True))])
+            assert WaitForTask(cluster.ReconfigureCluster_Task(legacy, modify=True)) == "success"
+            assert [o.behavior for o in cluster.configurationEx.drsVmConfig] == ["manual"]
+
+            folder = si.content.rootFolder.childEntity[0].hostFolder
+            made = folder.CreateClusterEx(name="Cluster-B", spec=vim.cluster.ConfigSpecEx(
+                drsConfig=vim.cluster.DrsConfigInfo(enabled=False), dasConfig=vim.cluster.DasConfigInfo(enabled=True)))
+            cfg = made.configurationEx
+            assert (cfg.drsConfig.enabled, cfg.dasConfig.enabled, cfg.proactiveDrsConfig.enabled) == (False, True, False)
+        finally:
+            Disconnect(si)
