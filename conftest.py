@@ -19,7 +19,8 @@ _OWN_STATE = None
 #: --no-loadscope-reorder, so that two workers finish together instead of one waiting on a late long file.
 #: xdist hands each worker two files to start with: the browser worker's second is a short one, so that the
 #: grading suite starts at once on the other worker.
-LONGEST_FIRST = ("tests/test_browser.py", "tests/test_binder.py", "tests/test_notebooks.py", "tests/test_grading.py",
+LONGEST_FIRST = ("tests/test_browser.py", "tests/test_binder.py", "tests/test_notebooks.py",
+                 "tests/test_ansible_inventory.py", "tests/test_ansible_vms.py", "tests/test_grading.py",
                  "notebooks/03b-real-precopy.ipynb", "tests/test_compat.py", "tests/test_vmotion_checks.py",
                  "tests/test_realmigration.py")
 
