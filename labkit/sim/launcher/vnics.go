@@ -130,6 +130,7 @@ func ensureHostManagers(h *simulator.HostSystem) {
 		simulator.Map.Put(s)
 		h.ConfigManager.VsanSystem = &s.Self
 	}
+	ensureHostServices(h)
 }
 
 func isVnicManager(ref types.ManagedObjectReference) bool {
