@@ -34,3 +34,18 @@ def test_every_module_is_run_left_out_or_a_known_defect():
 def test_community_vmware_modules(group, tmp_path):
     problems = run_group(group, tmp_path)
     assert not problems, "\n".join(problems)
+
+
+def test_the_clients_page_counts_what_the_suite_runs():
+    """docs/clients.md states how many modules are run, left out and open defects; it must match this suite."""
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "clients.md").read_text()
+    run = {c.module for g in GROUPS for c in g.cases}
+    runs = sum(2 if c.kind == "change" else 1 for g in GROUPS for c in g.cases)
+    said = re.search(r"\*\*Run\*\* \((\d+) modules, in (\w+) groups of (\d+) module runs", page)
+    words = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
+    assert said and (int(said[1]), said[2], int(said[3])) == (len(run), words[len(GROUPS) - 1], runs), said and said.groups()
+    assert f"**Left out** ({len(LEFT_OUT)} modules)" in page
+    assert f"**Open lab defects** ({len(DEFECTS)} modules not run, and one use each of {len(VARIANT_DEFECTS)} run" in page

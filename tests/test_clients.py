@@ -585,3 +585,40 @@ def test_a_cluster_places_a_vm_reports_its_usage_and_keeps_its_rules_in_both_con
             assert (cfg.drsConfig.enabled, cfg.dasConfig.enabled, cfg.proactiveDrsConfig.enabled) == (False, True, False)
         finally:
             Disconnect(si)
+
+
+def test_a_host_serves_its_services_and_clock_and_names_no_manager_it_lacks():
+    """Every configManager reference of a host resolves: the lab serves a HostServiceSystem (the services of
+    config.service; an unknown one is NotFound) and a HostDateTimeSystem (UTC, NTP servers as set), and leaves
+    unset the managers it does not model. About twenty named objects that did not exist (ManagedObjectNotFound),
+    so vmware_host_service_info and vmware_host_ntp_info failed: the kind of defect behind row 3."""
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            host = _all(si, vim.HostSystem)[0]
+            pc = si.content.propertyCollector
+            for prop in host.configManager._GetPropertyList():
+                ref = getattr(host.configManager, prop.name)
+                if hasattr(ref, "_moId"):  # set: it must exist
+                    spec = vmodl.query.PropertyCollector.FilterSpec(
+                        objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=ref)],
+                        propSet=[vmodl.query.PropertyCollector.PropertySpec(type=type(ref), pathSet=[])])
+                    assert pc.RetrieveContents([spec]), prop.name
+            services = host.configManager.serviceSystem
+            ssh = next(v for v in services.serviceInfo.service if v.key == "TSM-SSH")
+            assert (ssh.running, ssh.policy) == (False, "off")
+            services.UpdateServicePolicy(id="TSM-SSH", policy="on")
+            services.StartService(id="TSM-SSH")
+            services.StartService(id="TSM-SSH")  # running already: no fault after ESXi 4.1
+            assert [(v.running, v.policy) for v in host.config.service.service if v.key == "TSM-SSH"] == [(True, "on")]
+            with pytest.raises(vim.fault.NotFound):
+                services.StopService(id="no-such-service")
+            with pytest.raises(vmodl.fault.InvalidArgument):
+                services.UpdateServicePolicy(id="TSM-SSH", policy="sometimes")
+            clock = host.configManager.dateTimeSystem
+            assert clock.dateTimeInfo.timeZone.key == "UTC" and not clock.dateTimeInfo.ntpConfig.server
+            clock.UpdateDateTimeConfig(config=vim.host.DateTimeConfig(ntpConfig=vim.host.NtpConfig(server=["ntp.lab"])))
+            assert list(host.config.dateTimeInfo.ntpConfig.server) == ["ntp.lab"]
+            assert clock.QueryDateTime().tzinfo is not None
+        finally:
+            Disconnect(si)
