@@ -136,3 +136,41 @@ func refreshHostBrowser(h *simulator.HostSystem) {
 	}
 	b.Datastore = append([]types.ManagedObjectReference(nil), h.Datastore...)
 }
+
+// refreshHostMounts lists h's mounted datastores in its storage system's fileSystemVolumeInfo.mountInfo (vSphere
+// API reference, HostStorageSystem.fileSystemVolumeInfo: "File system volume information for the host"), each
+// with the host's mount (path, access mode) and its volume: an NFS export's HostNasVolume (remote host and
+// path), else the volume's type and capacity. The simulator package listed none, so a client that looked there
+// for a mount (vmware_host_datastore) mounted the same export again.
+func refreshHostMounts(h *simulator.HostSystem) {
+	if h.ConfigManager.StorageSystem == nil {
+		return
+	}
+	ss, ok := simulator.Map.Get(*h.ConfigManager.StorageSystem).(*simulator.HostStorageSystem)
+	if !ok {
+		return
+	}
+	var mounts []types.HostFileSystemMountInfo
+	for _, ref := range h.Datastore {
+		ds, ok := simulator.Map.Get(ref).(*simulator.Datastore)
+		if !ok {
+			continue
+		}
+		m := types.HostFileSystemMountInfo{}
+		for _, hm := range ds.Host {
+			if hm.Key == h.Self {
+				m.MountInfo = hm.MountInfo
+			}
+		}
+		base := types.HostFileSystemVolume{Type: ds.Summary.Type, Name: ds.Name, Capacity: ds.Summary.Capacity}
+		if nas := nasOf(ds); nas != nil {
+			vol := *nas
+			vol.HostFileSystemVolume = base
+			m.Volume = &vol
+		} else {
+			m.Volume = &base
+		}
+		mounts = append(mounts, m)
+	}
+	ss.FileSystemVolumeInfo.MountInfo = mounts
+}

@@ -233,6 +233,7 @@ func (r *dssRouter) RemoveDatastore(ctx *simulator.Context, req *types.RemoveDat
 // any client watches; otherwise the change is published.
 func refreshComputeResourceDatastores(h *simulator.HostSystem, direct bool) {
 	refreshHostBrowser(h)
+	refreshHostMounts(h)
 	if h.Parent == nil {
 		return
 	}

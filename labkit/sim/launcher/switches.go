@@ -40,12 +40,47 @@ func syncHostNetwork(h *simulator.HostSystem) {
 			vs.Key = "key-vim.host.VirtualSwitch-" + vs.Name
 		}
 	}
+	for i := range ns.NetworkInfo.Vnic {
+		if ns.NetworkInfo.Vnic[i].Spec.NetStackInstanceKey == "" {
+			// "defaultTcpipStack" when unset (API reference, HostVirtualNicSpec.netStackInstanceKey)
+			ns.NetworkInfo.Vnic[i].Spec.NetStackInstanceKey = "defaultTcpipStack"
+		}
+	}
+	if len(ns.NetworkInfo.Pnic) == 0 {
+		ns.NetworkInfo.Pnic = append([]types.PhysicalNic(nil), h.Config.Network.Pnic...)
+	}
 	net := *h.Config.Network
 	net.Vswitch = append([]types.HostVirtualSwitch(nil), ns.NetworkInfo.Vswitch...)
 	net.Portgroup = append([]types.HostPortGroup(nil), ns.NetworkInfo.Portgroup...)
 	net.Vnic = append([]types.HostVirtualNic(nil), ns.NetworkInfo.Vnic...)
 	h.Config.Network = &net
-	simulator.Map.Update(ns, []types.PropertyChange{{Name: "networkInfo", Val: ns.NetworkInfo}})
+	ns.NetworkConfig = networkConfig(ns.NetworkInfo)
+	simulator.Map.Update(ns, []types.PropertyChange{{Name: "networkInfo", Val: ns.NetworkInfo},
+		{Name: "networkConfig", Val: ns.NetworkConfig}})
+}
+
+// networkConfig is a host's network configuration as HostNetworkSystem.networkConfig reports it: "a strict
+// subset of the information available in NetworkInfo" (API reference, HostNetworkConfig), its switches, port
+// groups, physical NICs and VMkernel adapters. The simulator package left it unset until a client wrote one.
+func networkConfig(info *types.HostNetworkInfo) *types.HostNetworkConfig {
+	c := &types.HostNetworkConfig{}
+	for i := range info.Vswitch {
+		spec := info.Vswitch[i].Spec
+		c.Vswitch = append(c.Vswitch, types.HostVirtualSwitchConfig{Name: info.Vswitch[i].Name, Spec: &spec})
+	}
+	for i := range info.Portgroup {
+		spec := info.Portgroup[i].Spec
+		c.Portgroup = append(c.Portgroup, types.HostPortGroupConfig{Spec: &spec})
+	}
+	for _, p := range info.Pnic {
+		c.Pnic = append(c.Pnic, types.PhysicalNicConfig{Device: p.Device, Spec: p.Spec})
+	}
+	for i := range info.Vnic {
+		spec := info.Vnic[i].Spec
+		c.Vnic = append(c.Vnic, types.HostVirtualNicConfig{Device: info.Vnic[i].Device, Portgroup: info.Vnic[i].Portgroup,
+			Spec: &spec})
+	}
+	return c
 }
 
 // UpdateVirtualSwitch changes a standard switch's MTU (the lab keeps the rest
