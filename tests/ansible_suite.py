@@ -53,17 +53,19 @@ def tasks_for(cases: list[Case], facts: dict) -> list[dict]:
     return tasks
 
 
-def run_playbook(session, tasks: list[dict], tmp: Path, split: int = 1) -> dict[str, dict]:
-    """Run ``tasks`` in one play against the session's lab world; returns each task's result by task name.
-    ``split`` > 1 runs them in that many playbooks at once (for reads, which do not depend on each other)."""
-    if split > 1:
-        parts = [tasks[i::split] for i in range(split)]
-        procs = [_start(session, part, tmp / f"part{i}") for i, part in enumerate(parts)]
-        results = {}
-        for proc in procs:
-            results.update(_finish(proc))
-        return results
-    return _finish(_start(session, tasks, tmp))
+def run_playbook(session, tasks: list[dict], tmp: Path) -> dict[str, dict]:
+    """Run ``tasks`` in one play against the session's lab world; returns each task's result by task name."""
+    return run_lanes(session, [tasks], tmp)
+
+
+def run_lanes(session, lanes: list[list[dict]], tmp: Path) -> dict[str, dict]:
+    """Run each list of tasks in a playbook of its own, all at once, against the session's lab world; returns
+    every task's result by task name."""
+    procs = [_start(session, tasks, tmp / f"lane{i}") for i, tasks in enumerate(lanes) if tasks]
+    results = {}
+    for proc in procs:
+        results.update(_finish(proc))
+    return results
 
 
 def _start(session, tasks: list[dict], tmp: Path) -> subprocess.Popen:
@@ -166,14 +168,19 @@ READ_BACK = {
     "vmware_guest_snapshot#absent": lambda s: _vm(s, "web-01").snapshot is None,
     "vmware_vm_vss_dvs_migrate": lambda s: [n.name for n in _vm(s, "web-01").network] == ["App-DV"],
     "vmware_guest_register_operation": lambda s: "new-01" not in by_name(s, vim.VirtualMachine),
-    "vmware_guest#absent": lambda s: "web-03" not in by_name(s, vim.VirtualMachine),
-    "vmware_vswitch#mtu": lambda s: [v.mtu for v in _host(s, "esx-01").config.network.vswitch
+    "vmware_guest#absent": lambda s: "app-02" not in by_name(s, vim.VirtualMachine),
+    "vmware_vswitch": lambda s: [v.mtu for v in _host(s, "esx-01").config.network.vswitch
                                      if v.name == "vSwitch0"] == [9000],
     "vmware_host_service_manager": lambda s: [(v.running, v.policy) for v in
                                               _host(s, "esx-01").configManager.serviceSystem.serviceInfo.service
                                               if v.key == "TSM-SSH"] == [(True, "on")],
     "vmware_host_ntp": lambda s: list(_host(s, "esx-01").config.dateTimeInfo.ntpConfig.server)
     == ["0.pool.ntp.org", "1.pool.ntp.org"],
+    "vmware_vmkernel#mtu": lambda s: [v.spec.mtu for v in _host(s, "esx-01").config.network.vnic
+                                      if v.device == "vmk1"] == [9000],
+    "vmware_host_datastore": lambda s: [(m.volume.remoteHost, m.mountInfo.accessMode) for m in
+                                        _host(s, "esx-01").configManager.storageSystem.fileSystemVolumeInfo.mountInfo
+                                        if m.volume.name == "nfs-iso"] == [("10.0.0.5", "readOnly")],
     "vmware_vmotion": lambda s: _vm(s, "web-01").runtime.host.name == "esx-02",
     "vmware_vmotion#cluster": lambda s: _vm(s, "db-01").runtime.host.parent.name == "Cluster-A",
     "vmware_maintenancemode": lambda s: _host(s, "esx-03").runtime.inMaintenanceMode
@@ -192,7 +199,9 @@ READ_BACK = {
 def run_group(group, tmp: Path) -> list[str]:
     """Run one group on a fresh world of its scenario; what went wrong, one line per case (empty: all well)."""
     with lab_world(group.scenario) as s:
-        results = run_playbook(s, tasks_for(group.cases, facts(s)), tmp, split=group.split)
+        known = facts(s)
+        lanes = [tasks_for([c for c in group.cases if c.lane == n], known) for n in range(group.lanes)]
+        results = run_lanes(s, lanes, tmp)
         problems = judge(group.cases, results)
         for c in group.cases:
             check = READ_BACK.get(c.id)

@@ -622,3 +622,30 @@ def test_a_host_serves_its_services_and_clock_and_names_no_manager_it_lacks():
             assert clock.QueryDateTime().tzinfo is not None
         finally:
             Disconnect(si)
+
+
+def test_a_host_lists_its_mounts_physical_nics_and_network_configuration():
+    """A host's storage system lists each mounted datastore in fileSystemVolumeInfo.mountInfo (an NFS export with
+    its server, path and access mode), its network system lists the physical NICs in networkInfo and reports
+    networkConfig, and a VMkernel adapter on the default stack says so (netStackInstanceKey
+    "defaultTcpipStack"). All were missing, so vmware_host_datastore mounted an export twice, and
+    vmware_host_vmnic_info and vmware_vmkernel (MTU) failed."""
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            host = _all(si, vim.HostSystem)[0]
+            spec = vim.host.NasVolume.Specification(remoteHost="10.0.0.5", remotePath="/export/iso", localPath="iso",
+                                                    accessMode="readOnly", type="NFS")
+            host.configManager.datastoreSystem.CreateNasDatastore(spec)
+            mounts = {m.volume.name: m for m in host.configManager.storageSystem.fileSystemVolumeInfo.mountInfo}
+            assert set(mounts) == {d.name for d in host.datastore}
+            iso = mounts["iso"]
+            assert (iso.volume.type, iso.volume.remoteHost, iso.volume.remotePath, iso.mountInfo.accessMode) == (
+                "NFS", "10.0.0.5", "/export/iso", "readOnly")
+            net = host.configManager.networkSystem
+            assert [p.device for p in net.networkInfo.pnic] == [p.device for p in host.config.network.pnic] != []
+            assert [p.device for p in net.networkConfig.pnic] == [p.device for p in net.networkInfo.pnic]
+            assert {v.device for v in net.networkConfig.vnic} == {v.device for v in net.networkInfo.vnic}
+            assert {v.spec.netStackInstanceKey for v in host.config.network.vnic} == {"defaultTcpipStack"}
+        finally:
+            Disconnect(si)
