@@ -38,6 +38,12 @@ def test_the_simulator_builds_what_the_file_says(name):
         ds = labkit.inventory.datastores(s).set_index("name")
         nets = labkit.inventory.networks(s).set_index("name")
         clusters = labkit.inventory.clusters(s).set_index("name")
+        about = s.content.about  # the vCenter release the file's hosts call for (labkit.releases)
+        assert (about.version, about.build, about.apiVersion) == tuple(doc["vcenter"][k] for k in ("version", "build", "apiVersion"))
+        for cl in by_name(s, vim.ClusterComputeResource).values():  # vSAN off (engine patch 0002)
+            assert cl.configurationEx.vsanConfigInfo.enabled is False
+        builds = {h.name: (h.config.product.build, h.config.product.apiVersion) for h in by_name(s, vim.HostSystem).values()}
+    assert builds == {h["name"]: (h["build"], h["apiVersion"]) for h in doc["hosts"]}
     assert sorted(hosts.index) == sorted(h["name"] for h in doc["hosts"])
     for h in doc["hosts"]:
         row = hosts.loc[h["name"]]
