@@ -412,15 +412,17 @@ def test_turning_drs_off_changes_the_setting_and_maintenance_mode_then_waits_for
             assert _drs(cluster, enabled=True, defaultVmBehavior="partiallyAutomated") == "success"
             for vm in running:
                 assert WaitForTask(vm.MigrateVM_Task(host=esx01, priority="defaultPriority")) == "success"
-            task = esx01.EnterMaintenanceMode_Task(timeout=1)
             with pytest.raises(vim.fault.Timedout):
-                WaitForTask(task)
+                WaitForTask(esx01.EnterMaintenanceMode_Task(timeout=1))
             assert all(vm.runtime.host == esx01 for vm in running)
 
-            # fully automated: DRS evacuates the running VMs
+            # turned fully automated while the task waits: DRS evacuates the host then
+            task = esx01.EnterMaintenanceMode_Task(timeout=30)
+            time.sleep(0.3)
+            assert task.info.state == "running" and all(vm.runtime.host == esx01 for vm in running)
             assert _drs(cluster, defaultVmBehavior="fullyAutomated") == "success"
             assert cluster.configurationEx.drsConfig.enabled is True
-            assert WaitForTask(esx01.EnterMaintenanceMode_Task(timeout=30)) == "success"
+            assert WaitForTask(task) == "success" and esx01.runtime.inMaintenanceMode
             assert all(vm.runtime.host == esx04 for vm in running)
         finally:
             Disconnect(si)

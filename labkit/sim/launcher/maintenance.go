@@ -98,29 +98,38 @@ func bestHost(vm *simulator.VirtualMachine, src *simulator.HostSystem) *simulato
 func enterMaintenance(ctx *simulator.Context, t *labTask, h *simulator.HostSystem, timeout time.Duration, evacuateOff bool) {
 	t.start()
 	postEvents(ctx, &types.EnteringMaintenanceModeEvent{HostEvent: types.HostEvent{Event: hostEventBase(h)}})
-	drs, auto := drsOf(h)
-	var vms []*simulator.VirtualMachine
-	for _, vm := range allVMs(h) {
-		on := vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOff
-		if (on && auto) || (!on && drs && evacuateOff) {
-			vms = append(vms, vm)
+	// DRS evacuates when it is on and fully automated; it is looked at again while the task waits, so turning
+	// DRS on (or to fully automated) during the wait evacuates the host then, as DRS's next run would.
+	var was struct{ drs, auto, started bool }
+	evacuate := func() {
+		drs, auto := drsOf(h)
+		if was.started && drs == was.drs && auto == was.auto {
+			return
 		}
-	}
-	for i, vm := range vms {
-		if dest := bestHost(vm, h); dest != nil {
-			_ = migrate(ctx, nil, vm, dest, nil, nil, kindDRS)
+		was.drs, was.auto, was.started = drs, auto, true
+		var vms []*simulator.VirtualMachine
+		for _, vm := range allVMs(h) {
+			on := vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOff
+			if (on && auto) || (!on && drs && evacuateOff) {
+				vms = append(vms, vm)
+			}
 		}
-		t.progress(int32(10 + 80*(i+1)/len(vms)))
+		for i, vm := range vms {
+			if dest := bestHost(vm, h); dest != nil {
+				_ = migrate(ctx, nil, vm, dest, nil, nil, kindDRS)
+			}
+			t.progress(int32(10 + 80*(i+1)/len(vms)))
+		}
 	}
 	// what must leave before the host is in maintenance mode
 	staying := func() int {
-		if evacuateOff && !drs {
+		if evacuateOff && !was.drs {
 			return len(allVMs(h))
 		}
 		return len(poweredOnVMs(h))
 	}
 	deadline := time.Now().Add(timeout)
-	for staying() > 0 {
+	for evacuate(); staying() > 0; evacuate() {
 		if t.cancelled() {
 			t.failWith(types.LocalizedMethodFault{Fault: &types.RequestCanceled{}, LocalizedMessage: "The task was canceled by a user."})
 			return
