@@ -35,6 +35,14 @@ def _all(si, kind):
         view.Destroy()
 
 
+def _move_a_running_vm(si):
+    """vMotion one running VM to another host of its cluster, as the tests' common first step; returns the VM."""
+    vm = next(v for v in _all(si, vim.VirtualMachine) if v.runtime.powerState == "poweredOn")
+    there = next(h for h in _all(si, vim.HostSystem) if h != vm.runtime.host)
+    assert WaitForTask(vm.MigrateVM_Task(host=there, priority="defaultPriority")) == "success"
+    return vm
+
+
 def test_a_plain_pyvmomi_script_migrates_and_is_refused_exactly_as_the_checks_say():
     """Row 1: pyVim.task.WaitForTask(vm.RelocateVM_Task(spec)) returns when the task ends. It used to fail with
     "'UnknownManagedMethod' object has no attribute 'info'": a task's TaskInfo.name was not a method name."""
@@ -189,9 +197,7 @@ def test_migration_events_name_their_datacenters_and_datastore():
     with lab_world("healthy-cluster") as s:
         si = _plain(s)
         try:
-            vm = next(v for v in _all(si, vim.VirtualMachine) if v.runtime.powerState == "poweredOn")
-            host = next(h for h in _all(si, vim.HostSystem) if h != vm.runtime.host)
-            assert WaitForTask(vm.MigrateVM_Task(host=host, priority="defaultPriority")) == "success"
+            vm = _move_a_running_vm(si)
             events = si.content.eventManager.QueryEvents(vim.event.EventFilterSpec(
                 entity=vim.event.EventFilterSpec.ByEntity(entity=vm, recursion="self"),
                 eventTypeId=["VmBeingHotMigratedEvent", "VmMigratedEvent"]))
@@ -515,9 +521,7 @@ def test_search_index_finds_vms_by_uuid_and_path_after_routed_calls():
     with lab_world("healthy-cluster") as s:
         si = _plain(s)
         try:
-            vm = next(v for v in _all(si, vim.VirtualMachine) if v.runtime.powerState == "poweredOn")
-            there = next(h for h in _all(si, vim.HostSystem) if h != vm.runtime.host)
-            assert WaitForTask(vm.MigrateVM_Task(host=there, priority="defaultPriority")) == "success"
+            vm = _move_a_running_vm(si)
             index = si.content.searchIndex
             assert index.FindByUuid(uuid=vm.config.uuid, vmSearch=True) == vm
             assert index.FindByUuid(uuid=vm.config.instanceUuid, vmSearch=True, instanceUuid=True) == vm
