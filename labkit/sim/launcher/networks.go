@@ -61,39 +61,42 @@ func standardNetwork(h *simulator.HostSystem, name string) (types.ManagedObjectR
 	return types.ManagedObjectReference{}, false
 }
 
-func (r *netRouter) AddPortGroup(ctx *simulator.Context, req *types.AddPortGroup) soap.HasFault {
-	body := &methods.AddPortGroupBody{}
-	ns, h := r.system()
-	spec := req.Portgrp
+// checkAddPortgroup: InvalidArgument (no name; "the PortGroup vlanId is invalid. Valid vlanIds range from
+// [0,4095]"; an invalid policy), AlreadyExists, NotFound for an unknown switch (API reference, AddPortGroup).
+func (m *netModel) checkAddPortgroup(spec *types.HostPortGroupSpec) *soap.Fault {
+	if spec == nil {
+		return simulator.Fault("A port group needs a spec.", &types.InvalidArgument{InvalidProperty: "portgrp"})
+	}
 	switch {
-	case ns == nil || h == nil:
-		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: req.This})
-		return body
 	case spec.Name == "":
-		body.Fault_ = simulator.Fault("A port group needs a name.", &types.InvalidArgument{InvalidProperty: "portgrp.name"})
-		return body
-	case hasPortgroup(ns, spec.Name):
-		body.Fault_ = simulator.Fault(fmt.Sprintf("The port group %s already exists on %s.", spec.Name, h.Name),
+		return simulator.Fault("A port group needs a name.", &types.InvalidArgument{InvalidProperty: "portgrp.name"})
+	case spec.VlanId < 0 || spec.VlanId > 4095:
+		return simulator.Fault(fmt.Sprintf("VLAN ID %d is outside 0 to 4095.", spec.VlanId),
+			&types.InvalidArgument{InvalidProperty: "portgrp.vlanId"})
+	case m.pgs[spec.Name] != "":
+		return simulator.Fault(fmt.Sprintf("The port group %s already exists on %s.", spec.Name, m.host.Name),
 			&types.AlreadyExists{Name: spec.Name})
-		return body
-	}
-	found := false
-	for _, vs := range ns.NetworkInfo.Vswitch {
-		found = found || vs.Name == spec.VswitchName
-	}
-	if !found {
-		body.Fault_ = simulator.Fault(fmt.Sprintf("There is no virtual switch %s on %s.", spec.VswitchName, h.Name),
+	case !m.hasSwitch(spec.VswitchName):
+		return simulator.Fault(fmt.Sprintf("There is no virtual switch %s on %s.", spec.VswitchName, m.host.Name),
 			&types.NotFound{})
-		return body
 	}
+	if f := checkPolicy(&spec.Policy, "portgrp.policy"); f != nil {
+		return f
+	}
+	m.pgs[spec.Name] = spec.VswitchName
+	return nil
+}
+
+// addPortgroup adds a checked port group and links the host to the Network of its name.
+func addPortgroup(ctx *simulator.Context, ns *simulator.HostNetworkSystem, h *simulator.HostSystem, spec types.HostPortGroupSpec) *soap.Fault {
+	spec.Policy = portgroupPolicy(spec.Policy)
 	net, exists := standardNetwork(h, spec.Name)
 	if !exists { // the first port group of this name: the simulator creates the Network
-		if res := ns.AddPortGroup(ctx, req); res.Fault() != nil {
-			return res
+		if res := ns.AddPortGroup(ctx, &types.AddPortGroup{This: ns.Self, Portgrp: spec}); res.Fault() != nil {
+			return res.Fault()
 		}
 		if net, exists = standardNetwork(h, spec.Name); !exists {
-			body.Fault_ = simulator.Fault("the network was not created", &types.HostConfigFault{})
-			return body
+			return simulator.Fault("the network was not created", &types.HostConfigFault{})
 		}
 	} else {
 		ns.NetworkInfo.Portgroup = append(ns.NetworkInfo.Portgroup, types.HostPortGroup{
@@ -104,54 +107,117 @@ func (r *netRouter) AddPortGroup(ctx *simulator.Context, req *types.AddPortGroup
 			}
 		}
 	}
-	simulator.Map.Update(ns, []types.PropertyChange{{Name: "networkInfo", Val: ns.NetworkInfo}})
 	linkNetwork(net, h, true)
-	syncHostNetwork(h)
-	body.Res = &types.AddPortGroupResponse{}
-	return body
+	return nil
 }
 
-func (r *netRouter) RemovePortGroup(ctx *simulator.Context, req *types.RemovePortGroup) soap.HasFault {
-	body := &methods.RemovePortGroupBody{}
-	ns, h := r.system()
-	if ns == nil || h == nil {
-		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: req.This})
-		return body
+// checkUpdatePortgroup: NotFound "if the port group or virtual switch does not exist", AlreadyExists "if the
+// update causes the port group to conflict with an existing port group", InvalidArgument for the VLAN ID or
+// policy (API reference, UpdatePortGroup). Renaming a port group that a VM or a VMkernel adapter uses would move
+// them to another network; the lab does not model that and says so (NotSupported).
+func (m *netModel) checkUpdatePortgroup(name string, spec *types.HostPortGroupSpec) *soap.Fault {
+	if m.pgs[name] == "" {
+		return simulator.Fault(fmt.Sprintf("There is no port group %s on %s.", name, m.host.Name), &types.NotFound{})
 	}
-	if !hasPortgroup(ns, req.PgName) {
-		body.Fault_ = simulator.Fault(fmt.Sprintf("There is no port group %s on %s.", req.PgName, h.Name), &types.NotFound{})
-		return body
+	if spec == nil {
+		return simulator.Fault("UpdatePortGroup needs a spec.", &types.InvalidArgument{InvalidProperty: "portgrp"})
 	}
-	for _, nic := range ns.NetworkInfo.Vnic {
-		if nic.Portgroup == req.PgName {
-			body.Fault_ = simulator.Fault(fmt.Sprintf("The port group %s on %s is in use by VMkernel adapter %s.", req.PgName, h.Name, nic.Device),
-				&types.ResourceInUse{Type: "Network", Name: req.PgName})
-			return body
+	newName := spec.Name
+	if newName == "" {
+		newName = name
+	}
+	switch {
+	case !m.hasSwitch(spec.VswitchName):
+		return simulator.Fault(fmt.Sprintf("There is no virtual switch %s on %s.", spec.VswitchName, m.host.Name),
+			&types.NotFound{})
+	case spec.VlanId < 0 || spec.VlanId > 4095:
+		return simulator.Fault(fmt.Sprintf("VLAN ID %d is outside 0 to 4095.", spec.VlanId),
+			&types.InvalidArgument{InvalidProperty: "portgrp.vlanId"})
+	case newName != name && m.pgs[newName] != "":
+		return simulator.Fault(fmt.Sprintf("The port group %s already exists on %s.", newName, m.host.Name),
+			&types.AlreadyExists{Name: newName})
+	}
+	if newName != name {
+		if user := m.portgroupUser(name); user != "" {
+			return simulator.Fault(fmt.Sprintf("Renaming the port group %s on %s while %s uses it is not modelled by the lab.", name, m.host.Name, user),
+				&types.NotSupported{})
 		}
 	}
-	net, exists := standardNetwork(h, req.PgName)
-	if exists {
-		for _, ref := range h.Vm {
-			vm, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine)
-			if ok && usesNetwork(vm, net) {
-				body.Fault_ = simulator.Fault(fmt.Sprintf("The port group %s on %s is in use by %s.", req.PgName, h.Name, vm.Name),
-					&types.ResourceInUse{Type: "Network", Name: req.PgName})
-				return body
+	if f := checkPolicy(&spec.Policy, "portgrp.policy"); f != nil {
+		return f
+	}
+	delete(m.pgs, name)
+	m.pgs[newName] = spec.VswitchName
+	return nil
+}
+
+// updatePortgroup reconfigures a checked port group: its VLAN ID, switch and policy become the spec's (a policy
+// setting the spec leaves unset is inherited from the switch). A renamed port group leaves the Network of its old
+// name and joins the one of its new name.
+func updatePortgroup(ctx *simulator.Context, ns *simulator.HostNetworkSystem, h *simulator.HostSystem, name string, spec types.HostPortGroupSpec) *soap.Fault {
+	if spec.Name == "" {
+		spec.Name = name
+	}
+	if spec.Name != name {
+		removePortgroup(ctx, ns, h, name)
+		return addPortgroup(ctx, ns, h, spec)
+	}
+	for i := range ns.NetworkInfo.Portgroup {
+		pg := &ns.NetworkInfo.Portgroup[i]
+		if pg.Spec.Name != name {
+			continue
+		}
+		if pg.Spec.VswitchName != spec.VswitchName {
+			for j := range ns.NetworkInfo.Vswitch {
+				vs := &ns.NetworkInfo.Vswitch[j]
+				switch vs.Name {
+				case pg.Spec.VswitchName:
+					var keep []string
+					for _, n := range vs.Portgroup {
+						if n != name {
+							keep = append(keep, n)
+						}
+					}
+					vs.Portgroup = keep
+				case spec.VswitchName:
+					vs.Portgroup = append(vs.Portgroup, name)
+				}
 			}
 		}
+		spec.Policy = portgroupPolicy(spec.Policy)
+		pg.Spec = spec
 	}
-	if exists {
+	return nil
+}
+
+// checkRemovePortgroup: NotFound, or ResourceInUse "if the port group can not be removed because there are
+// virtual network adapters associated with it" (API reference, RemovePortGroup): a VMkernel adapter or a NIC of
+// a VM on the host.
+func (m *netModel) checkRemovePortgroup(name string) *soap.Fault {
+	if m.pgs[name] == "" {
+		return simulator.Fault(fmt.Sprintf("There is no port group %s on %s.", name, m.host.Name), &types.NotFound{})
+	}
+	if user := m.portgroupUser(name); user != "" {
+		return simulator.Fault(fmt.Sprintf("The port group %s on %s is in use by %s.", name, m.host.Name, user),
+			&types.ResourceInUse{Type: "Network", Name: name})
+	}
+	delete(m.pgs, name)
+	return nil
+}
+
+// removePortgroup removes a checked port group; the Network of its name leaves the host, and goes with the
+// last port group of that name.
+func removePortgroup(ctx *simulator.Context, ns *simulator.HostNetworkSystem, h *simulator.HostSystem, name string) {
+	if net, exists := standardNetwork(h, name); exists {
 		linkNetwork(net, h, false)
 		if n, ok := simulator.Map.Get(net).(*mo.Network); ok && len(n.Host) == 0 && len(n.Vm) == 0 {
 			// the last port group of this name: the simulator removes the Network too
-			res := ns.RemovePortGroup(ctx, req)
-			syncHostNetwork(h)
-			return res
+			ns.RemovePortGroup(ctx, &types.RemovePortGroup{This: ns.Self, PgName: name})
 		}
 	}
 	var pgs []types.HostPortGroup
 	for _, pg := range ns.NetworkInfo.Portgroup {
-		if pg.Spec.Name != req.PgName {
+		if pg.Spec.Name != name {
 			pgs = append(pgs, pg)
 		}
 	}
@@ -159,14 +225,71 @@ func (r *netRouter) RemovePortGroup(ctx *simulator.Context, req *types.RemovePor
 	for i := range ns.NetworkInfo.Vswitch {
 		var names []string
 		for _, n := range ns.NetworkInfo.Vswitch[i].Portgroup {
-			if n != req.PgName {
+			if n != name {
 				names = append(names, n)
 			}
 		}
 		ns.NetworkInfo.Vswitch[i].Portgroup = names
 	}
+}
+
+func (r *netRouter) AddPortGroup(ctx *simulator.Context, req *types.AddPortGroup) soap.HasFault {
+	body := &methods.AddPortGroupBody{}
+	m, ns, h := r.model()
+	if m == nil {
+		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: req.This})
+		return body
+	}
+	if f := m.checkAddPortgroup(&req.Portgrp); f != nil {
+		body.Fault_ = f
+		return body
+	}
+	if f := addPortgroup(ctx, ns, h, req.Portgrp); f != nil {
+		body.Fault_ = f
+		return body
+	}
+	syncHostNetwork(h)
+	body.Res = &types.AddPortGroupResponse{}
+	return body
+}
+
+func (r *netRouter) RemovePortGroup(ctx *simulator.Context, req *types.RemovePortGroup) soap.HasFault {
+	body := &methods.RemovePortGroupBody{}
+	m, ns, h := r.model()
+	if m == nil {
+		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: req.This})
+		return body
+	}
+	if f := m.checkRemovePortgroup(req.PgName); f != nil {
+		body.Fault_ = f
+		return body
+	}
+	removePortgroup(ctx, ns, h, req.PgName)
 	syncHostNetwork(h)
 	body.Res = &types.RemovePortGroupResponse{}
+	return body
+}
+
+// UpdatePortGroup reconfigures a standard port group (API reference, HostNetworkSystem.UpdatePortGroup): its VLAN
+// ID, switch, policy or name. The port group's computedPolicy is its switch's policy with the port group's own
+// settings over it.
+func (r *netRouter) UpdatePortGroup(ctx *simulator.Context, req *types.UpdatePortGroup) soap.HasFault {
+	body := &methods.UpdatePortGroupBody{}
+	m, ns, h := r.model()
+	if m == nil {
+		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: req.This})
+		return body
+	}
+	if f := m.checkUpdatePortgroup(req.PgName, &req.Portgrp); f != nil {
+		body.Fault_ = f
+		return body
+	}
+	if f := updatePortgroup(ctx, ns, h, req.PgName, req.Portgrp); f != nil {
+		body.Fault_ = f
+		return body
+	}
+	syncHostNetwork(h)
+	body.Res = &types.UpdatePortGroupResponse{}
 	return body
 }
 

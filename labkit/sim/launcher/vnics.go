@@ -293,113 +293,275 @@ func (r *netRouter) vnicState() (*hostVnics, *simulator.HostNetworkSystem, *simu
 	return st, ns, h
 }
 
-// AddVirtualNic creates the next vmk adapter on an existing port group; a
-// standard port group holds at most one VMkernel adapter.
-func (r *netRouter) AddVirtualNic(ctx *simulator.Context, req *types.AddVirtualNic) soap.HasFault {
-	body := &methods.AddVirtualNicBody{}
-	st, ns, h := r.vnicState()
-	if st == nil {
-		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: req.This})
-		return body
+func checkNicMTU(mtu int32) *soap.Fault {
+	if mtu != 0 && (mtu < 1280 || mtu > 9000) {
+		return simulator.Fault(fmt.Sprintf("An MTU of %d is outside 1280 to 9000.", mtu),
+			&types.InvalidArgument{InvalidProperty: "nic.mtu"})
 	}
-	if !hasPortgroup(ns, req.Portgroup) {
-		body.Fault_ = simulator.Fault(fmt.Sprintf("There is no port group %s on %s: create it first (AddPortGroup).", req.Portgroup, h.Name),
-			&types.InvalidArgument{InvalidProperty: "portgroup"})
-		return body
-	}
-	for _, v := range st.nics {
-		if v.Portgroup == req.Portgroup {
-			body.Fault_ = simulator.Fault(fmt.Sprintf("The port group %s on %s already has the VMkernel adapter %s.", req.Portgroup, h.Name, v.Device),
-				&types.AlreadyExists{Name: v.Device})
-			return body
+	return nil
+}
+
+// distributedSwitch finds a distributed switch by its UUID.
+func distributedSwitch(uuid string) *simulator.DistributedVirtualSwitch {
+	for _, e := range simulator.Map.All("") {
+		if s, ok := e.(*simulator.DistributedVirtualSwitch); ok && s.Uuid == uuid {
+			return s
 		}
 	}
-	spec := req.Nic
+	return nil
+}
+
+// checkDistributedPort checks an adapter's connection to a distributed port group (HostVirtualNicSpec.
+// distributedVirtualPort: switchUuid and portgroupKey): NotFound for an unknown switch or a port group key that
+// is not the switch's, InvalidArgument when the host is no member of the switch. "You can specify this property
+// [portgroup] only if you do not specify distributedVirtualPort" (API reference, HostVirtualNicSpec.portgroup,
+// https://github.com/vmware/pyvmomi/blob/master/docs/vim/host/VirtualNic/Specification.rst).
+func (m *netModel) checkDistributedPort(portgroup string, port *types.DistributedVirtualSwitchPortConnection) *soap.Fault {
+	if portgroup != "" {
+		return simulator.Fault("A VMkernel adapter connects to a standard port group or a distributed port, not both.",
+			&types.InvalidArgument{InvalidProperty: "nic.portgroup"})
+	}
+	sw := distributedSwitch(port.SwitchUuid)
+	if sw == nil {
+		return simulator.Fault(fmt.Sprintf("There is no distributed switch with UUID %s.", port.SwitchUuid), &types.NotFound{})
+	}
+	if !containsRef(sw.Summary.HostMember, m.host.Self) {
+		return simulator.Fault(fmt.Sprintf("%s is not a member of the distributed switch %s.", m.host.Name, sw.Name),
+			&types.InvalidArgument{InvalidProperty: "nic.distributedVirtualPort.switchUuid"})
+	}
+	for _, ref := range sw.Portgroup {
+		if pg, ok := simulator.Map.Get(ref).(*simulator.DistributedVirtualPortgroup); ok && pg.Key == port.PortgroupKey {
+			return nil
+		}
+	}
+	return simulator.Fault(fmt.Sprintf("The distributed switch %s has no port group with key %q.", sw.Name, port.PortgroupKey),
+		&types.NotFound{})
+}
+
+// distributedPort is the connection an adapter gets: the client's, with the first port of the port group that no
+// VM NIC and no VMkernel adapter on the switch holds when the client names none.
+func distributedPort(port types.DistributedVirtualSwitchPortConnection) *types.DistributedVirtualSwitchPortConnection {
+	c := port
+	if c.PortKey != "" {
+		return &c
+	}
+	sw := distributedSwitch(c.SwitchUuid)
+	if sw == nil {
+		return &c
+	}
+	used := map[string]bool{}
+	for _, e := range simulator.Map.All("VirtualMachine") {
+		vm, ok := e.(*simulator.VirtualMachine)
+		if !ok || vm.Config == nil {
+			continue
+		}
+		for _, d := range vm.Config.Hardware.Device {
+			if nic, ok := d.(types.BaseVirtualEthernetCard); ok {
+				if b, ok := nic.GetVirtualEthernetCard().Backing.(*types.VirtualEthernetCardDistributedVirtualPortBackingInfo); ok &&
+					b.Port.SwitchUuid == c.SwitchUuid {
+					used[b.Port.PortKey] = true
+				}
+			}
+		}
+	}
+	for _, st := range lab.vnics {
+		for _, v := range st.nics {
+			if p := v.Spec.DistributedVirtualPort; p != nil && p.SwitchUuid == c.SwitchUuid {
+				used[p.PortKey] = true
+			}
+		}
+	}
+	for _, ref := range sw.Portgroup {
+		if pg, ok := simulator.Map.Get(ref).(*simulator.DistributedVirtualPortgroup); ok && pg.Key == c.PortgroupKey {
+			for _, k := range pg.PortKeys {
+				if !used[k] {
+					c.PortKey = k
+					return &c
+				}
+			}
+		}
+	}
+	return &c
+}
+
+// checkAddVnic: a standard port group that exists (InvalidArgument), holds no other VMkernel adapter
+// (AlreadyExists), or a distributed port (checkDistributedPort); the MTU.
+func (m *netModel) checkAddVnic(portgroup string, spec *types.HostVirtualNicSpec) *soap.Fault {
+	if spec == nil {
+		return simulator.Fault("A VMkernel adapter needs a spec.", &types.InvalidArgument{InvalidProperty: "nic"})
+	}
+	if spec.DistributedVirtualPort != nil {
+		if f := m.checkDistributedPort(portgroup, spec.DistributedVirtualPort); f != nil {
+			return f
+		}
+	} else {
+		if m.pgs[portgroup] == "" {
+			return simulator.Fault(fmt.Sprintf("There is no port group %s on %s: create it first (AddPortGroup).", portgroup, m.host.Name),
+				&types.InvalidArgument{InvalidProperty: "portgroup"})
+		}
+		for dev, pg := range m.vnics {
+			if pg == portgroup {
+				return simulator.Fault(fmt.Sprintf("The port group %s on %s already has the VMkernel adapter %s.", portgroup, m.host.Name, dev),
+					&types.AlreadyExists{Name: dev})
+			}
+		}
+	}
+	if f := checkNicMTU(spec.Mtu); f != nil {
+		return f
+	}
+	m.vnics[fmt.Sprintf("new-%d", len(m.vnics))] = portgroup
+	return nil
+}
+
+// addVnic creates the next vmk adapter, on a standard port group or a distributed port.
+func addVnic(st *hostVnics, portgroup string, spec types.HostVirtualNicSpec) string {
 	if spec.Mtu == 0 {
 		spec.Mtu = 1500
 	}
-	if spec.Mtu < 1280 || spec.Mtu > 9000 {
-		body.Fault_ = simulator.Fault(fmt.Sprintf("An MTU of %d is outside 1280 to 9000.", spec.Mtu),
-			&types.InvalidArgument{InvalidProperty: "nic.mtu"})
-		return body
-	}
 	device := fmt.Sprintf("vmk%d", st.next)
 	st.next++
-	spec.Portgroup = req.Portgroup
+	spec.Portgroup = portgroup
+	if spec.DistributedVirtualPort != nil {
+		spec.DistributedVirtualPort = distributedPort(*spec.DistributedVirtualPort)
+	}
 	if spec.Mac == "" {
 		spec.Mac = fmt.Sprintf("00:50:56:6c:%02x:%02x", st.index%256, st.next%256)
 	}
 	if spec.Ip == nil {
 		spec.Ip = &types.HostIpConfig{Dhcp: true}
 	}
-	st.nics = append(st.nics, types.HostVirtualNic{Device: device, Key: vnicKey(device), Portgroup: req.Portgroup, Spec: spec})
+	st.nics = append(st.nics, types.HostVirtualNic{Device: device, Key: vnicKey(device), Portgroup: portgroup, Spec: spec})
+	return device
+}
+
+func (m *netModel) checkUpdateVnic(device string, spec *types.HostVirtualNicSpec) *soap.Fault {
+	if _, ok := m.vnics[device]; !ok {
+		return simulator.Fault(fmt.Sprintf("There is no VMkernel adapter %s on %s.", device, m.host.Name), &types.NotFound{})
+	}
+	if spec == nil {
+		return simulator.Fault("UpdateVirtualNic needs a spec.", &types.InvalidArgument{InvalidProperty: "nic"})
+	}
+	if f := checkNicMTU(spec.Mtu); f != nil {
+		return f
+	}
+	if spec.DistributedVirtualPort != nil {
+		if f := m.checkDistributedPort(spec.Portgroup, spec.DistributedVirtualPort); f != nil {
+			return f
+		}
+		m.vnics[device] = ""
+	} else if pg := spec.Portgroup; pg != "" {
+		if m.pgs[pg] == "" {
+			return simulator.Fault(fmt.Sprintf("There is no port group %s on %s.", pg, m.host.Name),
+				&types.InvalidArgument{InvalidProperty: "nic.portgroup"})
+		}
+		m.vnics[device] = pg
+	}
+	return nil
+}
+
+// updateVnic changes an adapter's MTU, addresses, MAC, or what it connects to: another standard port group
+// ("When reconfiguring a virtual NIC, this property indicates the new portgroup to which the virtual NIC should
+// connect", HostVirtualNicSpec.portgroup) or a distributed port. Its services (vMotion, ...) stay selected.
+func updateVnic(st *hostVnics, device string, spec types.HostVirtualNicSpec) {
+	i := st.find(device)
+	if i < 0 {
+		return
+	}
+	nic := st.nics[i]
+	if spec.Mtu != 0 {
+		nic.Spec.Mtu = spec.Mtu
+	}
+	if spec.Ip != nil {
+		nic.Spec.Ip = spec.Ip
+	}
+	if spec.Mac != "" {
+		nic.Spec.Mac = spec.Mac
+	}
+	switch {
+	case spec.DistributedVirtualPort != nil:
+		cur := nic.Spec.DistributedVirtualPort
+		if cur == nil || cur.SwitchUuid != spec.DistributedVirtualPort.SwitchUuid ||
+			cur.PortgroupKey != spec.DistributedVirtualPort.PortgroupKey || spec.DistributedVirtualPort.PortKey != "" {
+			nic.Spec.DistributedVirtualPort = distributedPort(*spec.DistributedVirtualPort)
+		}
+		nic.Portgroup, nic.Spec.Portgroup = "", ""
+	case spec.Portgroup != "":
+		nic.Portgroup, nic.Spec.Portgroup = spec.Portgroup, spec.Portgroup
+		nic.Spec.DistributedVirtualPort = nil
+	}
+	st.nics[i] = nic
+}
+
+func (m *netModel) checkRemoveVnic(device string) *soap.Fault {
+	if _, ok := m.vnics[device]; !ok {
+		return simulator.Fault(fmt.Sprintf("There is no VMkernel adapter %s on %s.", device, m.host.Name), &types.NotFound{})
+	}
+	delete(m.vnics, device)
+	return nil
+}
+
+// removeVnic removes an adapter, and with it every service selected on it.
+func removeVnic(st *hostVnics, device string) {
+	i := st.find(device)
+	if i < 0 {
+		return
+	}
+	st.nics = append(st.nics[:i:i], st.nics[i+1:]...)
+	for t := range st.selected {
+		st.deselect(t, device)
+	}
+}
+
+// AddVirtualNic creates the next vmk adapter on an existing port group (a standard port group holds at most one
+// VMkernel adapter) or on a distributed port; it returns the device.
+func (r *netRouter) AddVirtualNic(ctx *simulator.Context, req *types.AddVirtualNic) soap.HasFault {
+	body := &methods.AddVirtualNicBody{}
+	m, _, h := r.model()
+	if m == nil {
+		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: req.This})
+		return body
+	}
+	if f := m.checkAddVnic(req.Portgroup, &req.Nic); f != nil {
+		body.Fault_ = f
+		return body
+	}
+	device := addVnic(lab.vnics[h.Self], req.Portgroup, req.Nic)
 	publishVnics(h)
 	body.Res = &types.AddVirtualNicResponse{Returnval: device}
 	return body
 }
 
-// adapter finds the host's record and one of its adapters; a fault when either is missing.
-func (r *netRouter) adapter(this types.ManagedObjectReference, device string) (*hostVnics, *simulator.HostNetworkSystem, *simulator.HostSystem, int, *soap.Fault) {
-	st, ns, h := r.vnicState()
-	if st == nil {
-		return nil, nil, nil, -1, simulator.Fault("", &types.ManagedObjectNotFound{Obj: this})
-	}
-	i := st.find(device)
-	if i < 0 {
-		return nil, nil, nil, -1, simulator.Fault(fmt.Sprintf("There is no VMkernel adapter %s on %s.", device, h.Name), &types.NotFound{})
-	}
-	return st, ns, h, i, nil
-}
-
 // RemoveVirtualNic removes an adapter, and with it every service selected on it.
 func (r *netRouter) RemoveVirtualNic(ctx *simulator.Context, req *types.RemoveVirtualNic) soap.HasFault {
 	body := &methods.RemoveVirtualNicBody{}
-	st, _, h, i, fault := r.adapter(req.This, req.Device)
-	if fault != nil {
-		body.Fault_ = fault
+	m, _, h := r.model()
+	if m == nil {
+		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: req.This})
 		return body
 	}
-	st.nics = append(st.nics[:i:i], st.nics[i+1:]...)
-	for t := range st.selected {
-		st.deselect(t, req.Device)
+	if f := m.checkRemoveVnic(req.Device); f != nil {
+		body.Fault_ = f
+		return body
 	}
+	removeVnic(lab.vnics[h.Self], req.Device)
 	publishVnics(h)
 	body.Res = &types.RemoveVirtualNicResponse{}
 	return body
 }
 
-// UpdateVirtualNic changes an adapter's MTU, addresses or port group.
+// UpdateVirtualNic changes an adapter's MTU, addresses, MAC, port group or distributed port.
 func (r *netRouter) UpdateVirtualNic(ctx *simulator.Context, req *types.UpdateVirtualNic) soap.HasFault {
 	body := &methods.UpdateVirtualNicBody{}
-	st, ns, h, i, fault := r.adapter(req.This, req.Device)
-	if fault != nil {
-		body.Fault_ = fault
+	m, _, h := r.model()
+	if m == nil {
+		body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: req.This})
 		return body
 	}
-	nic := st.nics[i]
-	if req.Nic.Mtu != 0 {
-		if req.Nic.Mtu < 1280 || req.Nic.Mtu > 9000 {
-			body.Fault_ = simulator.Fault(fmt.Sprintf("An MTU of %d is outside 1280 to 9000.", req.Nic.Mtu),
-				&types.InvalidArgument{InvalidProperty: "nic.mtu"})
-			return body
-		}
-		nic.Spec.Mtu = req.Nic.Mtu
+	if f := m.checkUpdateVnic(req.Device, &req.Nic); f != nil {
+		body.Fault_ = f
+		return body
 	}
-	if req.Nic.Ip != nil {
-		nic.Spec.Ip = req.Nic.Ip
-	}
-	if req.Nic.Mac != "" {
-		nic.Spec.Mac = req.Nic.Mac
-	}
-	if pg := req.Nic.Portgroup; pg != "" && pg != nic.Portgroup {
-		if !hasPortgroup(ns, pg) {
-			body.Fault_ = simulator.Fault(fmt.Sprintf("There is no port group %s on %s.", pg, h.Name),
-				&types.InvalidArgument{InvalidProperty: "nic.portgroup"})
-			return body
-		}
-		nic.Portgroup, nic.Spec.Portgroup = pg, pg
-	}
-	st.nics[i] = nic
+	updateVnic(lab.vnics[h.Self], req.Device, req.Nic)
 	publishVnics(h)
 	body.Res = &types.UpdateVirtualNicResponse{}
 	return body
