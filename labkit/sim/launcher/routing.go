@@ -37,6 +37,8 @@ var routed = map[string]string{
 	"AddVirtualSwitch":                "HostNetworkSystem",
 	"RemoveVirtualSwitch":             "HostNetworkSystem",
 	"UpdatePortGroup":                 "HostNetworkSystem",
+	"UpdateNetworkConfig":             "HostNetworkSystem",
+	"UpdateDnsConfig":                 "HostNetworkSystem",
 	"EvcManager":                      "ClusterComputeResource",
 	"ReconfigureComputeResource_Task": "ClusterComputeResource",
 	"ReconfigureCluster_Task":         "ClusterComputeResource",
