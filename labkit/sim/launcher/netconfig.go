@@ -36,6 +36,7 @@ type netModel struct {
 	switches map[string][]string // standard switch -> bridged physical adapters
 	pgs      map[string]string   // standard port group -> its switch
 	vnics    map[string]string   // VMkernel adapter -> its standard port group ("" on a distributed port)
+	proxy    map[string]string   // physical adapter -> the distributed switch whose host proxy switch has it
 }
 
 func (r *netRouter) model() (*netModel, *simulator.HostNetworkSystem, *simulator.HostSystem) {
@@ -43,13 +44,19 @@ func (r *netRouter) model() (*netModel, *simulator.HostNetworkSystem, *simulator
 	if st == nil {
 		return nil, nil, nil
 	}
-	m := &netModel{host: h, st: st, switches: map[string][]string{}, pgs: map[string]string{}, vnics: map[string]string{}}
+	m := &netModel{host: h, st: st, switches: map[string][]string{}, pgs: map[string]string{}, vnics: map[string]string{},
+		proxy: map[string]string{}}
 	for _, p := range ns.NetworkInfo.Pnic {
 		m.pnics = append(m.pnics, p.Device)
 	}
 	for _, vs := range ns.NetworkInfo.Vswitch {
 		nics, _ := bridgeNics(vs.Spec.Bridge)
 		m.switches[vs.Name] = nics
+	}
+	for _, ps := range ns.NetworkInfo.ProxySwitch {
+		for _, key := range ps.Pnic {
+			m.proxy[strings.TrimPrefix(key, "key-vim.host.PhysicalNic-")] = ps.DvsName
+		}
 	}
 	for _, pg := range ns.NetworkInfo.Portgroup {
 		m.pgs[pg.Spec.Name] = pg.Spec.VswitchName

@@ -429,7 +429,8 @@ func checkSwitchSpec(spec *types.HostVirtualSwitchSpec) *soap.Fault {
 }
 
 // checkBridge: every bridged adapter exists (InvalidArgument, "the bridge parameter is bad") and is bridged to
-// no other switch (ResourceInUse, "if the physical network adapter being bridged is already in use").
+// no other switch, standard or distributed (ResourceInUse, "if the physical network adapter being bridged is
+// already in use").
 func (m *netModel) checkBridge(vswitch string, spec *types.HostVirtualSwitchSpec) *soap.Fault {
 	if spec == nil {
 		return nil
@@ -439,6 +440,10 @@ func (m *netModel) checkBridge(vswitch string, spec *types.HostVirtualSwitchSpec
 		if !containsString(m.pnics, n) {
 			return simulator.Fault(fmt.Sprintf("%s has no physical adapter %s.", m.host.Name, n),
 				&types.InvalidArgument{InvalidProperty: "spec.bridge.nicDevice"})
+		}
+		if dvs := m.proxy[n]; dvs != "" {
+			return simulator.Fault(fmt.Sprintf("The physical adapter %s on %s is an uplink of the distributed switch %s.", n, m.host.Name, dvs),
+				&types.ResourceInUse{Type: "PhysicalNic", Name: n})
 		}
 		for other, used := range m.switches {
 			if other != vswitch && containsString(used, n) {
