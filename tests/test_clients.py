@@ -650,3 +650,125 @@ def test_a_host_lists_its_mounts_physical_nics_and_network_configuration():
             assert {v.spec.netStackInstanceKey for v in host.config.network.vnic} == {"defaultTcpipStack"}
         finally:
             Disconnect(si)
+
+
+def _switch(host, name):
+    return next(v for v in host.configManager.networkSystem.networkInfo.vswitch if v.name == name)
+
+
+def _portgroup(host, name):
+    return next(p for p in host.config.network.portgroup if p.spec.name == name)
+
+
+def test_a_new_standard_switch_gets_esxis_default_policy_and_its_port_groups_inherit_it():
+    """AddVirtualSwitch gives a new switch the policy ESXi gives (security, NIC teaming with loadbalance_srcid,
+    failover order of its uplinks, offload, shaping off), MTU 1500 and its uplinks; UpdatePortGroup changes a port
+    group's VLAN and policy, the settings it leaves unset inherited from the switch (computedPolicy). The switch
+    had no policy and UpdatePortGroup was not served, so a second vmware_vswitch and vmware_portgroup run failed."""
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            host = _all(si, vim.HostSystem)[0]
+            ns = host.configManager.networkSystem
+            bridge = vim.host.VirtualSwitch.BondBridge(nicDevice=["vmnic1"])
+            ns.AddVirtualSwitch(vswitchName="vSwitch1", spec=vim.host.VirtualSwitch.Specification(numPorts=128, bridge=bridge))
+            vs = _switch(host, "vSwitch1")
+            assert (vs.mtu, vs.spec.numPorts, list(vs.pnic)) == (1500, 128, ["key-vim.host.PhysicalNic-vmnic1"])
+            sec, team = vs.spec.policy.security, vs.spec.policy.nicTeaming
+            assert (sec.allowPromiscuous, sec.macChanges, sec.forgedTransmits) == (False, True, True)
+            assert (team.policy, team.notifySwitches, team.rollingOrder, team.failureCriteria.checkBeacon) == (
+                "loadbalance_srcid", True, False, False)
+            assert list(team.nicOrder.activeNic) == ["vmnic1"] and vs.spec.policy.shapingPolicy.enabled is False
+            assert vs.spec.policy.offloadPolicy is not None
+            assert "vSwitch1" in [v.name for v in host.config.network.vswitch] == [v.name for v in ns.networkConfig.vswitch]
+            with pytest.raises(vim.fault.AlreadyExists):
+                ns.AddVirtualSwitch(vswitchName="vSwitch1")
+            with pytest.raises(vim.fault.ResourceInUse):  # vmnic1 is vSwitch1's uplink
+                ns.AddVirtualSwitch(vswitchName="vSwitch2", spec=vim.host.VirtualSwitch.Specification(numPorts=128, bridge=bridge))
+
+            ns.AddPortGroup(portgrp=vim.host.PortGroup.Specification(name="Backup", vlanId=0, vswitchName="vSwitch1",
+                                                                     policy=vim.host.NetworkPolicy()))
+            own = _portgroup(host, "Backup").spec.policy
+            assert own.security is not None and own.security.macChanges is None and own.nicTeaming.nicOrder is None
+            mac_off = vim.host.NetworkPolicy(security=vim.host.NetworkPolicy.SecurityPolicy(macChanges=False))
+            ns.UpdatePortGroup(pgName="Backup", portgrp=vim.host.PortGroup.Specification(
+                name="Backup", vlanId=20, vswitchName="vSwitch1", policy=mac_off))
+            pg = _portgroup(host, "Backup")
+            assert (pg.spec.vlanId, pg.spec.policy.security.macChanges, pg.spec.policy.security.forgedTransmits) == (20, False, None)
+            assert (pg.computedPolicy.security.macChanges, pg.computedPolicy.security.forgedTransmits) == (False, True)
+            assert list(pg.computedPolicy.nicTeaming.nicOrder.activeNic) == ["vmnic1"]
+            with pytest.raises(vim.fault.NotFound):
+                ns.UpdatePortGroup(pgName="no-such", portgrp=pg.spec)
+            with pytest.raises(vim.fault.AlreadyExists):
+                ns.UpdatePortGroup(pgName="Backup", portgrp=vim.host.PortGroup.Specification(
+                    name="VM Network", vlanId=0, vswitchName="vSwitch1", policy=vim.host.NetworkPolicy()))
+            ns.RemoveVirtualSwitch(vswitchName="vSwitch1")
+            assert "Backup" not in [p.spec.name for p in host.config.network.portgroup]
+            with pytest.raises(vim.fault.ResourceInUse):  # VMs and VMkernel adapters are on its port groups
+                ns.RemoveVirtualSwitch(vswitchName="vSwitch0")
+        finally:
+            Disconnect(si)
+
+
+def test_update_network_config_sets_dns_and_moves_a_vmkernel_adapter_to_a_distributed_port_and_back():
+    """UpdateNetworkConfig in modify mode applies what Ansible sends: the default TCP/IP stack's DNS
+    (vmware_host_dns), reported alike in config.network.dnsConfig, the stack and the network system; one call that
+    removes vmk1's standard port group and puts vmk1 on a distributed port (vmware_migrate_vmk), vMotion staying on
+    it; and the way back. It returns the added adapters; replace mode is answered as not modelled. The engine only
+    stored the config, so nothing changed."""
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            esx01, esx02 = _all(si, vim.HostSystem)[:2]
+            ns = esx01.configManager.networkSystem
+            dns = vim.host.DnsConfig(dhcp=False, hostName="esx-01", domainName="lab.local",
+                                     address=["10.0.0.53", "10.0.0.54"], searchDomain=["lab.local"])
+            stack = vim.host.NetworkConfig.NetStackSpec(
+                operation="edit", netStackInstance=vim.host.NetStackInstance(key="defaultTcpipStack", dnsConfig=dns))
+            ns.UpdateNetworkConfig(config=vim.host.NetworkConfig(netStackSpec=[stack]), changeMode="modify")
+            default = next(i for i in esx01.config.network.netStackInstance if i.key == "defaultTcpipStack")
+            for reported in (esx01.config.network.dnsConfig, default.dnsConfig, ns.dnsConfig, ns.networkInfo.dnsConfig):
+                assert (reported.dhcp, reported.domainName, list(reported.address)) == (False, "lab.local", ["10.0.0.53", "10.0.0.54"])
+            assert list(esx02.config.network.dnsConfig.address) != ["10.0.0.53", "10.0.0.54"]
+            ns.UpdateDnsConfig(config=vim.host.DnsConfig(dhcp=False, hostName="esx-01", domainName="lab2.local", address=["10.0.0.55"]))
+            assert (ns.dnsConfig.domainName, list(esx01.config.network.dnsConfig.address)) == ("lab2.local", ["10.0.0.55"])
+            with pytest.raises(vim.fault.NotFound):
+                ns.UpdateDnsConfig(config=vim.host.DnsConfig(dhcp=True, virtualNicDevice="vmk9"))
+
+            dvs = _all(si, vim.DistributedVirtualSwitch)[0]
+            dvpg = next(p for p in dvs.portgroup if p.name == "App-DV")
+            remove_pg = vim.host.PortGroup.Config(changeOperation="remove", spec=vim.host.PortGroup.Specification(
+                name="vMotion", vlanId=-1, vswitchName="vSwitch0", policy=vim.host.NetworkPolicy()))
+
+            def to_dvs(key):
+                port = vim.dvs.PortConnection(switchUuid=dvs.uuid, portgroupKey=key)
+                return vim.host.NetworkConfig(portgroup=[remove_pg], vnic=[vim.host.VirtualNic.Config(
+                    changeOperation="edit", device="vmk1", portgroup="",
+                    spec=vim.host.VirtualNic.Specification(distributedVirtualPort=port))])
+
+            with pytest.raises(vim.fault.NotFound):
+                ns.UpdateNetworkConfig(config=to_dvs("no-such-key"), changeMode="modify")
+            assert "vMotion" in [p.spec.name for p in esx01.config.network.portgroup]  # nothing changed
+            ns.UpdateNetworkConfig(config=to_dvs(dvpg.key), changeMode="modify")
+            vmk1 = next(v for v in ns.networkInfo.vnic if v.device == "vmk1")
+            assert (vmk1.portgroup or "", vmk1.spec.distributedVirtualPort.switchUuid,
+                    vmk1.spec.distributedVirtualPort.portgroupKey) == ("", dvs.uuid, dvpg.key)
+            assert "vMotion" not in [p.spec.name for p in esx01.config.network.portgroup]
+            assert esx01.summary.config.vmotionEnabled and esx01.config.vmotion.netConfig.selectedVnic.endswith("vmk1")
+
+            add_pg = vim.host.PortGroup.Config(changeOperation="add", spec=vim.host.PortGroup.Specification(
+                name="vMotion", vlanId=0, vswitchName="vSwitch0", policy=vim.host.NetworkPolicy()))
+            back = vim.host.VirtualNic.Config(changeOperation="edit", device="vmk1",
+                                              spec=vim.host.VirtualNic.Specification(portgroup="vMotion"))
+            ns.UpdateNetworkConfig(config=vim.host.NetworkConfig(portgroup=[add_pg], vnic=[back]), changeMode="modify")
+            vmk1 = next(v for v in esx01.config.network.vnic if v.device == "vmk1")
+            assert (vmk1.portgroup, vmk1.spec.distributedVirtualPort) == ("vMotion", None)
+
+            new = vim.host.VirtualNic.Config(changeOperation="add", portgroup="VM Network", spec=vim.host.VirtualNic.Specification(
+                ip=vim.host.IpConfig(dhcp=False, ipAddress="10.20.0.10", subnetMask="255.255.255.0")))
+            result = ns.UpdateNetworkConfig(config=vim.host.NetworkConfig(vnic=[new]), changeMode="modify")
+            assert list(result.vnicDevice) == ["vmk2"] and "vmk2" in [v.device for v in esx01.config.network.vnic]
+            with pytest.raises(vmodl.fault.NotSupported):
+                ns.UpdateNetworkConfig(config=vim.host.NetworkConfig(), changeMode="replace")
+        finally:
+            Disconnect(si)
