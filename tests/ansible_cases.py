@@ -98,6 +98,8 @@ GROUPS = [
         info("vmware_portgroup_info", cluster_name=CL),
         info("vmware_vmkernel_info", cluster_name=CL),
         info("vmware_dvs_portgroup_find", dvswitch="DSwitch"),
+        info("vmware_dvswitch_info", switch_name="DSwitch"),
+        info("vmware_dvs_portgroup_info", datacenter=DC),
         info("vmware_vm_info"),
         info("vmware_guest_info", datacenter=DC, name="web-01", schema="vsphere",
              properties=["config.hardware", "runtime", "guest"]),
@@ -179,7 +181,7 @@ GROUPS = [
             change("vmware_guest_powerstate", id="vmware_guest_powerstate#off", name="web-02", state="powered-off"),
         ]),
     ]),
-    Group("hosts and vMotion", "healthy-cluster", lanes=2, cases=[
+    Group("hosts and vMotion", "healthy-cluster", lanes=3, cases=[
         change("vmware_vswitch", esxi_hostname="esx-01", switch="vSwitch0", mtu=9000,
                state="present"),
         change("vmware_host_service_manager", esxi_hostname="esx-01", service_name="TSM-SSH", service_policy="on",
@@ -196,6 +198,16 @@ GROUPS = [
             change("vmware_vmotion", id="vmware_vmotion#cluster", vm_name="db-01", destination_cluster=CL,
                    destination_datacenter=DC),
             change("vmware_maintenancemode", esxi_hostname="esx-03", state="present", timeout=120),
+        ]),
+        *lane(2, [
+            change("vmware_dvswitch", datacenter_name=DC, switch_name="DSwitch-vMotion", uplink_quantity=2, mtu=9000,
+                   state="present"),
+            change("vmware_dvs_portgroup", switch_name="DSwitch", portgroup_name="Web-DV", vlan_id=20, num_ports=16,
+                   port_binding="static", state="present"),
+            change("vmware_dvswitch_uplink_pg", switch="DSwitch", name="DSwitch-Uplinks", description="uplinks",
+                   vlan_trunk_range=["0-4094"], netflow_enabled=False, block_all_ports=False),
+            change("vmware_dvs_host", esxi_hostname="esx-01", switch_name="DSwitch", vmnics=["vmnic1"],
+                   state="present"),
         ]),
     ]),
     Group("storage vMotion", "partial-storage", [
@@ -326,12 +338,6 @@ LEFT_OUT = {
 DEFECTS = {
     "vmware_host_dns": "UpdateNetworkConfig does not apply the DNS settings",
     "vmware_migrate_vmk": "UpdateNetworkConfig does not move a VMkernel adapter",
-    "vmware_dvswitch": "DistributedVirtualSwitchManager.QueryAvailableDvsSpec is not served",
-    "vmware_dvswitch_info": "a distributed switch has no uplink port policy or uplink port group",
-    "vmware_dvswitch_uplink_pg": "a distributed switch has no uplink port group",
-    "vmware_dvs_host": "a distributed switch has no uplink port group",
-    "vmware_dvs_portgroup": "a distributed port group has no security or MAC management policy, so every run reconfigures",
-    "vmware_dvs_portgroup_info": "a distributed port group has no security or MAC management policy",
 }
 
 # Run, but one use of the module fails on the lab today: the case runs only what works (see GROUPS).

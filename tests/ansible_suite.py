@@ -138,6 +138,14 @@ def _host(s, name):
     return by_name(s, vim.HostSystem)[name]
 
 
+def _all(s, kind):
+    return by_name(s, kind).values()
+
+
+def _dvs(s, name="DSwitch"):
+    return by_name(s, vim.DistributedVirtualSwitch)[name]
+
+
 READ_BACK = {
     "vcenter_folder": lambda s: "lab-folder" in [f.name for f in s.content.rootFolder.childEntity[0].vmFolder.childEntity],
     "vmware_datacenter": lambda s: "Lab-DC2" in [d.name for d in s.content.rootFolder.childEntity],
@@ -169,6 +177,14 @@ READ_BACK = {
     "vmware_vm_vss_dvs_migrate": lambda s: [n.name for n in _vm(s, "web-01").network] == ["App-DV"],
     "vmware_guest_register_operation": lambda s: "new-01" not in by_name(s, vim.VirtualMachine),
     "vmware_guest#absent": lambda s: "app-02" not in by_name(s, vim.VirtualMachine),
+    "vmware_dvswitch": lambda s: [(d.config.maxMtu, len(d.config.uplinkPortPolicy.uplinkPortName))
+                                  for d in _all(s, vim.DistributedVirtualSwitch) if d.name == "DSwitch-vMotion"] == [(9000, 2)],
+    "vmware_dvs_portgroup": lambda s: [(p.config.defaultPortConfig.vlan.vlanId, p.config.numPorts)
+                                       for p in _all(s, vim.dvs.DistributedVirtualPortgroup) if p.name == "Web-DV"] == [(20, 16)],
+    "vmware_dvswitch_uplink_pg": lambda s: [(p.name, p.config.description) for p in _dvs(s).config.uplinkPortgroup]
+    == [("DSwitch-Uplinks", "uplinks")],
+    "vmware_dvs_host": lambda s: [[n.pnicDevice for n in m.config.backing.pnicSpec] for m in _dvs(s).config.host
+                                  if m.config.host.name == "esx-01"] == [["vmnic1"]],
     "vmware_vswitch": lambda s: [v.mtu for v in _host(s, "esx-01").config.network.vswitch
                                      if v.name == "vSwitch0"] == [9000],
     "vmware_host_service_manager": lambda s: [(v.running, v.policy) for v in

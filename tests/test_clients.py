@@ -772,3 +772,67 @@ def test_update_network_config_sets_dns_and_moves_a_vmkernel_adapter_to_a_distri
                 ns.UpdateNetworkConfig(config=vim.host.NetworkConfig(), changeMode="replace")
         finally:
             Disconnect(si)
+
+
+def test_a_distributed_switch_is_kept_as_vcenter_keeps_it():
+    """A VMwareDVSConfigSpec makes a VmwareDistributedVirtualSwitch whose uplink port group is named in
+    config.uplinkPortgroup, with one uplink port per uplink name for each member host; its ports reject promiscuous
+    mode, MAC changes and forged transmits unless set otherwise, and a port group inherits what it does not set;
+    a reconfiguration changes only what it sets; a member host's uplinks can be edited; FetchDVPorts applies its
+    criteria. The engine made plain switches with none of this, so vmware_dvswitch_info, vmware_dvs_portgroup(_info),
+    vmware_dvswitch_uplink_pg and vmware_dvs_host failed or were never idempotent."""
+    with lab_world("healthy-cluster") as s:
+        si = _plain(s)
+        try:
+            lab = _all(si, vim.DistributedVirtualSwitch)[0]
+            assert isinstance(lab, vim.dvs.VmwareDistributedVirtualSwitch)
+            [uplinks] = lab.config.uplinkPortgroup
+            assert uplinks.config.uplink is True
+            port = lab.config.defaultPortConfig
+            assert [port.securityPolicy.allowPromiscuous.value, port.securityPolicy.macChanges.value,
+                    port.securityPolicy.forgedTransmits.value] == [False, False, False]
+            assert (port.uplinkTeamingPolicy.policy.value, port.uplinkTeamingPolicy.rollingOrder.value,
+                    port.uplinkTeamingPolicy.notifySwitches.value) == ("loadbalance_srcid", False, True)
+            assert lab.config.multicastFilteringMode == "legacyFiltering"
+            [app] = [p for p in lab.portgroup if p.name == "App-DV"]
+            mac = app.config.defaultPortConfig.macManagementPolicy
+            assert (mac.inherited, mac.allowPromiscuous, mac.forgedTransmits) == (True, False, False)
+
+            dc = si.RetrieveContent().rootFolder.childEntity[0]
+            plain = vim.DistributedVirtualSwitch.CreateSpec(configSpec=vim.DistributedVirtualSwitch.ConfigSpec(name="x"))
+            with pytest.raises(vmodl.fault.NotSupported):
+                WaitForTask(dc.networkFolder.CreateDVS_Task(plain))
+            spec = vim.DistributedVirtualSwitch.CreateSpec(configSpec=vim.dvs.VmwareDistributedVirtualSwitch.ConfigSpec(
+                name="DSwitch-2", maxMtu=9000,
+                uplinkPortPolicy=vim.DistributedVirtualSwitch.NameArrayUplinkPortPolicy(uplinkPortName=["a", "b"])))
+            WaitForTask(dc.networkFolder.CreateDVS_Task(spec))
+            new = next(d for d in _all(si, vim.DistributedVirtualSwitch) if d.name == "DSwitch-2")
+            assert isinstance(new, vim.dvs.VmwareDistributedVirtualSwitch) and len(new.config.uplinkPortgroup) == 1
+            host = _all(si, vim.HostSystem)[0]
+            member = vim.dvs.HostMember.ConfigSpec(operation="add", host=host)
+            WaitForTask(new.ReconfigureDvs_Task(vim.DistributedVirtualSwitch.ConfigSpec(host=[member])))
+            ports = new.FetchDVPorts(vim.dvs.PortCriteria(uplinkPort=True, host=[host]))
+            assert sorted(p.config.name for p in ports) == ["a", "b"]
+            assert {p.key for p in ports} <= set(new.config.uplinkPortgroup[0].portKeys)
+            assert new.FetchDVPorts(vim.dvs.PortCriteria(uplinkPort=True, host=[_all(si, vim.HostSystem)[1]])) == []
+            backing = vim.dvs.HostMember.PnicBacking(pnicSpec=[vim.dvs.HostMember.PnicSpec(
+                pnicDevice="vmnic1", uplinkPortKey=ports[0].key, uplinkPortgroupKey=new.config.uplinkPortgroup[0].key)])
+            member = vim.dvs.HostMember.ConfigSpec(operation="edit", host=host, backing=backing)
+            WaitForTask(new.ReconfigureDvs_Task(vim.DistributedVirtualSwitch.ConfigSpec(host=[member])))
+            [m] = new.config.host
+            assert [p.pnicDevice for p in m.config.backing.pnicSpec] == ["vmnic1"]
+            WaitForTask(new.ReconfigureDvs_Task(vim.dvs.VmwareDistributedVirtualSwitch.ConfigSpec(maxMtu=1600)))
+            assert (new.config.maxMtu, new.name, list(new.config.uplinkPortPolicy.uplinkPortName)) == (
+                1600, "DSwitch-2", ["a", "b"])
+
+            vlan = vim.dvs.VmwareDistributedVirtualSwitch.VmwarePortConfigPolicy(
+                vlan=vim.dvs.VmwareDistributedVirtualSwitch.VlanIdSpec(vlanId=10))
+            WaitForTask(new.AddDVPortgroup_Task([vim.dvs.DistributedVirtualPortgroup.ConfigSpec(
+                name="pg-10", type="earlyBinding", numPorts=8, defaultPortConfig=vlan)]))
+            pg = next(p for p in new.portgroup if p.name == "pg-10")
+            sec = pg.config.defaultPortConfig.securityPolicy
+            assert (pg.config.defaultPortConfig.vlan.vlanId, sec.inherited, sec.forgedTransmits.value) == (10, True, False)
+            WaitForTask(pg.ReconfigureDVPortgroup_Task(vim.dvs.DistributedVirtualPortgroup.ConfigSpec(numPorts=16)))
+            assert (pg.name, pg.config.numPorts, pg.config.defaultPortConfig.vlan.vlanId) == ("pg-10", 16, 10)
+        finally:
+            Disconnect(si)

@@ -384,7 +384,7 @@ func (b *builder) networkStep() error {
 		for _, r := range refs {
 			hosts = append(hosts, types.DistributedVirtualSwitchHostMemberConfigSpec{Operation: "add", Host: r})
 		}
-		spec := types.DVSCreateSpec{ConfigSpec: &types.VMwareDVSConfigSpec{DVSConfigSpec: types.DVSConfigSpec{Name: sw}}}
+		spec := types.DVSCreateSpec{ConfigSpec: labSwitchSpec(sw)}
 		task, err := b.folders.NetworkFolder.CreateDVS(b.ctx, spec)
 		if err != nil {
 			return fmt.Errorf("switch %s: %v", sw, err)
@@ -430,6 +430,20 @@ func appendUnique(list []string, items ...string) []string {
 		}
 	}
 	return list
+}
+
+// labSwitchSpec is how the lab's admin set up each distributed switch. These are the lab's choices, not
+// defaults of vCenter's (the engine keeps the spec's values): two uplinks, one per physical NIC of a lab host;
+// the standard 1500-byte MTU; CDP in listen mode; NetFlow (IPFIX) with no collector, flows exported after 60 s
+// active or 15 s idle, every 4096th packet sampled.
+func labSwitchSpec(name string) *types.VMwareDVSConfigSpec {
+	return &types.VMwareDVSConfigSpec{
+		DVSConfigSpec: types.DVSConfigSpec{Name: name,
+			UplinkPortPolicy: &types.DVSNameArrayUplinkPortPolicy{UplinkPortName: []string{"Uplink 1", "Uplink 2"}}},
+		MaxMtu:                      1500,
+		LinkDiscoveryProtocolConfig: &types.LinkDiscoveryProtocolConfig{Protocol: "cdp", Operation: "listen"},
+		IpfixConfig:                 &types.VMwareIpfixConfig{ActiveFlowTimeout: 60, IdleFlowTimeout: 15, SamplingRate: 4096},
+	}
 }
 
 func (b *builder) addDVPortgroup(n networkSpec) error {
