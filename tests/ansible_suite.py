@@ -185,8 +185,17 @@ READ_BACK = {
     == [("DSwitch-Uplinks", "uplinks")],
     "vmware_dvs_host": lambda s: [[n.pnicDevice for n in m.config.backing.pnicSpec] for m in _dvs(s).config.host
                                   if m.config.host.name == "esx-01"] == [["vmnic1"]],
-    "vmware_vswitch": lambda s: [v.mtu for v in _host(s, "esx-01").config.network.vswitch
+    "vmware_vswitch#mtu": lambda s: [v.mtu for v in _host(s, "esx-01").config.network.vswitch
                                      if v.name == "vSwitch0"] == [9000],
+    "vmware_vswitch": lambda s: [(list(v.spec.bridge.nicDevice), v.spec.policy.nicTeaming.policy)
+                                 for v in _host(s, "esx-02").config.network.vswitch if v.name == "vSwitch1"]
+    == [(["vmnic1"], "loadbalance_srcid")],
+    "vmware_host_dns": lambda s: (list(_host(s, "esx-01").config.network.dnsConfig.address),
+                                  _host(s, "esx-01").config.network.dnsConfig.domainName)
+    == (["10.0.0.53", "10.0.0.54"], "lab.local"),
+    "vmware_migrate_vmk": lambda s: [(v.portgroup or None, v.spec.distributedVirtualPort.portgroupKey)
+                                     for v in _host(s, "esx-02").config.network.vnic if v.device == "vmk1"]
+    == [(None, [p.key for p in _dvs(s).portgroup if p.name == "App-DV"][0])],
     "vmware_host_service_manager": lambda s: [(v.running, v.policy) for v in
                                               _host(s, "esx-01").configManager.serviceSystem.serviceInfo.service
                                               if v.key == "TSM-SSH"] == [(True, "on")],
