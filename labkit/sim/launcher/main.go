@@ -131,8 +131,23 @@ func run(o *options) error {
 	return nil
 }
 
+// scratchInMemory points TMPDIR at /dev/shm when the caller set none and it is a writable directory. The engine
+// keeps each datastore in a temporary directory and writes an empty placeholder for every file of every VM
+// (configuration, disks, NVRAM); on a disk those creates were most of the time a world took to start
+// (benchmarks/world_start.py), in memory they cost a few inodes. The directories go when the simulator stops.
+func scratchInMemory() {
+	if os.Getenv("TMPDIR") != "" {
+		return
+	}
+	if dir, err := os.MkdirTemp("/dev/shm", ".labsim-probe-"); err == nil {
+		os.Remove(dir)
+		os.Setenv("TMPDIR", "/dev/shm")
+	}
+}
+
 func main() {
 	log.SetFlags(0)
+	scratchInMemory()
 	o, err := parseFlags(os.Args[1:])
 	if err != nil {
 		if err == flag.ErrHelp {
