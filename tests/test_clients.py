@@ -834,5 +834,10 @@ def test_a_distributed_switch_is_kept_as_vcenter_keeps_it():
             assert (pg.config.defaultPortConfig.vlan.vlanId, sec.inherited, sec.forgedTransmits.value) == (10, True, False)
             WaitForTask(pg.ReconfigureDVPortgroup_Task(vim.dvs.DistributedVirtualPortgroup.ConfigSpec(numPorts=16)))
             assert (pg.name, pg.config.numPorts, pg.config.defaultPortConfig.vlan.vlanId) == ("pg-10", 16, 10)
+            forged = vim.dvs.VmwareDistributedVirtualSwitch.VmwarePortConfigPolicy(
+                securityPolicy=vim.dvs.VmwareDistributedVirtualSwitch.SecurityPolicy(forgedTransmits=vim.BoolPolicy(value=True)))
+            WaitForTask(new.ReconfigureDvs_Task(vim.dvs.VmwareDistributedVirtualSwitch.ConfigSpec(defaultPortConfig=forged)))
+            sec = pg.config.defaultPortConfig.securityPolicy  # inherited: it follows the switch
+            assert (sec.inherited, sec.forgedTransmits.value, sec.macChanges.value) == (True, True, False)
         finally:
             Disconnect(si)
