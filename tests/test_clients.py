@@ -821,6 +821,23 @@ def test_a_distributed_switch_is_kept_as_vcenter_keeps_it():
             WaitForTask(new.ReconfigureDvs_Task(vim.DistributedVirtualSwitch.ConfigSpec(host=[member])))
             [m] = new.config.host
             assert [p.pnicDevice for p in m.config.backing.pnicSpec] == ["vmnic1"]
+            net = host.configManager.networkSystem
+            assert [(p.dvsName, list(p.pnic)) for p in net.networkInfo.proxySwitch if p.dvsUuid == new.uuid] == [
+                ("DSwitch-2", ["key-vim.host.PhysicalNic-vmnic1"])]  # the host's proxy switch has the uplink
+            with pytest.raises(vim.fault.ResourceInUse):  # vmnic1 already bridges the proxy switch
+                net.AddVirtualSwitch("vSwitch9", vim.host.VirtualSwitch.Specification(
+                    numPorts=128, bridge=vim.host.VirtualSwitch.BondBridge(nicDevice=["vmnic1"])))
+            vswitch0 = [vim.dvs.HostMember.PnicSpec(pnicDevice="vmnic0")]  # vSwitch0's uplink
+            taken = vim.dvs.HostMember.ConfigSpec(operation="edit", host=host,
+                                                 backing=vim.dvs.HostMember.PnicBacking(pnicSpec=vswitch0))
+            with pytest.raises(vim.fault.ResourceInUse):
+                WaitForTask(new.ReconfigureDvs_Task(vim.dvs.VmwareDistributedVirtualSwitch.ConfigSpec(
+                    maxMtu=1700, host=[taken])))
+            assert new.config.maxMtu == 9000  # a failed reconfiguration changed nothing
+            with pytest.raises(vim.fault.DuplicateName):
+                WaitForTask(new.ReconfigureDvs_Task(vim.DistributedVirtualSwitch.ConfigSpec(name="DSwitch")))
+            with pytest.raises(vim.fault.DuplicateName):
+                WaitForTask(dc.networkFolder.CreateDVS_Task(spec))
             WaitForTask(new.ReconfigureDvs_Task(vim.dvs.VmwareDistributedVirtualSwitch.ConfigSpec(maxMtu=1600)))
             assert (new.config.maxMtu, new.name, list(new.config.uplinkPortPolicy.uplinkPortName)) == (
                 1600, "DSwitch-2", ["a", "b"])
@@ -839,5 +856,25 @@ def test_a_distributed_switch_is_kept_as_vcenter_keeps_it():
             WaitForTask(new.ReconfigureDvs_Task(vim.dvs.VmwareDistributedVirtualSwitch.ConfigSpec(defaultPortConfig=forged)))
             sec = pg.config.defaultPortConfig.securityPolicy  # inherited: it follows the switch
             assert (sec.inherited, sec.forgedTransmits.value, sec.macChanges.value) == (True, True, False)
+
+            # a port group in use stays; a host with a VMkernel adapter on the switch stays a member
+            nic = vim.host.VirtualNic.Specification(distributedVirtualPort=vim.dvs.PortConnection(
+                switchUuid=new.uuid, portgroupKey=pg.key), ip=vim.host.IpConfig(dhcp=True))
+            vmk = net.AddVirtualNic("", nic)
+            with pytest.raises(vim.fault.ResourceInUse):
+                WaitForTask(pg.Destroy_Task())
+            leave = vim.dvs.HostMember.ConfigSpec(operation="remove", host=host)
+            with pytest.raises(vim.fault.ResourceInUse):
+                WaitForTask(new.ReconfigureDvs_Task(vim.DistributedVirtualSwitch.ConfigSpec(host=[leave])))
+            with pytest.raises(vmodl.fault.NotSupported):  # the uplink port group goes only with its switch
+                WaitForTask(new.config.uplinkPortgroup[0].Destroy_Task())
+            net.RemoveVirtualNic(vmk)
+            WaitForTask(new.ReconfigureDvs_Task(vim.DistributedVirtualSwitch.ConfigSpec(host=[leave])))
+            assert not {p.name for p in new.portgroup} & {n.name for n in host.network}
+            assert host not in pg.host and not [p for p in net.networkInfo.proxySwitch if p.dvsUuid == new.uuid]
+            WaitForTask(pg.Destroy_Task())
+            uplink_name = new.config.uplinkPortgroup[0].name
+            WaitForTask(new.Destroy_Task())  # and its port groups with it
+            assert not [n for n in _all(si, vim.Network) if n.name in ("pg-10", uplink_name)]
         finally:
             Disconnect(si)
