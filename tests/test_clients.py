@@ -842,6 +842,17 @@ def test_a_distributed_switch_is_kept_as_vcenter_keeps_it():
             assert (new.config.maxMtu, new.name, list(new.config.uplinkPortPolicy.uplinkPortName)) == (
                 1600, "DSwitch-2", ["a", "b"])
 
+            VDS = vim.dvs.VmwareDistributedVirtualSwitch
+            for fault, kw in ((vmodl.fault.InvalidArgument, dict(name="pg-x", defaultPortConfig=VDS.VmwarePortConfigPolicy(
+                                  vlan=VDS.VlanIdSpec(vlanId=5000)))),
+                              (vmodl.fault.InvalidArgument, dict(name="pg-x", defaultPortConfig=VDS.VmwarePortConfigPolicy(
+                                  vlan=VDS.TrunkVlanSpec(vlanId=[vim.NumericRange(start=300, end=200)])))),
+                              (vmodl.fault.InvalidArgument, dict(name="pg-x", type="bogus")),
+                              (vim.fault.InvalidName, dict(name="")),
+                              (vmodl.fault.NotSupported, dict(name="pg-x", defaultPortConfig=VDS.VmwarePortConfigPolicy(
+                                  vlan=VDS.PvlanSpec(pvlanId=4))))):
+                with pytest.raises(fault):
+                    WaitForTask(new.AddDVPortgroup_Task([vim.dvs.DistributedVirtualPortgroup.ConfigSpec(**kw)]))
             vlan = vim.dvs.VmwareDistributedVirtualSwitch.VmwarePortConfigPolicy(
                 vlan=vim.dvs.VmwareDistributedVirtualSwitch.VlanIdSpec(vlanId=10))
             WaitForTask(new.AddDVPortgroup_Task([vim.dvs.DistributedVirtualPortgroup.ConfigSpec(
