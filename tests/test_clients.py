@@ -827,6 +827,13 @@ def test_a_distributed_switch_is_kept_as_vcenter_keeps_it():
             with pytest.raises(vim.fault.ResourceInUse):  # vmnic1 already bridges the proxy switch
                 net.AddVirtualSwitch("vSwitch9", vim.host.VirtualSwitch.Specification(
                     numPorts=128, bridge=vim.host.VirtualSwitch.BondBridge(nicDevice=["vmnic1"])))
+            for lab_or_new, device, fault in ((new, "vmnic9", vmodl.fault.InvalidArgument),  # no such adapter
+                                              (lab, "vmnic1", vim.fault.ResourceInUse)):  # DSwitch-2's uplink
+                spec_ = vim.dvs.HostMember.ConfigSpec(operation="edit", host=host, backing=vim.dvs.HostMember.PnicBacking(
+                    pnicSpec=[vim.dvs.HostMember.PnicSpec(pnicDevice=device)]))
+                with pytest.raises(fault):
+                    WaitForTask(lab_or_new.ReconfigureDvs_Task(vim.DistributedVirtualSwitch.ConfigSpec(host=[spec_])))
+            assert [n.name for n in host.parent.network].count("App-DV") == 1  # once, whatever its hosts
             vswitch0 = [vim.dvs.HostMember.PnicSpec(pnicDevice="vmnic0")]  # vSwitch0's uplink
             taken = vim.dvs.HostMember.ConfigSpec(operation="edit", host=host,
                                                  backing=vim.dvs.HostMember.PnicBacking(pnicSpec=vswitch0))
