@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -50,7 +51,7 @@ def main() -> None:
         sim.stop()
         if saved is not None:
             os.environ["TMPDIR"] = saved
-        os.rmdir(disk)
+        shutil.rmtree(disk, ignore_errors=True)  # a stop that outlasts its grace period leaves files on disk
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -131,33 +134,54 @@ func run(o *options) error {
 	return nil
 }
 
-// scratchInMemory points TMPDIR at /dev/shm when the caller set none and it is a writable directory. The engine
-// keeps each datastore in a temporary directory and writes an empty placeholder for every file of every VM
-// (configuration, disks, NVRAM); on a disk those creates were most of the time a world took to start
-// (benchmarks/world_start.py), in memory they cost a few inodes. The directories go when the simulator stops.
-func scratchInMemory() {
+// scratchInMemory gives the simulator a scratch folder of its own in /dev/shm, as TMPDIR, when the caller set
+// none and /dev/shm takes one; it returns the folder ("" when on the default). The engine keeps each datastore
+// in a temporary directory and writes an empty placeholder for every file of every VM (configuration, disks,
+// NVRAM); on a disk those creates were most of the time a large world took to start (benchmarks/world_start.py),
+// in memory they cost a few inodes. The folder goes when the simulator stops; one left by a simulator that was
+// killed goes at the next start, so that memory does not fill with them.
+func scratchInMemory() string {
 	if os.Getenv("TMPDIR") != "" {
-		return
+		return ""
 	}
-	if dir, err := os.MkdirTemp("/dev/shm", ".labsim-probe-"); err == nil {
-		os.Remove(dir)
-		os.Setenv("TMPDIR", "/dev/shm")
+	const prefix = "/dev/shm/labsim-scratch-"
+	if old, err := filepath.Glob(prefix + "*"); err == nil {
+		for _, d := range old {
+			pid, err := strconv.Atoi(strings.TrimPrefix(d, prefix))
+			if err == nil && syscall.Kill(pid, 0) == syscall.ESRCH {
+				os.RemoveAll(d)
+			}
+		}
 	}
+	dir := prefix + strconv.Itoa(os.Getpid())
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return ""
+	}
+	os.Setenv("TMPDIR", dir)
+	return dir
 }
 
 func main() {
 	log.SetFlags(0)
-	scratchInMemory()
+	os.Exit(serve(scratchInMemory()))
+}
+
+// serve runs the simulator and gives its exit status; the scratch folder goes with it.
+func serve(scratch string) int {
+	if scratch != "" {
+		defer os.RemoveAll(scratch)
+	}
 	o, err := parseFlags(os.Args[1:])
 	if err != nil {
 		if err == flag.ErrHelp {
-			os.Exit(0)
+			return 0
 		}
 		fmt.Fprintln(os.Stderr, "labsim:", err)
-		os.Exit(2)
+		return 2
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "labsim:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
