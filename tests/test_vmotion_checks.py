@@ -14,7 +14,7 @@ from labkit.errors import TaskFailed
 from labkit.tasks import wait_for_task
 
 FRNM, DNW, CAN = "FeatureRequirementsNotMet", "DatastoreNotWritableOnHost", "CannotAccessNetwork"
-VNC, IHS, IHCS = "VMotionNotConfigured", "InvalidHostState", "InvalidHostConnectionState"
+VNC, IS, IHCS = "VMotionNotConfigured", "InvalidState", "InvalidHostConnectionState"
 CAVD, DMDA = "CannotAccessVmDevice", "DisallowedMigrationDeviceAttached"
 IMRF, VHVNS = "InsufficientMemoryResourcesFault", "VirtualHardwareVersionNotSupported"
 
@@ -54,10 +54,10 @@ EXPECTED = {
         ("db-02", "esx-01"): ([DNW, VNC, VNC], []),
         ("web-01", "esx-02"): ([FRNM, VNC, VNC], []),  # seen on Ice Lake, esx-02 is Cascade Lake
         # esx-03 is in maintenance mode, without Prod, the datastores or a vMotion adapter; its CPU is newer
-        **{(vm, "esx-03"): ([CAN, DNW, IHS, VNC, VNC], []) for vm in ("app-02", "db-02", "web-01")},
+        **{(vm, "esx-03"): ([CAN, DNW, IS, VNC, VNC], []) for vm in ("app-02", "db-02", "web-01")},
     },
     "host-states": {
-        **{(vm, "esx-02"): ([IHS], []) for vm in ("web-01", "web-02", "off-01", "solo-01")},
+        **{(vm, "esx-02"): ([IS], []) for vm in ("web-01", "web-02", "off-01", "solo-01")},
         **{(vm, "esx-03"): ([IHCS], []) for vm in ("web-01", "web-02", "off-01", "solo-01")},
     },
     "blocking-devices": {
@@ -107,11 +107,13 @@ def test_enforcement_refuses_exactly_what_the_checks_reject(scenario):
                     continue
                 errors, _ = checked[(vm.name, host.name)]
                 use_relocate = (i % 2 == 1)
+                # a host of another compute resource needs a pool of its own (API reference, MigrateVM_Task)
+                pool = host.parent.resourcePool if host.parent != home.parent else None
                 try:
                     if use_relocate:
-                        s.change(vm, "RelocateVM_Task", spec=vim.vm.RelocateSpec(host=host), progress=False)
+                        s.change(vm, "RelocateVM_Task", spec=vim.vm.RelocateSpec(host=host, pool=pool), progress=False)
                     else:
-                        s.change(vm, "MigrateVM_Task", host=host, priority="defaultPriority", progress=False)
+                        s.change(vm, "MigrateVM_Task", host=host, pool=pool, priority="defaultPriority", progress=False)
                 except TaskFailed as failure:
                     assert errors, f"{vm.name} -> {host.name} was refused ({failure.fault_type}) but checks pass"
                     assert failure.fault_type == errors[0] or failure.fault_type in errors
@@ -119,7 +121,8 @@ def test_enforcement_refuses_exactly_what_the_checks_reject(scenario):
                     continue
                 assert not errors, f"{vm.name} -> {host.name} moved although the checks say {errors}"
                 assert vm.runtime.host == host
-                s.change(vm, "MigrateVM_Task", host=home, priority="defaultPriority", progress=False)
+                back = home.parent.resourcePool if pool is not None else None
+                s.change(vm, "MigrateVM_Task", host=home, pool=back, priority="defaultPriority", progress=False)
                 assert vm.runtime.host == home
 
 
@@ -128,9 +131,10 @@ def test_check_migrate_without_a_host_tests_the_cluster():
         vm = by_name(s, vim.VirtualMachine)["web-01"]
         task = s.content.vmProvisioningChecker.CheckMigrate_Task(vm=vm)
         results = wait_for_task(s, task, progress=False)
-        # esx-02 (maintenance) and esx-03 (disconnected) are not candidates; the source host neither
-        assert sorted(r.host.name for r in results) == ["esx-04"]
-        assert not results[0].error
+        # "each connected host in the cluster that is not in maintenance mode is tested" (API reference,
+        # CheckMigrate_Task): esx-02 (maintenance) and esx-03 (disconnected) are not; the source host is
+        assert sorted(r.host.name for r in results) == ["esx-01", "esx-04"]
+        assert not any(r.error for r in results)
 
 
 def test_check_migrate_honours_test_types():

@@ -93,13 +93,14 @@ func (c *provisioningChecker) CheckMigrateTask(ctx *simulator.Context, req *type
 				f = f2
 				return
 			}
-			if dest != nil {
-				out = append(out, result(move{vm: vm, src: src, dest: dest, pool: req.Pool}, req.TestType))
+			p, f3 := resolvePlacement(vm, dest, req.Pool, migrateArgs)
+			if f3 != nil {
+				f = f3
 				return
 			}
-			// no host: vCenter tests the connected hosts, not in maintenance mode, of the pool's cluster
-			for _, h := range candidateHosts(src) {
-				out = append(out, result(move{vm: vm, src: src, dest: h, pool: req.Pool}, req.TestType))
+			// no host in a DRS cluster: "each connected host in the cluster that is not in maintenance mode is tested"
+			for _, h := range p.hosts {
+				out = append(out, result(move{vm: vm, src: src, dest: h, pool: p.pool}, req.TestType))
 			}
 		})
 		return out, f
@@ -120,7 +121,14 @@ func (c *provisioningChecker) CheckRelocateTask(ctx *simulator.Context, req *typ
 				f = f2
 				return
 			}
-			out = append(out, result(move{vm: vm, src: hostOf(vm), dest: dest, datastore: req.Spec.Datastore, pool: req.Spec.Pool}, req.TestType))
+			p, f3 := resolvePlacement(vm, dest, req.Spec.Pool, relocateArgs)
+			if f3 != nil {
+				f = f3
+				return
+			}
+			for _, h := range p.hosts {
+				out = append(out, result(move{vm: vm, src: hostOf(vm), dest: h, datastore: req.Spec.Datastore, pool: p.pool}, req.TestType))
+			}
 		})
 		return out, f
 	})

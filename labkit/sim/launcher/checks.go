@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,9 +63,16 @@ func entityName(ref types.ManagedObjectReference) string {
 	return ref.Value
 }
 
+// poweredOn: the vMotion interface checks, the devices that prevent migration and memory admission apply
+// "only when migrating a powered-on virtual machine" (API reference, VMotionInterfaceIssue, MigrationFault).
+func poweredOn(vm *simulator.VirtualMachine) bool {
+	return vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn
+}
+
+// running: a powered-on or suspended VM keeps the CPU features it was powered on with, and must resume with
+// them on the destination (vSphere "CPU Compatibility and EVC": migrations of running or suspended VMs).
 func running(vm *simulator.VirtualMachine) bool {
-	return vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn ||
-		vm.Runtime.PowerState == types.VirtualMachinePowerStateSuspended
+	return poweredOn(vm) || vm.Runtime.PowerState == types.VirtualMachinePowerStateSuspended
 }
 
 // check evaluates the rules selected by tests (all when empty).
@@ -85,42 +93,51 @@ func check(m move, tests []string) verdict {
 	if want[hostTests] && hostChange {
 		checkHostState(&v, dest)
 	}
-	if hostChange && running(m.vm) {
+	if hostChange && poweredOn(m.vm) {
 		if want[sourceTests] {
 			checkVMotionNic(&v, m.src, true)
 		}
 		if want[hostTests] {
 			checkVMotionNic(&v, dest, false)
-			checkCPU(&v, m.vm, dest)
 		}
+		checkVMotionLinks(&v, m.src, dest, want)
+	}
+	if want[hostTests] && hostChange && running(m.vm) {
+		checkCPU(&v, m.vm, dest)
 	}
 	if want[hostTests] && hostChange {
 		checkHardwareVersion(&v, m.vm, dest)
-		if running(m.vm) {
-			checkDevices(&v, m.vm)
-		}
+		checkDevices(&v, m.vm, dest)
 	}
 	if want[datastoreTests] {
 		checkDatastores(&v, m.vm, dest, m.datastore)
 	}
 	if want[networkTests] && hostChange {
-		checkNetworks(&v, m.vm, dest)
+		checkNetworks(&v, m.vm, m.src, dest)
 	}
-	if want[resourcePoolTests] && hostChange && m.vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn {
+	if want[resourcePoolTests] && hostChange && poweredOn(m.vm) {
 		checkMemory(&v, m.vm, dest)
 	}
 	return v
 }
 
 // -- host state --------------------------------------------------------------
+// A migration needs a connected destination out of maintenance mode: MigrateVM_Task raises InvalidState "if the
+// target host is disconnected or in maintenance mode" (RelocateVM_Task, CheckRelocate_Task: "if the host is in
+// maintenance mode"). A disconnected host gets InvalidHostConnectionState, InvalidState's subtype for
+// connection states. "You cannot power on virtual machines or migrate virtual machines to a host entering
+// maintenance mode" (vSphere Resource Management, "Place a Host in Maintenance Mode"): that is InvalidState too.
 func checkHostState(v *verdict, h *simulator.HostSystem) {
 	switch {
 	case h.Runtime.ConnectionState != types.HostSystemConnectionStateConnected:
 		v.fail(&types.InvalidHostConnectionState{InvalidHostState: types.InvalidHostState{Host: &h.Self}},
 			"The destination host %s is %s; a migration needs a connected host.", h.Name, h.Runtime.ConnectionState)
 	case h.Runtime.InMaintenanceMode:
-		v.fail(&types.InvalidHostState{Host: &h.Self},
+		v.fail(&types.InvalidState{},
 			"The destination host %s is in maintenance mode; it accepts no virtual machines.", h.Name)
+	case enteringMaintenance(h):
+		v.fail(&types.InvalidState{},
+			"The destination host %s is entering maintenance mode; no virtual machine can be migrated to it.", h.Name)
 	}
 }
 
@@ -136,6 +153,147 @@ func checkVMotionNic(v *verdict, h *simulator.HostSystem, atSource bool) {
 	v.fail(&types.VMotionNotConfigured{VMotionInterfaceIssue: types.VMotionInterfaceIssue{
 		AtSourceHost: atSource, FailedHost: h.Name, FailedHostEntity: &h.Self}},
 		"The vMotion interface is not configured (or is misconfigured) on the %s host %s: no VMkernel adapter has the vMotion service enabled.", side, h.Name)
+}
+
+// hostNetwork is the host's network configuration as its network system reports it.
+func hostNetwork(h *simulator.HostSystem) *types.HostNetworkInfo {
+	if h.ConfigManager.NetworkSystem != nil {
+		if ns, ok := simulator.Map.Get(*h.ConfigManager.NetworkSystem).(*simulator.HostNetworkSystem); ok && ns.NetworkInfo != nil {
+			return ns.NetworkInfo
+		}
+	}
+	if h.Config != nil && h.Config.Network != nil {
+		return h.Config.Network
+	}
+	return &types.HostNetworkInfo{}
+}
+
+// uplinks are the physical NICs behind a VMkernel adapter or a port group: the standard switch's pnic list,
+// or, for a distributed port, the host's proxy switch of that distributed switch.
+func vnicUplinks(net *types.HostNetworkInfo, nic types.HostVirtualNic) []types.PhysicalNic {
+	if port := nic.Spec.DistributedVirtualPort; port != nil {
+		for _, ps := range net.ProxySwitch {
+			if ps.DvsUuid == port.SwitchUuid {
+				return pnicsByKey(net, ps.Pnic)
+			}
+		}
+		return nil
+	}
+	return switchUplinks(net, nic.Portgroup)
+}
+
+// switchUplinks are the physical NICs of the standard switch that holds a port group on this host.
+func switchUplinks(net *types.HostNetworkInfo, portgroup string) []types.PhysicalNic {
+	vswitch := ""
+	for _, pg := range net.Portgroup {
+		if pg.Spec.Name == portgroup {
+			vswitch = pg.Spec.VswitchName
+		}
+	}
+	for _, vs := range net.Vswitch {
+		if vs.Name == vswitch {
+			return pnicsByKey(net, vs.Pnic)
+		}
+	}
+	return nil
+}
+
+func pnicsByKey(net *types.HostNetworkInfo, keys []string) []types.PhysicalNic {
+	var out []types.PhysicalNic
+	for _, k := range keys {
+		for _, p := range net.Pnic {
+			if p.Key == k || p.Device == k {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// vmotionNics are the host's VMkernel adapters selected for vMotion.
+func vmotionNics(h *simulator.HostSystem) []types.HostVirtualNic {
+	st := lab.vnics[h.Self]
+	if st == nil {
+		return nil
+	}
+	var out []types.HostVirtualNic
+	for _, dev := range st.selected["vmotion"] {
+		if i := st.find(dev); i >= 0 {
+			out = append(out, st.nics[i])
+		}
+	}
+	return out
+}
+
+// vnicMTU is an adapter's MTU; unset means the default 1500 (HostVirtualNicSpec.mtu).
+func vnicMTU(nic types.HostVirtualNic) int32 {
+	if nic.Spec.Mtu == 0 {
+		return 1500
+	}
+	return nic.Spec.Mtu
+}
+
+// checkVMotionLinks looks at the physical links under each host's vMotion adapters (API reference):
+//   - VMotionLinkDown, an error: "The VMotion interface does not have any operational physical links
+//     associated with it" (no uplink, or none with a link speed: a link that is down reports none);
+//   - VMotionLinkCapacityLow, a warning: "VMotion is supported on links that have a speed of at least 1000 Mbps
+//     and are full duplex";
+//   - different MTUs on the two hosts' vMotion adapters, a warning: "The source and destination hosts have
+//     different vMotion vNIC MTU configurations" (Broadcom KB 432825). The KB names no fault type; the lab
+//     reports it as MigrationFault, the type whose rule 4 makes "potential performance or connectivity problems
+//     between the source and destination VMotion interfaces" a warning.
+//
+// A host without vMotion adapters has VMotionNotConfigured instead (checkVMotionNic).
+func checkVMotionLinks(v *verdict, src, dest *simulator.HostSystem, want map[string]bool) {
+	for _, side := range []struct {
+		h        *simulator.HostSystem
+		atSource bool
+		test     string
+	}{{src, true, sourceTests}, {dest, false, hostTests}} {
+		if !want[side.test] {
+			continue
+		}
+		nics := vmotionNics(side.h)
+		if len(nics) == 0 {
+			continue
+		}
+		net := hostNetwork(side.h)
+		best, name := int32(0), nics[0].Portgroup
+		fullDuplex := false
+		for _, nic := range nics {
+			for _, p := range vnicUplinks(net, nic) {
+				if p.LinkSpeed == nil {
+					continue
+				}
+				if p.LinkSpeed.SpeedMb > best || (p.LinkSpeed.SpeedMb == best && p.LinkSpeed.Duplex) {
+					best, fullDuplex, name = p.LinkSpeed.SpeedMb, p.LinkSpeed.Duplex, nic.Portgroup
+				}
+			}
+		}
+		if name == "" {
+			name = nics[0].Device
+		}
+		issue := types.VMotionInterfaceIssue{AtSourceHost: side.atSource, FailedHost: side.h.Name, FailedHostEntity: &side.h.Self}
+		where := map[bool]string{true: "source", false: "destination"}[side.atSource]
+		switch {
+		case best == 0:
+			v.fail(&types.VMotionLinkDown{VMotionInterfaceIssue: issue, Network: name},
+				"The vMotion interface of the %s host %s (%s) has no operational physical link: its switch has no connected physical adapter.", where, side.h.Name, name)
+		case best < 1000 || !fullDuplex:
+			duplex := map[bool]string{true: "full", false: "half"}[fullDuplex]
+			v.warn(&types.VMotionLinkCapacityLow{VMotionInterfaceIssue: issue, Network: name},
+				"The vMotion interface of the %s host %s (%s) runs on a %d Mbps %s-duplex link; vMotion is supported on links of at least 1000 Mbps, full duplex.", where, side.h.Name, name, best, duplex)
+		}
+	}
+	if !want[hostTests] {
+		return
+	}
+	a, b := vmotionNics(src), vmotionNics(dest)
+	if len(a) > 0 && len(b) > 0 && vnicMTU(a[0]) != vnicMTU(b[0]) {
+		v.warn(&types.MigrationFault{},
+			"The source and destination hosts have different vMotion vNIC MTU configurations (%s: %d, %s: %d).",
+			src.Name, vnicMTU(a[0]), dest.Name, vnicMTU(b[0]))
+	}
 }
 
 // -- CPU and EVC -------------------------------------------------------------
@@ -284,36 +442,86 @@ func deviceLabel(vm *simulator.VirtualMachine, d types.BaseVirtualDevice) string
 	return fmt.Sprintf("%s %d", want, n)
 }
 
-func connected(d types.BaseVirtualDevice) bool {
+// connected: "Indicates whether the device is currently connected. Valid only while the virtual machine is
+// running" (API reference, VirtualDeviceConnectInfo.connected); the lab clears it at power-off and suspend.
+func connected(vm *simulator.VirtualMachine, d types.BaseVirtualDevice) bool {
 	c := d.GetVirtualDevice().Connectable
-	return c != nil && c.Connected
+	return poweredOn(vm) && c != nil && c.Connected
 }
 
-// checkDevices: a running VM cannot take a device backed by something only the
-// source host has, nor a passthrough device, to another host.
-func checkDevices(v *verdict, vm *simulator.VirtualMachine) {
+// imageDatastore is the datastore an ISO or floppy image lives on: the backing's datastore, else the one its
+// file name brackets ("[ds] iso/linux.iso"); nil for a path on the host itself ("[] /usr/lib/...").
+func imageDatastore(b types.BaseVirtualDeviceFileBackingInfo) *types.ManagedObjectReference {
+	fb := b.GetVirtualDeviceFileBackingInfo()
+	if fb.Datastore != nil {
+		return fb.Datastore
+	}
+	if !strings.HasPrefix(fb.FileName, "[") {
+		return nil
+	}
+	name := strings.TrimPrefix(strings.SplitN(fb.FileName, "]", 2)[0], "[")
+	if name == "" {
+		return nil
+	}
+	for _, e := range simulator.Map.All("Datastore") {
+		if e.Entity().Name == name {
+			self := e.Reference()
+			return &self
+		}
+	}
+	return nil
+}
+
+// checkDevices: devices whose backing the destination cannot reach, and devices that prevent migration.
+//   - CannotAccessVmDevice (API reference): "an error if the device is currently connected and a warning
+//     otherwise"; for an inherently host-local backing (physical CD-ROM, serial port, ...) connected is an
+//     error and disconnected a warning. A USB device on the host's own USB backing (VirtualUSBUSBBackingInfo)
+//     is host-local: "The vSphere Server does not support vMotion for standard USB backing"; a device
+//     configured for vMotion uses VirtualUSBRemoteHostBackingInfo and moves (API reference, VirtualUSB; VM
+//     Administration, "Configuring USB Devices for vMotion"). An ISO or floppy image on a datastore the
+//     destination does not mount is the same fault (VMware KB 1003787 connected, KB 1003794 disconnected).
+//   - DisallowedMigrationDeviceAttached for a powered-on VM: a connected client device
+//     (RemoteDeviceNotSupported), a PCI passthrough device (DeviceBackingNotSupported).
+func checkDevices(v *verdict, vm *simulator.VirtualMachine, dest *simulator.HostSystem) {
 	for _, d := range vm.Config.Hardware.Device {
 		label := deviceLabel(vm, d)
+		on := connected(vm, d)
 		switch b := d.GetVirtualDevice().Backing.(type) {
 		case *types.VirtualCdromAtapiBackingInfo, *types.VirtualCdromPassthroughBackingInfo,
 			*types.VirtualSerialPortDeviceBackingInfo, *types.VirtualParallelPortDeviceBackingInfo,
-			*types.VirtualFloppyDeviceBackingInfo:
+			*types.VirtualFloppyDeviceBackingInfo, *types.VirtualUSBUSBBackingInfo:
 			name := b.(types.BaseVirtualDeviceDeviceBackingInfo).GetVirtualDeviceDeviceBackingInfo().DeviceName
-			fault := &types.CannotAccessVmDevice{Device: label, Backing: name, Connected: connected(d)}
-			if connected(d) {
-				v.fail(fault, "Device '%s' is connected to %s, a device of the source host only; disconnect it before the migration.", label, name)
+			fault := &types.CannotAccessVmDevice{Device: label, Backing: name, Connected: on}
+			if on {
+				v.fail(fault, "Currently connected device '%s' uses backing '%s', which is not accessible: it is a device of the source host only. Disconnect it before the migration.", label, name)
 			} else {
-				v.warn(fault, "Device '%s' uses backing '%s', which may not be accessible on the destination host.", label, name)
+				v.warn(fault, "Device '%s' uses backing '%s', which is not accessible on the destination host.", label, name)
+			}
+		case *types.VirtualCdromIsoBackingInfo, *types.VirtualFloppyImageBackingInfo:
+			fb := b.(types.BaseVirtualDeviceFileBackingInfo)
+			ds := imageDatastore(fb)
+			if ds == nil || mountedOn(*ds, dest) {
+				continue
+			}
+			name := fb.GetVirtualDeviceFileBackingInfo().FileName
+			fault := &types.CannotAccessVmDevice{Device: label, Backing: name, Connected: on}
+			if on {
+				v.fail(fault, "Currently connected device '%s' uses backing '%s', which is not accessible: the host %s does not mount %s.", label, name, dest.Name, entityName(*ds))
+			} else {
+				v.warn(fault, "Device '%s' uses backing '%s', which is not accessible: the host %s does not mount %s.", label, name, dest.Name, entityName(*ds))
 			}
 		case *types.VirtualCdromRemotePassthroughBackingInfo, *types.VirtualCdromRemoteAtapiBackingInfo,
 			*types.VirtualFloppyRemoteDeviceBackingInfo:
-			if connected(d) {
+			if on {
 				sub := types.LocalizedMethodFault{Fault: &types.RemoteDeviceNotSupported{DeviceNotSupported: types.DeviceNotSupported{Device: label}},
 					LocalizedMessage: fmt.Sprintf("Device '%s' is a connected device with a remote (client) backing.", label)}
 				v.fail(&types.DisallowedMigrationDeviceAttached{Fault: sub},
 					"The virtual machine uses a device that prevents migration: '%s' is connected to a client device.", label)
 			}
 		case *types.VirtualPCIPassthroughDeviceBackingInfo:
+			if !poweredOn(vm) {
+				continue
+			}
 			sub := types.LocalizedMethodFault{Fault: &types.DeviceBackingNotSupported{DeviceNotSupported: types.DeviceNotSupported{Device: label}, Backing: "PCI passthrough"},
 				LocalizedMessage: fmt.Sprintf("Device '%s' is a PCI passthrough (DirectPath I/O) device.", label)}
 			v.fail(&types.DisallowedMigrationDeviceAttached{Fault: sub},
@@ -369,7 +577,17 @@ func checkDatastores(v *verdict, vm *simulator.VirtualMachine, h *simulator.Host
 }
 
 // -- networks ------------------------------------------------------------------
-func checkNetworks(v *verdict, vm *simulator.VirtualMachine, h *simulator.HostSystem) {
+// checkNetworks: every network of the VM's adapters must reach the destination. CannotAccessNetwork is an
+// error when "the virtual ethernet card device backing is a distributed virtual switch, of which the
+// destination host is not a member" or "a standard network and the device is connected", a warning otherwise
+// (API reference, CannotAccessNetwork). VMOnVirtualIntranet: "a virtual network that exists only within a
+// single host", an error if the VM "is currently connected to the network and a warning otherwise" (API
+// reference); by default vCenter refuses a VM "attached to a standard switch with no physical uplinks
+// configured, even if the destination host also has a no-uplink standard switch with the same label"
+// (vCenter Server and Host Management 6.7, "vSphere vMotion Networking Requirements"). The advanced setting
+// config.migrate.test.CompatibleNetworks.VMOnVirtualIntranet that turns this off is not modelled.
+func checkNetworks(v *verdict, vm *simulator.VirtualMachine, src, h *simulator.HostSystem) {
+	srcNet := hostNetwork(src)
 	for _, d := range vm.Config.Hardware.Device {
 		nic, ok := d.(types.BaseVirtualEthernetCard)
 		if !ok {
@@ -377,8 +595,9 @@ func checkNetworks(v *verdict, vm *simulator.VirtualMachine, h *simulator.HostSy
 		}
 		card := nic.GetVirtualEthernetCard()
 		label := deviceLabel(vm, d)
+		on := connected(vm, d)
 		var ref types.ManagedObjectReference
-		var reachable bool
+		var reachable, distributed bool
 		var name string
 		switch b := card.Backing.(type) {
 		case *types.VirtualEthernetCardNetworkBackingInfo:
@@ -387,7 +606,17 @@ func checkNetworks(v *verdict, vm *simulator.VirtualMachine, h *simulator.HostSy
 			}
 			name = b.DeviceName
 			reachable = containsRef(h.Network, ref)
+			if len(switchUplinks(srcNet, name)) == 0 {
+				fault := &types.VMOnVirtualIntranet{CannotAccessNetwork: types.CannotAccessNetwork{
+					CannotAccessVmDevice: types.CannotAccessVmDevice{Device: label, Backing: name, Connected: on}, Network: &ref}}
+				if on {
+					v.fail(fault, "Network interface '%s' is connected to '%s', an internal-only network: its standard switch on %s has no physical uplink.", label, name, src.Name)
+				} else {
+					v.warn(fault, "Network interface '%s' uses '%s', an internal-only network: its standard switch on %s has no physical uplink.", label, name, src.Name)
+				}
+			}
 		case *types.VirtualEthernetCardDistributedVirtualPortBackingInfo:
+			distributed = true
 			ref = types.ManagedObjectReference{Type: "DistributedVirtualPortgroup", Value: b.Port.PortgroupKey}
 			name = entityName(ref)
 			if pg, ok := simulator.Map.Get(ref).(*simulator.DistributedVirtualPortgroup); ok {
@@ -399,30 +628,87 @@ func checkNetworks(v *verdict, vm *simulator.VirtualMachine, h *simulator.HostSy
 		if reachable {
 			continue
 		}
-		fault := &types.CannotAccessNetwork{CannotAccessVmDevice: types.CannotAccessVmDevice{Device: label, Backing: name, Connected: connected(d)}, Network: &ref}
-		_, distributed := card.Backing.(*types.VirtualEthernetCardDistributedVirtualPortBackingInfo)
-		if connected(d) || distributed {
+		fault := &types.CannotAccessNetwork{CannotAccessVmDevice: types.CannotAccessVmDevice{Device: label, Backing: name, Connected: on}, Network: &ref}
+		switch {
+		case distributed:
+			v.fail(fault, "Network interface '%s' uses the distributed port group '%s'; the host %s is not a member of its switch.", label, name, h.Name)
+		case on:
 			v.fail(fault, "Currently connected network interface '%s' uses network '%s', which is not accessible on the host %s.", label, name, h.Name)
-		} else {
+		default:
 			v.warn(fault, "Network interface '%s' uses network '%s', which is not accessible on the host %s; it is not connected, so it will stay disconnected.", label, name, h.Name)
 		}
 	}
 }
 
 // -- memory --------------------------------------------------------------------
+// Admission control: a VM's "user-specified memory reservation" plus its overhead memory must fit what the
+// host has not yet reserved for its powered-on VMs (vSphere Resource Management, "Admission Control": "This
+// extra memory commitment is included in the admission control calculation"). InsufficientMemoryResourcesFault
+// gives unreserved and requested in bytes (API reference). A VM with no reservation needs only its overhead.
 
-// unreservedMB is the memory a host can still give VMs: its physical memory
-// less what its powered-on VMs are configured with (the lab's simple form of
-// admission control: no overhead, no overcommitment).
+// overheadSample is vSphere Resource Management's "Sample Overhead Memory on Virtual Machines" (MB), by
+// configured memory (MB) and vCPUs 1, 2, 4, 8.
+var overheadSample = []struct {
+	memoryMB float64
+	byCPUs   [4]float64
+}{
+	{256, [4]float64{20.29, 24.28, 32.23, 48.16}},
+	{1024, [4]float64{25.90, 29.91, 37.86, 53.82}},
+	{4096, [4]float64{48.64, 52.72, 60.67, 76.78}},
+	{16384, [4]float64{139.62, 143.98, 151.93, 168.60}},
+}
+
+// overheadMB is the lab's reading of the sample table: the column of the smallest of 1, 2, 4, 8 vCPUs that is
+// at least the VM's (8 for more), linear in memory between the table's rows and along the nearest segment
+// beyond them, rounded up to a whole MB. The table "does not attempt to provide information about all
+// possible configurations"; this interpolation is the lab's, not VMware's.
+func overheadMB(memoryMB, cpus int32) int64 {
+	col := 3
+	for i, n := range []int32{1, 2, 4, 8} {
+		if cpus <= n {
+			col = i
+			break
+		}
+	}
+	m := float64(memoryMB)
+	seg := len(overheadSample) - 2
+	for i := 0; i < len(overheadSample)-1; i++ {
+		if m <= overheadSample[i+1].memoryMB {
+			seg = i
+			break
+		}
+	}
+	a, b := overheadSample[seg], overheadSample[seg+1]
+	mb := a.byCPUs[col] + (m-a.memoryMB)*(b.byCPUs[col]-a.byCPUs[col])/(b.memoryMB-a.memoryMB)
+	if mb < 0 {
+		mb = 0
+	}
+	return int64(math.Ceil(mb))
+}
+
+// reservationMB is config.memoryAllocation.reservation (MB; unset is 0).
+func reservationMB(vm *simulator.VirtualMachine) int64 {
+	if a := vm.Config.MemoryAllocation; a != nil && a.Reservation != nil {
+		return *a.Reservation
+	}
+	return 0
+}
+
+// admissionMB is what a powered-on VM holds against its host: reservation plus overhead.
+func admissionMB(vm *simulator.VirtualMachine) int64 {
+	return reservationMB(vm) + overheadMB(vm.Config.Hardware.MemoryMB, vm.Config.Hardware.NumCPU)
+}
+
+// unreservedMB is the memory a host can still promise: its physical memory less the reservation and overhead
+// of its powered-on VMs (except one). The host's own system reservation is not modelled.
 func unreservedMB(h *simulator.HostSystem, except types.ManagedObjectReference) int64 {
 	total := h.Hardware.MemorySize >> 20
 	for _, ref := range h.Vm {
 		if ref == except {
 			continue
 		}
-		if other, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine); ok &&
-			other.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn {
-			total -= int64(other.Config.Hardware.MemoryMB)
+		if other, ok := simulator.Map.Get(ref).(*simulator.VirtualMachine); ok && poweredOn(other) {
+			total -= admissionMB(other)
 		}
 	}
 	return total
@@ -430,10 +716,11 @@ func unreservedMB(h *simulator.HostSystem, except types.ManagedObjectReference) 
 
 func checkMemory(v *verdict, vm *simulator.VirtualMachine, h *simulator.HostSystem) {
 	free := unreservedMB(h, vm.Self)
-	need := int64(vm.Config.Hardware.MemoryMB)
+	need := admissionMB(vm)
 	if need <= free {
 		return
 	}
 	v.fail(&types.InsufficientMemoryResourcesFault{Unreserved: free << 20, Requested: need << 20},
-		"The available memory resources on the host %s are insufficient for the operation: %d MB free, %d MB requested.", h.Name, free, need)
+		"The available memory resources on the host %s are insufficient for the operation: %d MB unreserved, %d MB requested (a reservation of %d MB plus %d MB overhead).",
+		h.Name, free, need, reservationMB(vm), need-reservationMB(vm))
 }

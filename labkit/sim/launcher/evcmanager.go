@@ -331,5 +331,8 @@ func (r *vmRouter) PowerOnVMTask(ctx *simulator.Context, req *types.PowerOnVM_Ta
 			vm.Runtime.MinRequiredEVCModeKey = h.Summary.MaxEVCModeKey
 		}
 	}
+	if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
+		simulator.Map.WithLock(vm, func() { setConnected(vm, true) })
+	}
 	return vm.PowerOnVMTask(ctx, req)
 }

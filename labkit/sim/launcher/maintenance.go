@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
@@ -24,6 +25,17 @@ import (
 // does not succeed until the administrator has moved them.
 
 const maintenancePoll = 100 * time.Millisecond
+
+// entering lists the hosts whose EnterMaintenanceMode_Task is running: "The host is in a state of Entering
+// Maintenance Mode until all running virtual machines are powered down or migrated" and "You cannot power on
+// virtual machines or migrate virtual machines to a host entering maintenance mode" (vSphere Resource
+// Management, "Place a Host in Maintenance Mode"). The migration checks read it (checkHostState).
+var entering sync.Map // types.ManagedObjectReference -> bool
+
+func enteringMaintenance(h *simulator.HostSystem) bool {
+	_, ok := entering.Load(h.Self)
+	return ok
+}
 
 func (r *hostRouter) EnterMaintenanceModeTask(ctx *simulator.Context, req *types.EnterMaintenanceMode_Task) soap.HasFault {
 	body := &methods.EnterMaintenanceMode_TaskBody{}
@@ -97,6 +109,8 @@ func bestHost(vm *simulator.VirtualMachine, src *simulator.HostSystem) *simulato
 
 func enterMaintenance(ctx *simulator.Context, t *labTask, h *simulator.HostSystem, timeout time.Duration, evacuateOff bool) {
 	t.start()
+	entering.Store(h.Self, true)
+	defer entering.Delete(h.Self)
 	postEvents(ctx, &types.EnteringMaintenanceModeEvent{HostEvent: types.HostEvent{Event: hostEventBase(h)}})
 	// DRS evacuates when it is on and fully automated; it is looked at again while the task waits, so turning
 	// DRS on (or to fully automated) during the wait evacuates the host then, as DRS's next run would.

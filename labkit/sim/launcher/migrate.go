@@ -68,48 +68,39 @@ func (r *vmRouter) MigrateVMTask(ctx *simulator.Context, req *types.MigrateVM_Ta
 		body.Fault_ = fault
 		return body
 	}
-	if dest == nil && req.Pool == nil {
-		body.Fault_ = simulator.Fault("a host or a resource pool is required", &types.InvalidArgument{InvalidProperty: "host"})
-		return body
-	}
-	if dest == nil { // a pool alone: vCenter (DRS) picks a host; the lab picks the first that passes
-		pool := simulator.Map.Get(*req.Pool).(*simulator.ResourcePool)
-		dest = pickHostInPool(vm, pool)
+	if req.Pool != nil {
+		if _, ok := simulator.Map.Get(*req.Pool).(*simulator.ResourcePool); !ok {
+			body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: *req.Pool})
+			return body
+		}
 	}
 	t := startMigration(ctx, vm, dest, nil, req.Pool, kindMigrate, "VirtualMachine.migrate")
 	body.Res = &types.MigrateVM_TaskResponse{Returnval: t.Self}
 	return body
 }
 
-func pickHostInPool(vm *simulator.VirtualMachine, pool *simulator.ResourcePool) *simulator.HostSystem {
-	owner := simulator.Map.Get(pool.Owner)
-	var hosts []types.ManagedObjectReference
-	switch o := owner.(type) {
-	case *simulator.ClusterComputeResource:
-		hosts = o.Host
-	case *mo.ComputeResource:
-		hosts = o.Host
-	}
-	var first *simulator.HostSystem
-	for _, ref := range hosts {
-		h := simulator.Map.Get(ref).(*simulator.HostSystem)
-		if first == nil {
-			first = h
-		}
-		if len(check(move{vm: vm, src: hostOf(vm), dest: h}, nil).errors) == 0 {
-			return h
-		}
-	}
-	return first
-}
-
 // startMigration creates the task and runs the migration behind it.
 func startMigration(ctx *simulator.Context, vm *simulator.VirtualMachine, dest *simulator.HostSystem,
 	datastore, pool *types.ManagedObjectReference, kind migrationKind, id string) *labTask {
 	t := newTask(vm.Self, vm.Name, id, false, userOf(ctx))
+	args := migrateArgs
+	if kind == kindRelocate {
+		args = relocateArgs
+	}
 	go func() {
 		t.start()
-		if err := migrate(ctx, t, vm, dest, datastore, pool, kind); err != nil {
+		var p placement
+		var err *types.LocalizedMethodFault
+		with(vm, func() { p, err = resolvePlacement(vm, dest, pool, args) })
+		if err == nil && dest == nil && p.drs {
+			with(vm, func() { dest, err = drsPick(vm, p) })
+		} else if err == nil && dest == nil && len(p.hosts) == 1 {
+			dest = p.hosts[0]
+		}
+		if err == nil {
+			err = migrate(ctx, t, vm, dest, datastore, p.pool, kind)
+		}
+		if err != nil {
 			t.failWith(*err)
 			return
 		}
@@ -134,7 +125,7 @@ func migrate(ctx *simulator.Context, t *labTask, vm *simulator.VirtualMachine, d
 		postEvents(ctx, &types.VmFailedMigrateEvent{VmEvent: vmEvent(vm, src), DestHost: hostArg(dest), Reason: v.errors[0]})
 		return &v.errors[0]
 	}
-	hot := running(vm)
+	hot := poweredOn(vm)
 	chain := postEvents(ctx, beingMigrated(vm, src, dest, datastore, kind, hot))
 	steps := 10
 	for i := 1; i < steps; i++ {
@@ -174,10 +165,7 @@ func apply(vm *simulator.VirtualMachine, src, dest *simulator.HostSystem, datast
 			{Name: "summary.runtime.host", Val: dest.Self},
 		})
 	}
-	target := pool
-	if target == nil && dest.Self != src.Self && *dest.Parent != *src.Parent {
-		target = rootPool(dest) // a new compute resource: its root pool
-	}
+	target := pool // resolvePlacement has checked that it belongs to dest's compute resource
 	if target != nil && (vm.ResourcePool == nil || *vm.ResourcePool != *target) {
 		if vm.ResourcePool != nil {
 			if old, ok := simulator.Map.Get(*vm.ResourcePool).(*simulator.ResourcePool); ok {
@@ -188,16 +176,6 @@ func apply(vm *simulator.VirtualMachine, src, dest *simulator.HostSystem, datast
 			addRef(p, "vm", p.Vm, vm.Self)
 		}
 		simulator.Map.Update(vm, []types.PropertyChange{{Name: "resourcePool", Val: *target}})
-	}
-	return nil
-}
-
-func rootPool(h *simulator.HostSystem) *types.ManagedObjectReference {
-	switch cr := simulator.Map.Get(*h.Parent).(type) {
-	case *simulator.ClusterComputeResource:
-		return cr.ResourcePool
-	case *mo.ComputeResource:
-		return cr.ResourcePool
 	}
 	return nil
 }

@@ -46,6 +46,8 @@ var routed = map[string]string{
 	"PlaceVm":                         "ClusterComputeResource",
 	"CreateClusterEx":                 "Folder",
 	"PowerOnVM_Task":                  "VirtualMachine",
+	"PowerOffVM_Task":                 "VirtualMachine",
+	"SuspendVM_Task":                  "VirtualMachine",
 	"ShutdownGuest":                   "VirtualMachine",
 	"RebootGuest":                     "VirtualMachine",
 	"StandbyGuest":                    "VirtualMachine",
