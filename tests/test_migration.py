@@ -147,7 +147,7 @@ def test_maintenance_mode_evacuates_with_drs():
         # and now the host refuses VMs
         (r,) = wait_for_task(s, s.content.vmProvisioningChecker.CheckMigrate_Task(vm=vms["web-01"], host=hosts["esx-01"]),
                              progress=False)
-        assert [type(f).__name__.split(".")[-1] for f in r.error] == ["InvalidHostState"]
+        assert [type(f).__name__.split(".")[-1] for f in r.error] == ["InvalidState"]
 
 
 def test_maintenance_mode_times_out_when_vms_cannot_leave():

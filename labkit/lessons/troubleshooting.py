@@ -137,7 +137,8 @@ def make_room(answer, session):
     "inventory.networks(session) shows App-DV's switch and the hosts it reaches. Is esx-04 one of them?",
     ("A distributed port group reaches the hosts that are members of its switch. Add esx-04 to DSwitch: "
      "hostconfig.add_dvs_host(session, 'DSwitch', hostconfig.host(session, 'esx-04')) (ReconfigureDvs_Task)."),
-    "Then migrate app-dv to esx-04 and answer with the run.",
+    ("Then migrate app-dv to esx-04 and answer with the run. esx-04 stands alone: which resource pool can a VM "
+     "on it be in? (RelocateVM_Task refuses a host and pool of different compute resources.)"),
 ))
 def distributed(answer, session):
     problem, _ = _case(answer, session, "network-mismatch", "app-dv", "esx-04")

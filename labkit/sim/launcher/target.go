@@ -116,6 +116,10 @@ func resolvePlacement(vm *simulator.VirtualMachine, host *simulator.HostSystem, 
 			hosts = append(hosts, h)
 		}
 	}
+	if len(hosts) == 0 { // NoActiveHostInCluster is an InvalidState, which CheckMigrate_Task also lists
+		return placement{}, &types.LocalizedMethodFault{Fault: &types.NoActiveHostInCluster{ComputeResource: cl.Self},
+			LocalizedMessage: fmt.Sprintf("The cluster %s has no host that is connected and not in maintenance mode.", cl.Name)}
+	}
 	return placement{pool: pool, hosts: hosts, drs: true}, nil
 }
 
@@ -129,12 +133,7 @@ func drsEnabled(cl *simulator.ClusterComputeResource) bool {
 
 // drsPick is the host DRS moves the VM to when no host is given: the first candidate the checks pass, the
 // one with the most unreserved memory first (as the lab's maintenance-mode evacuation ranks them).
-// NoActiveHostInCluster when the cluster has no candidate at all.
 func drsPick(vm *simulator.VirtualMachine, p placement) (*simulator.HostSystem, *types.LocalizedMethodFault) {
-	if len(p.hosts) == 0 {
-		return nil, &types.LocalizedMethodFault{Fault: &types.NoActiveHostInCluster{},
-			LocalizedMessage: fmt.Sprintf("The cluster of %s has no host that is connected and not in maintenance mode.", entityName(*p.pool))}
-	}
 	src := hostOf(vm)
 	var best *simulator.HostSystem
 	for _, h := range p.hosts {
