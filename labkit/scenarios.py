@@ -115,13 +115,20 @@ class _Checker:
 
 TOP = {"title", "teaches", "defaults", "clusters", "standalone", "hosts", "datastores", "networks", "vms",
        "generate", "migrationSeconds", "datacenter"}
-HOST_FIELDS = {"cpu", "memoryGB", "cores", "version", "vmotion", "mtu", "state", "maintenance"}
-VM_FIELDS = {"host", "datastore", "networks", "memoryMB", "cpus", "power", "version", "guest", "diskGB",
-             "cpuBaseline", "devices", "nicConnected"}
+HOST_FIELDS = {"cpu", "memoryGB", "cores", "version", "vmotion", "mtu", "state", "maintenance", "uplinkMbps",
+               "duplex"}
+VM_FIELDS = {"host", "datastore", "networks", "memoryMB", "memoryReservationMB", "cpus", "power", "version", "guest",
+             "diskGB", "cpuBaseline", "devices", "nicConnected"}
 HOST_DEFAULTS = {"cpu": "intel-icelake", "memoryGB": 256, "cores": 16, "version": "8.0.2", "vmotion": ["vmk1"],
-                 "mtu": 1500, "state": "connected", "maintenance": False}
-VM_DEFAULTS = {"memoryMB": 2048, "cpus": 2, "power": "on", "version": "vmx-14", "guest": "otherGuest64",
-               "diskGB": 16, "networks": [], "devices": [], "nicConnected": True}
+                 "mtu": 1500, "state": "connected", "maintenance": False, "uplinkMbps": 10000, "duplex": "full"}
+VM_DEFAULTS = {"memoryMB": 2048, "memoryReservationMB": 0, "cpus": 2, "power": "on", "version": "vmx-14",
+               "guest": "otherGuest64", "diskGB": 16, "networks": [], "devices": [], "nicConnected": True}
+# The physical NICs of a lab host (the engine's ESXi host: config.network.pnic), and the standard switch every host
+# has, with vmnic0 as its uplink.
+PNICS = ["vmnic0", "vmnic1"]
+DEFAULT_SWITCH = "vSwitch0"
+# "The name ... is limited to 32 characters" (API reference, HostNetworkSystem.AddVirtualSwitch).
+MAX_SWITCH_NAME = 32
 
 
 def compile(name_or_path: str) -> dict[str, Any]:
@@ -181,14 +188,27 @@ def compile(name_or_path: str) -> dict[str, Any]:
             "hosts": c.names(ddef.get("hosts", "all"), f"datastores.{dname}.hosts", host_names, allow_all=True),
         })
     for nname, ndef in c.mapping(doc.get("networks"), "networks", set(map(str, doc.get("networks") or {}))).items():
-        ndef = c.mapping(ndef, f"networks.{nname}", {"type", "switch", "vlan", "hosts"})
+        ndef = c.mapping(ndef, f"networks.{nname}", {"type", "switch", "uplinks", "vlan", "hosts"})
         kind = c.choice(ndef.get("type", "standard"), f"networks.{nname}.type", ["standard", "distributed"])
         if kind == "distributed" and not ndef.get("switch"):
             c.fail(f"networks.{nname}.switch", "a distributed port group needs the name of its switch")
-        out["networks"].append({"name": nname, "type": kind, "switch": str(ndef.get("switch", "")),
+        if kind == "distributed" and "uplinks" in ndef:
+            c.fail(f"networks.{nname}.uplinks", "only a standard switch takes uplinks here; a distributed switch's "
+                                                "members get vmnic1 where no standard switch has it")
+        switch = ndef.get("switch", DEFAULT_SWITCH if kind == "standard" else "")
+        if not isinstance(switch, str) or not switch or (kind == "standard" and len(switch) > MAX_SWITCH_NAME):
+            c.fail(f"networks.{nname}.switch", f"expected a switch name of 1 to {MAX_SWITCH_NAME} characters, got {switch!r}")
+        uplinks = None
+        if ndef.get("uplinks") is not None:
+            uplinks = c.names(ndef["uplinks"], f"networks.{nname}.uplinks", PNICS)
+            if len(set(uplinks)) != len(uplinks):
+                c.fail(f"networks.{nname}.uplinks", f"a physical NIC is listed twice in {uplinks}")
+        out["networks"].append({"name": nname, "type": kind, "switch": switch,
                                 "vlan": c.number(ndef.get("vlan", 0), f"networks.{nname}.vlan", 0),
                                 "hosts": c.names(ndef.get("hosts", "all"), f"networks.{nname}.hosts", host_names,
-                                                 allow_all=True)})
+                                                 allow_all=True),
+                                "uplinks": uplinks})
+    _standard_switches(c, out["networks"])
     hosts_by_name = {h["name"]: h for h in out["hosts"]}
     for vname, vdef in c.mapping(doc.get("vms"), "vms", set(map(str, doc.get("vms") or {}))).items():
         field = f"vms.{vname}"
@@ -196,6 +216,7 @@ def compile(name_or_path: str) -> dict[str, Any]:
         host = c.choice(spec.get("host"), f"{field}.host", host_names)
         out["vms"].append(_vm(c, field, vname, spec, hosts_by_name[host], out["datastores"], out["networks"],
                               evc_of.get(hosts_by_name[host]["cluster"], "")))
+    _admission(c, out["vms"], hosts_by_name)
     out["vcenter"] = _vcenter(c, "hosts", [h["version"] for h in out["hosts"]])
     return out
 
@@ -207,6 +228,62 @@ def _vcenter(c: _Checker, field: str, host_versions: list[str]) -> dict:
     except LabkitError as e:
         c.fail(field, e.args[0])
     return {"version": vc["version"], "build": vc["build"], "apiVersion": vc["apiVersion"]}
+
+
+def _standard_switches(c: _Checker, networks: list[dict]) -> None:
+    """Give every standard port group its switch's uplinks, and refuse what ESXi would refuse.
+
+    A switch other than vSwitch0 is created on every host one of its port groups reaches, with the same uplinks
+    there; its port groups must agree on them, and at least one must say them ([] for an internal-only switch).
+    vSwitch0 keeps vmnic0 unless its port groups say otherwise. A physical NIC bridges one switch of a host
+    (AddVirtualSwitch: ResourceInUse "if the physical network adapter being bridged is already in use").
+    """
+    said: dict[str, tuple[str, list[str]]] = {}  # switch -> (the network that said its uplinks, the uplinks)
+    standard = [n for n in networks if n["type"] == "standard"]
+    for n in standard:
+        if n["uplinks"] is None:
+            continue
+        first = said.setdefault(n["switch"], (n["name"], n["uplinks"]))
+        if sorted(first[1]) != sorted(n["uplinks"]):
+            c.fail(f"networks.{n['name']}.uplinks", f"{n['switch']} already has uplinks {first[1]} (networks.{first[0]}); "
+                                                    "port groups of one switch give the same uplinks")
+    for n in standard:
+        if n["switch"] in said:
+            n["uplinks"] = list(said[n["switch"]][1])
+        elif n["switch"] != DEFAULT_SWITCH:
+            c.fail(f"networks.{n['name']}.uplinks", f"say the physical NICs of switch {n['switch']} (from {', '.join(PNICS)}), "
+                                                    "or [] for an internal-only switch; only vSwitch0 has a default (vmnic0)")
+    owner: dict[tuple[str, str], str] = {}  # (host, pnic) -> switch
+    hosts = sorted({h for n in networks for h in n["hosts"]})
+    for h in hosts:  # vSwitch0 is on every host, with vmnic0 unless its port groups there say otherwise
+        if not any(n["switch"] == DEFAULT_SWITCH and n["uplinks"] is not None and h in n["hosts"] for n in standard):
+            owner[(h, "vmnic0")] = DEFAULT_SWITCH
+    for n in standard:
+        for h in n["hosts"]:
+            for p in n["uplinks"] or []:
+                other = owner.setdefault((h, p), n["switch"])
+                if other != n["switch"]:
+                    c.fail(f"networks.{n['name']}.uplinks", f"{p} on host {h} is already an uplink of {other}; "
+                                                            "a physical NIC backs one switch of a host")
+
+
+def _admission(c: _Checker, vms: list[dict], hosts: dict[str, dict]) -> None:
+    """Refuse powered-on VMs whose memory reservations a host could not have admitted.
+
+    "When you power on a virtual machine, the system checks the amount of CPU and memory resources that have not
+    yet been reserved. Based on the available unreserved resources, the system determines whether it can
+    guarantee the reservation" (vSphere Resource Management, "Admission Control"). The lab leaves out overhead, so
+    this refuses only what no host could reach.
+    """
+    reserved: dict[str, int] = {}
+    for v in vms:
+        if v["powerState"] != "poweredOn":
+            continue
+        reserved[v["host"]] = reserved.get(v["host"], 0) + v["memoryReservationMB"]
+        if reserved[v["host"]] > hosts[v["host"]]["memoryMB"]:
+            c.fail(f"vms.{v['name']}.memoryReservationMB",
+                   f"the powered-on VMs of {v['host']} reserve {reserved[v['host']]} MB, more than its "
+                   f"{hosts[v['host']]['memoryMB']} MB; admission control would not have powered this VM on")
 
 
 def _evc_modes() -> dict:
@@ -238,6 +315,11 @@ def _host(c: _Checker, field: str, name: str, cluster: str, spec: dict, evc_mode
         c.fail(f"{field}.cpu", f"{cpu} cannot join a cluster with EVC mode {evc_mode} (another CPU vendor)")
     if evc_mode and not evc.features(evc_mode) <= evc.features(cpu):
         c.fail(f"{field}.cpu", f"{cpu} lacks features of the cluster's EVC mode {evc_mode}")
+    speed = c.number(spec["uplinkMbps"], f"{field}.uplinkMbps", 10)
+    duplex = c.choice(spec["duplex"], f"{field}.duplex", ["full", "half"])
+    if duplex == "half" and speed > 1000:
+        c.fail(f"{field}.duplex", f"half duplex at {speed} Mb/s: Ethernet above 1000 Mb/s is full duplex only "
+                                  "(IEEE 802.3); give uplinkMbps 1000 or less")
     return {
         "name": name, "cluster": cluster, "vendor": evc.vendor(cpu), "cpuModel": _cpu_model(cpu),
         "maxEVCModeKey": cpu, "features": {f: "1" for f in sorted(evc.features(cpu))},
@@ -248,6 +330,7 @@ def _host(c: _Checker, field: str, name: str, cluster: str, spec: dict, evc_mode
         "connectionState": c.choice(spec["state"], f"{field}.state", ["connected", "disconnected", "notResponding"]),
         "maintenance": bool(spec["maintenance"]), "vmotionVnics": vnics,
         "mtu": c.number(spec["mtu"], f"{field}.mtu", 1280),
+        "uplinkMbps": speed, "fullDuplex": duplex == "full",
     }
 
 
@@ -270,31 +353,79 @@ def _vm(c: _Checker, field: str, name: str, spec: dict, host: dict, datastores: 
         version = f"vmx-{version}"
     if not version[4:].isdigit():
         c.fail(f"{field}.version", f"{spec['version']!r} is not a hardware version like vmx-19")
-    # the EVC mode the VM was powered on under: its own baseline, else its cluster's, else its host's CPU
-    baseline = spec.get("cpuBaseline") or host_evc or host["maxEVCModeKey"]
-    c.choice(baseline, f"{field}.cpuBaseline", list(evc.modes()))
-    devices = []
-    for i, d in enumerate(spec["devices"]):
-        d = c.mapping(d, f"{field}.devices[{i}]", {"kind", "backing", "connected"})
-        kind = c.choice(d.get("kind"), f"{field}.devices[{i}].kind", ["cdrom", "serial", "pci"])
-        backings = {"cdrom": ["host", "iso", "client"], "serial": ["host"], "pci": ["host"]}[kind]
-        devices.append({"kind": kind,
-                        "backing": c.choice(d.get("backing", "host"), f"{field}.devices[{i}].backing", backings),
-                        "connected": bool(d.get("connected", True))})
     power = spec["power"]
     if isinstance(power, bool):  # YAML reads a bare on/off as a boolean
         power = "on" if power else "off"
-    power = c.choice(power, f"{field}.power", ["on", "off"])
+    power = c.choice(power, f"{field}.power", ["on", "off", "suspended"])
+    running = power != "off"  # a suspended VM keeps what it was powered on with
+    if power == "on" and host["maintenance"]:
+        c.fail(f"{field}.power", f"host {host['name']} is in maintenance mode, where vCenter powers on no VM; "
+                                 "power the VM off or suspend it, or place it on another host")
+    # the EVC mode the VM was powered on under: its own baseline, else its cluster's, else its host's CPU
+    if spec.get("cpuBaseline") is not None:
+        c.choice(spec["cpuBaseline"], f"{field}.cpuBaseline", list(evc.modes()))
+        if not running:
+            c.fail(f"{field}.cpuBaseline", "a powered-off VM has no CPU baseline (vCenter records one when the VM "
+                                           "powers on); remove cpuBaseline or power the VM on")
+        _check_baseline(c, f"{field}.cpuBaseline", spec["cpuBaseline"], host, host_evc)
+    baseline = spec.get("cpuBaseline") or host_evc or host["maxEVCModeKey"]
+    memory = c.number(spec["memoryMB"], f"{field}.memoryMB", 4)
+    reservation = c.number(spec["memoryReservationMB"], f"{field}.memoryReservationMB", 0)
+    if reservation > memory:
+        c.fail(f"{field}.memoryReservationMB", f"{reservation} MB is more than the VM's {memory} MB of memory; "
+                                               "a memory reservation is at most the configured memory")
+    devices = [_device(c, f"{field}.devices[{i}]", d, ds, host, datastores) for i, d in enumerate(spec["devices"])]
     return {
         "name": name, "host": host["name"], "datastore": ds, "networks": nets,
-        "memoryMB": c.number(spec["memoryMB"], f"{field}.memoryMB", 4),
+        "memoryMB": memory, "memoryReservationMB": reservation,
         "cpus": c.number(spec["cpus"], f"{field}.cpus", 1),
-        "powerState": "poweredOn" if power == "on" else "poweredOff",
+        "powerState": {"on": "poweredOn", "off": "poweredOff", "suspended": "suspended"}[power],
         "version": version, "guestId": str(spec["guest"]), "diskGB": c.number(spec["diskGB"], f"{field}.diskGB", 1),
-        "featureRequirement": requirement(baseline) if power == "on" else {},
-        "minRequiredEVCModeKey": baseline if power == "on" else "",
+        "featureRequirement": requirement(baseline) if running else {},
+        "minRequiredEVCModeKey": baseline if running else "",
         "devices": devices, "nicConnected": bool(spec["nicConnected"]),
     }
+
+
+def _check_baseline(c: _Checker, field: str, baseline: str, host: dict, host_evc: str) -> None:
+    """A running VM's baseline is one its host could have powered it on under.
+
+    A VM in an EVC cluster powers on under the cluster's mode at most, and vCenter refuses to lower a cluster's
+    mode below a running VM's (ActiveVMsBlockingEVC); outside EVC, the host's CPU is the limit.
+    """
+    above = host_evc or host["maxEVCModeKey"]
+    if evc.vendor(baseline) == evc.vendor(above) and evc.features(baseline) <= evc.features(above):
+        return
+    if host_evc:
+        c.fail(field, f"{baseline} is above the cluster's EVC mode {host_evc}: a VM in an EVC cluster powers on under "
+                      "the cluster's mode at most, and vCenter does not lower the mode below a running VM's "
+                      "(ActiveVMsBlockingEVC)")
+    c.fail(field, f"{baseline} needs CPU features that host {host['name']} ({host['maxEVCModeKey']}) lacks: a running "
+                  "VM's baseline is at most its host's CPU")
+
+
+DEVICE_FIELDS = {"kind", "backing", "connected", "datastore", "vmotion"}
+BACKINGS = {"cdrom": ["host", "iso", "client"], "serial": ["host"], "pci": ["host"], "usb": ["host"]}
+
+
+def _device(c: _Checker, field: str, d, vm_datastore: str, host: dict, datastores: list[dict]) -> dict:
+    d = c.mapping(d, field, DEVICE_FIELDS)
+    kind = c.choice(d.get("kind"), f"{field}.kind", list(BACKINGS))
+    backing = c.choice(d.get("backing", "host"), f"{field}.backing", BACKINGS[kind])
+    if "vmotion" in d and kind != "usb":
+        c.fail(f"{field}.vmotion", "only a USB device is configured for vMotion (VirtualUSBRemoteHostBackingInfo)")
+    vmotion = d.get("vmotion", False)
+    if not isinstance(vmotion, bool):
+        c.fail(f"{field}.vmotion", f"expected true or false, got {vmotion!r}")
+    datastore = ""
+    if kind == "cdrom" and backing == "iso":
+        datastore = c.choice(d.get("datastore", vm_datastore), f"{field}.datastore", [x["name"] for x in datastores])
+        if host["name"] not in next(x["hosts"] for x in datastores if x["name"] == datastore):
+            c.fail(f"{field}.datastore", f"{datastore} is not mounted on the VM's host {host['name']}")
+    elif "datastore" in d:
+        c.fail(f"{field}.datastore", "only a CD/DVD drive with an ISO image (backing: iso) has a datastore")
+    return {"kind": kind, "backing": backing, "connected": bool(d.get("connected", True)),
+            "datastore": datastore, "vmotion": vmotion}
 
 
 def _generated(c: _Checker, doc: dict, out: dict, host_defaults: dict) -> dict:

@@ -213,3 +213,169 @@ def test_starting_a_broken_or_unknown_scenario_says_so(private_state, tmp_path):
     assert "Traceback" not in r.stderr
     r = run_cli("scenarios", "--check", str(p))
     assert r.returncode == 1 and "vms.v.host" in r.stderr
+
+
+# -- issue 21: power states, reservations, USB and ISO devices, uplink speeds, standard switches ------------------
+FIELDS = """
+title: every field of issue 21
+teaches: one small world with each field the scenario format gained, read back through the vSphere API
+clusters:
+  C: {hosts: [h1, h2], evc: intel-haswell}
+hosts:
+  h1: {uplinkMbps: 1000, duplex: half}
+datastores:
+  ds: {hosts: all}
+  iso-ds: {hosts: [h1]}
+networks:
+  net: {uplinks: [vmnic1], hosts: all}
+  other: {hosts: [h1]}
+  backup: {switch: vSwitch1, uplinks: [vmnic0], vlan: 20, hosts: all}
+  lab-only: {switch: vSwitch2, uplinks: [], hosts: [h1]}
+vms:
+  v: {host: h1, datastore: ds, networks: [net], memoryMB: 4096, memoryReservationMB: 1024,
+      devices: [{kind: usb, vmotion: true}, {kind: usb, connected: false},
+                {kind: cdrom, backing: iso, datastore: iso-ds}]}
+  sleeper: {host: h2, datastore: ds, networks: [backup], power: suspended, cpuBaseline: intel-sandybridge}
+  cold: {host: h1, datastore: ds, networks: [lab-only], power: off, devices: [{kind: cdrom, backing: iso}]}
+"""
+
+
+def test_the_new_fields_compile_to_the_simulators_json(tmp_path):
+    p = tmp_path / "fields.yaml"
+    p.write_text(FIELDS)
+    doc = scenarios.compile(str(p))
+    vms, hosts = {v["name"]: v for v in doc["vms"]}, {h["name"]: h for h in doc["hosts"]}
+    nets = {n["name"]: n for n in doc["networks"]}
+    assert (vms["v"]["memoryReservationMB"], vms["cold"]["memoryReservationMB"]) == (1024, 0)
+    assert [vms[n]["powerState"] for n in ("v", "sleeper", "cold")] == ["poweredOn", "suspended", "poweredOff"]
+    assert vms["sleeper"]["minRequiredEVCModeKey"] == "intel-sandybridge"  # kept while suspended
+    assert set(vms["sleeper"]["featureRequirement"]) == evc.features("intel-sandybridge")
+    assert vms["v"]["devices"] == [
+        {"kind": "usb", "backing": "host", "connected": True, "datastore": "", "vmotion": True},
+        {"kind": "usb", "backing": "host", "connected": False, "datastore": "", "vmotion": False},
+        {"kind": "cdrom", "backing": "iso", "connected": True, "datastore": "iso-ds", "vmotion": False}]
+    assert vms["cold"]["devices"][0]["datastore"] == "ds"  # the VM's own datastore by default
+    assert (hosts["h1"]["uplinkMbps"], hosts["h1"]["fullDuplex"]) == (1000, False)
+    assert (hosts["h2"]["uplinkMbps"], hosts["h2"]["fullDuplex"]) == (10000, True)
+    assert [(nets[n]["switch"], nets[n]["uplinks"]) for n in ("net", "other", "backup", "lab-only")] == [
+        ("vSwitch0", ["vmnic1"]), ("vSwitch0", ["vmnic1"]), ("vSwitch1", ["vmnic0"]), ("vSwitch2", [])]
+    p.write_text(FIELDS.replace("net: {uplinks: [vmnic1], hosts: all}", "net: {hosts: all}").replace("[vmnic0]", "[vmnic1]"))
+    assert {n["name"]: n["uplinks"] for n in scenarios.compile(str(p))["networks"]}["net"] is None  # vSwitch0 keeps vmnic0
+    big = scenarios.compile("large-datacenter")["generate"]["host"]
+    assert (big["uplinkMbps"], big["fullDuplex"]) == (10000, True)
+
+
+def test_the_new_fields_reach_the_api(tmp_path):
+    p = tmp_path / "fields.yaml"
+    p.write_text(FIELDS)
+    with lab_world(str(p)) as s:
+        hosts, vms = by_name(s, vim.HostSystem), by_name(s, vim.VirtualMachine)
+        v, sleeper, cold = vms["v"], vms["sleeper"], vms["cold"]
+        assert (v.config.memoryAllocation.reservation, cold.config.memoryAllocation.reservation) == (1024, 0)
+        assert sleeper.runtime.powerState == "suspended" and sleeper.runtime.minRequiredEVCModeKey == "intel-sandybridge"
+        assert {r.key for r in sleeper.runtime.featureRequirement} == evc.features("intel-sandybridge")
+
+        devices = v.config.hardware.device
+        [controller] = [d for d in devices if isinstance(d, vim.vm.device.VirtualUSBController)]
+        usb = [d for d in devices if isinstance(d, vim.vm.device.VirtualUSB)]
+        assert [d.controllerKey for d in usb] == [controller.key, controller.key]
+        remote, local = usb
+        assert isinstance(remote.backing, vim.vm.device.VirtualUSB.RemoteHostBackingInfo)
+        assert remote.backing.hostname == "h1" and remote.backing.deviceName.startswith("path:1/0/1 hostId:")
+        assert isinstance(local.backing, vim.vm.device.VirtualUSB.USBBackingInfo)
+        assert (remote.connectable.startConnected, local.connectable.startConnected) == (True, False)
+        [cd] = [d for d in devices if isinstance(d, vim.vm.device.VirtualCdrom)]
+        assert isinstance(cd.backing, vim.vm.device.VirtualCdrom.IsoBackingInfo)
+        assert cd.backing.fileName == "[iso-ds] iso/linux.iso" and cd.backing.datastore.name == "iso-ds"
+        [cold_cd] = [d for d in cold.config.hardware.device if isinstance(d, vim.vm.device.VirtualCdrom)]
+        assert cold_cd.backing.fileName == "[ds] iso/linux.iso" and cold_cd.backing.datastore.name == "ds"
+
+        for name, speed, full in (("h1", 1000, False), ("h2", 10000, True)):
+            net = hosts[name].configManager.networkSystem.networkInfo
+            for pnics in (hosts[name].config.network.pnic, net.pnic):
+                assert [(p.device, p.linkSpeed.speedMb, p.linkSpeed.duplex) for p in pnics] == [
+                    ("vmnic0", speed, full), ("vmnic1", speed, full)]
+            switches = {vs.name: vs for vs in hosts[name].config.network.vswitch}
+            for switch, pnic in (("vSwitch0", "vmnic1"), ("vSwitch1", "vmnic0")):  # UpdateVirtualSwitch, AddVirtualSwitch
+                vs = switches[switch]
+                assert list(vs.pnic) == [f"key-vim.host.PhysicalNic-{pnic}"] and list(vs.spec.bridge.nicDevice) == [pnic]
+                assert list(vs.spec.policy.nicTeaming.nicOrder.activeNic) == [pnic]
+            assert list(switches["vSwitch1"].portgroup) == ["backup"]
+            pgs = {pg.spec.name: pg.spec for pg in hosts[name].config.network.portgroup}
+            assert (pgs["backup"].vswitchName, pgs["backup"].vlanId) == ("vSwitch1", 20)
+        internal = next(vs for vs in hosts["h1"].config.network.vswitch if vs.name == "vSwitch2")
+        assert list(internal.pnic) == [] and internal.spec.bridge is None and list(internal.portgroup) == ["lab-only"]
+        assert "vSwitch2" not in [vs.name for vs in hosts["h2"].config.network.vswitch]
+        assert sorted(h.name for h in by_name(s, vim.Network)["backup"].host) == ["h1", "h2"]
+
+
+@pytest.mark.parametrize("change, where, words", [
+    (("v: {host: h1,", "v: {power: suspended, host: h1,"), None, None),  # compiles
+    (("v: {host: h1,", "v: {power: paused, host: h1,"), "vms.v.power", "'paused' is not one of on, off, suspended"),
+    (("v: {host: h1,", "v: {memoryMB: 2048, memoryReservationMB: 4096, host: h1,"), "vms.v.memoryReservationMB",
+     "4096 MB is more than the VM's 2048 MB of memory"),
+    (("v: {host: h1,", "v: {memoryReservationMB: -1, host: h1,"), "vms.v.memoryReservationMB", "at least 0"),
+    (("v: {host: h1,", "v: {memoryMB: 300000, memoryReservationMB: 300000, host: h1,"), "vms.v.memoryReservationMB",
+     "admission control would not have powered this VM on"),
+    (("v: {host: h1,", "v: {power: off, cpuBaseline: intel-haswell, host: h1,"), "vms.v.cpuBaseline",
+     "a powered-off VM has no CPU baseline"),
+    (("v: {host: h1,", "v: {cpuBaseline: intel-sapphirerapids, host: h1,"), "vms.v.cpuBaseline",
+     "lacks: a running VM's baseline is at most its host's CPU"),
+    (("datastores:", "hosts:\n  h1: {maintenance: true}\ndatastores:"), "vms.v.power",
+     "host h1 is in maintenance mode, where vCenter powers on no VM"),
+    (("datastores:", "hosts:\n  h1: {duplex: half}\ndatastores:"), "hosts.h1.duplex", "full duplex only"),
+    (("datastores:", "hosts:\n  h1: {uplinkMbps: 5}\ndatastores:"), "hosts.h1.uplinkMbps", "at least 10"),
+    (("networks: [net]}", "networks: [net], devices: [{kind: usb, backing: iso}]}"), "vms.v.devices[0].backing",
+     "'iso' is not one of host"),
+    (("networks: [net]}", "networks: [net], devices: [{kind: serial, vmotion: true}]}"), "vms.v.devices[0].vmotion",
+     "only a USB device is configured for vMotion"),
+    (("networks: [net]}", "networks: [net], devices: [{kind: cdrom, backing: host, datastore: ds}]}"),
+     "vms.v.devices[0].datastore", "only a CD/DVD drive with an ISO image"),
+    (("networks: [net]}", "networks: [net], devices: [{kind: cdrom, backing: iso, datastore: far}]}"),
+     "vms.v.devices[0].datastore", "'far' is not one of"),
+    ((("ds: {hosts: all}", "ds: {hosts: all}\n  far: {hosts: [h2]}"),
+      ("networks: [net]}", "networks: [net], devices: [{kind: cdrom, backing: iso, datastore: far}]}")),
+     "vms.v.devices[0].datastore", "far is not mounted on the VM's host h1"),
+    (("net: {hosts: all}", "net: {switch: vSwitch1, hosts: all}"), "networks.net.uplinks",
+     "say the physical NICs of switch vSwitch1"),
+    (("net: {hosts: all}", "net: {uplinks: [vmnic7], hosts: all}"), "networks.net.uplinks", "'vmnic7' is not defined"),
+    (("net: {hosts: all}", "net: {switch: vSwitch1, uplinks: [vmnic1], hosts: all}\n"
+      "  net2: {switch: vSwitch1, uplinks: [], hosts: all}"), "networks.net2.uplinks",
+     "vSwitch1 already has uplinks ['vmnic1'] (networks.net)"),
+    (("net: {hosts: all}", "net: {switch: vSwitch1, uplinks: [vmnic0], hosts: all}"), "networks.net.uplinks",
+     "vmnic0 on host h1 is already an uplink of vSwitch0"),
+    (("net: {hosts: all}", "net: {hosts: all}\n  dv: {type: distributed, switch: DS, uplinks: [vmnic1], hosts: all}"),
+     "networks.dv.uplinks", "only a standard switch takes uplinks"),
+    (("net: {hosts: all}", "net: {switch: a-name-much-longer-than-thirty-two-chars, uplinks: [], hosts: all}"),
+     "networks.net.switch", "1 to 32 characters"),
+])
+def test_the_new_fields_refuse_what_vcenter_could_not_reach(tmp_path, change, where, words):
+    p = tmp_path / "broken.yaml"
+    text = GOOD
+    for old, new in (change if isinstance(change[0], tuple) else [change]):
+        text = text.replace(old, new)
+    p.write_text(text)
+    if where is None:
+        scenarios.compile(str(p))
+        return
+    with pytest.raises(ScenarioError) as e:
+        scenarios.compile(str(p))
+    msg = str(e.value)
+    assert msg.startswith(f"{p}: ") and f": {where}: " in msg and words in msg, msg
+
+
+def test_a_running_vm_is_at_most_under_its_clusters_evc_mode(tmp_path):
+    p = tmp_path / "evc.yaml"
+    evc_good = GOOD.replace("C: {hosts: [h1, h2]}", "C: {hosts: [h1, h2], evc: intel-haswell}")
+    p.write_text(evc_good.replace("v: {host: h1,", "v: {cpuBaseline: intel-sandybridge, host: h1,"))
+    assert scenarios.compile(str(p))["vms"][0]["minRequiredEVCModeKey"] == "intel-sandybridge"  # below: fine
+    for power in ("on", "suspended"):
+        p.write_text(evc_good.replace("v: {host: h1,", f"v: {{power: {power}, cpuBaseline: intel-skylake, host: h1,"))
+        with pytest.raises(ScenarioError, match=r"vms\.v\.cpuBaseline: intel-skylake is above the cluster's EVC mode "
+                                                r"intel-haswell.*ActiveVMsBlockingEVC"):
+            scenarios.compile(str(p))
+
+
+def test_every_shipped_scenario_still_compiles():
+    for name in ALL:
+        scenarios.compile(name)

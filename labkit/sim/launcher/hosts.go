@@ -100,7 +100,36 @@ func applyHost(h *simulator.HostSystem, hs hostSpec, evcMode string, index int) 
 	h.Runtime.InMaintenanceMode = hs.Maintenance
 	h.Capability = labHostCapability()
 	refreshHostBrowser(h)
+	setLinkSpeed(h, hs.UplinkMbps, hs.FullDuplex)
 	setVMotionVnics(h, hs.VMotionVnics, hs.MTU, index)
+}
+
+// setLinkSpeed gives every physical NIC of h the scenario's link speed and duplex: its linkSpeed (the link is
+// up), its spec's linkSpeed (the speed it is configured to use) and its only valid link specification, in
+// config.network.pnic and in the network system's networkInfo.pnic alike (API reference, PhysicalNic). A spec
+// without a speed leaves the engine's 10000 Mb/s, full duplex.
+func setLinkSpeed(h *simulator.HostSystem, mbps int32, fullDuplex bool) {
+	if mbps == 0 || h.Config == nil || h.Config.Network == nil {
+		return
+	}
+	link := func() *types.PhysicalNicLinkInfo {
+		return &types.PhysicalNicLinkInfo{SpeedMb: mbps, Duplex: fullDuplex}
+	}
+	pnics := append([]types.PhysicalNic(nil), h.Config.Network.Pnic...)
+	for i := range pnics {
+		pnics[i].LinkSpeed = link()
+		pnics[i].Spec.LinkSpeed = link()
+		pnics[i].ValidLinkSpecification = []types.PhysicalNicLinkInfo{*link()}
+	}
+	net := *h.Config.Network
+	net.Pnic = pnics
+	h.Config.Network = &net
+	if h.ConfigManager.NetworkSystem == nil {
+		return
+	}
+	if ns, ok := simulator.Map.Get(*h.ConfigManager.NetworkSystem).(*simulator.HostNetworkSystem); ok && ns.NetworkInfo != nil {
+		ns.NetworkInfo.Pnic = append([]types.PhysicalNic(nil), pnics...)
+	}
 }
 
 // labHostCapability is HostSystem.capability for a lab host. The API reference (HostCapability) uses these flags

@@ -73,6 +73,8 @@ type hostSpec struct {
 	Maintenance     bool              `json:"maintenance"`
 	VMotionVnics    []string          `json:"vmotionVnics"`
 	MTU             int32             `json:"mtu"`
+	UplinkMbps      int32             `json:"uplinkMbps"` // every physical NIC's link speed
+	FullDuplex      bool              `json:"fullDuplex"`
 }
 
 type datastoreSpec struct {
@@ -83,34 +85,38 @@ type datastoreSpec struct {
 }
 
 type networkSpec struct {
-	Name   string   `json:"name"`
-	Type   string   `json:"type"` // standard or distributed
-	Switch string   `json:"switch"`
-	VLAN   int32    `json:"vlan"`
-	Hosts  []string `json:"hosts"`
+	Name    string   `json:"name"`
+	Type    string   `json:"type"`   // standard or distributed
+	Switch  string   `json:"switch"` // a standard port group's switch: vSwitch0 unless named
+	VLAN    int32    `json:"vlan"`
+	Hosts   []string `json:"hosts"`
+	Uplinks []string `json:"uplinks"` // a standard switch's physical NICs; nil: vSwitch0 keeps vmnic0
 }
 
 type deviceSpec struct {
 	Kind      string `json:"kind"`    // cdrom, usb, serial, pci
 	Backing   string `json:"backing"` // host, iso, client
 	Connected bool   `json:"connected"`
+	Datastore string `json:"datastore"` // an ISO image's datastore
+	VMotion   bool   `json:"vmotion"`   // a USB device configured for vMotion
 }
 
 type vmSpec struct {
-	Name               string            `json:"name"`
-	Host               string            `json:"host"`
-	Datastore          string            `json:"datastore"`
-	Networks           []string          `json:"networks"`
-	MemoryMB           int32             `json:"memoryMB"`
-	CPUs               int32             `json:"cpus"`
-	PowerState         string            `json:"powerState"`
-	Version            string            `json:"version"`
-	GuestID            string            `json:"guestId"`
-	DiskGB             int64             `json:"diskGB"`
-	FeatureRequirement map[string]string `json:"featureRequirement"`
-	MinEVCModeKey      string            `json:"minRequiredEVCModeKey"`
-	Devices            []deviceSpec      `json:"devices"`
-	NicConnected       bool              `json:"nicConnected"`
+	Name                string            `json:"name"`
+	Host                string            `json:"host"`
+	Datastore           string            `json:"datastore"`
+	Networks            []string          `json:"networks"`
+	MemoryMB            int32             `json:"memoryMB"`
+	MemoryReservationMB int64             `json:"memoryReservationMB"`
+	CPUs                int32             `json:"cpus"`
+	PowerState          string            `json:"powerState"` // poweredOn, poweredOff or suspended
+	Version             string            `json:"version"`
+	GuestID             string            `json:"guestId"`
+	DiskGB              int64             `json:"diskGB"`
+	FeatureRequirement  map[string]string `json:"featureRequirement"`
+	MinEVCModeKey       string            `json:"minRequiredEVCModeKey"`
+	Devices             []deviceSpec      `json:"devices"`
+	NicConnected        bool              `json:"nicConnected"`
 }
 
 type generateSpec struct {
@@ -364,7 +370,10 @@ func containsRef(refs []types.ManagedObjectReference, ref types.ManagedObjectRef
 }
 
 func (b *builder) networkStep() error {
-	// distributed switches first: one per switch name, with its member hosts
+	if err := b.standardSwitches(); err != nil {
+		return err
+	}
+	// distributed switches next: one per switch name, with its member hosts
 	members := map[string][]string{}
 	var switches []string
 	for _, n := range b.s.Networks {
@@ -419,6 +428,70 @@ func (b *builder) networkStep() error {
 	return nil
 }
 
+// standardSwitch is a standard port group's switch.
+func standardSwitch(n networkSpec) string {
+	if n.Switch == "" {
+		return "vSwitch0"
+	}
+	return n.Switch
+}
+
+// standardSwitches makes each standard switch other than vSwitch0 on every host one of its port groups reaches,
+// through AddVirtualSwitch with its uplinks as its bond bridge (none: an internal-only switch), and gives
+// vSwitch0 the uplinks its port groups name through UpdateVirtualSwitch. labkit.scenarios has checked that the
+// port groups of one switch agree on its uplinks and that no physical NIC backs two switches of a host.
+func (b *builder) standardSwitches() error {
+	done := map[[2]string]bool{} // host, switch
+	for _, n := range b.s.Networks {
+		sw := standardSwitch(n)
+		if n.Type == "distributed" || (sw == "vSwitch0" && n.Uplinks == nil) {
+			continue
+		}
+		for _, hostName := range n.Hosts {
+			if done[[2]string{hostName, sw}] {
+				continue
+			}
+			done[[2]string{hostName, sw}] = true
+			host, ok := b.hosts[hostName]
+			if !ok {
+				return fmt.Errorf("switch %s: no host %s", sw, hostName)
+			}
+			h := simulator.Map.Get(host.Reference()).(*simulator.HostSystem)
+			ns := object.NewHostNetworkSystem(b.c.Client, *h.ConfigManager.NetworkSystem)
+			spec := types.HostVirtualSwitchSpec{NumPorts: defaultSwitchPorts}
+			if len(n.Uplinks) > 0 {
+				spec.Bridge = &types.HostVirtualSwitchBondBridge{NicDevice: append([]string(nil), n.Uplinks...)}
+			}
+			var err error
+			if sw == "vSwitch0" {
+				if ports := switchPorts(h, sw); ports != 0 {
+					spec.NumPorts = ports
+				}
+				// the failover order follows the uplinks: vmnic0 leaves it, the new ones are active
+				spec.Policy = &types.HostNetworkPolicy{NicTeaming: &types.HostNicTeamingPolicy{
+					NicOrder: &types.HostNicOrderPolicy{ActiveNic: append([]string{}, n.Uplinks...)}}}
+				err = ns.UpdateVirtualSwitch(b.ctx, sw, spec)
+			} else {
+				err = ns.AddVirtualSwitch(b.ctx, sw, &spec)
+			}
+			if err != nil {
+				return fmt.Errorf("switch %s on %s: %v", sw, hostName, err)
+			}
+		}
+	}
+	return nil
+}
+
+// switchPorts is a standard switch's configured port count on h, or 0.
+func switchPorts(h *simulator.HostSystem, name string) int32 {
+	for _, vs := range h.Config.Network.Vswitch {
+		if vs.Name == name {
+			return vs.Spec.NumPorts
+		}
+	}
+	return 0
+}
+
 func appendUnique(list []string, items ...string) []string {
 	for _, it := range items {
 		found := false
@@ -469,7 +542,7 @@ func (b *builder) addDVPortgroup(n networkSpec) error {
 	return fmt.Errorf("port group not created")
 }
 
-// addStandardPortgroup adds a port group of the same name to vSwitch0 on each
+// addStandardPortgroup adds a port group of the same name to its switch on each
 // host. As on vCenter, the hosts then share one Network object of that name.
 func (b *builder) addStandardPortgroup(n networkSpec) error {
 	refs, err := b.hostRefs(n.Hosts)
@@ -479,7 +552,7 @@ func (b *builder) addStandardPortgroup(n networkSpec) error {
 	for i, hostName := range n.Hosts {
 		host := simulator.Map.Get(b.hosts[hostName].Reference()).(*simulator.HostSystem)
 		ns := simulator.Map.Get(*host.ConfigManager.NetworkSystem).(*simulator.HostNetworkSystem)
-		spec := types.HostPortGroupSpec{Name: n.Name, VlanId: n.VLAN, VswitchName: "vSwitch0", Policy: types.HostNetworkPolicy{}}
+		spec := types.HostPortGroupSpec{Name: n.Name, VlanId: n.VLAN, VswitchName: standardSwitch(n), Policy: types.HostNetworkPolicy{}}
 		if i == 0 {
 			nsObj := object.NewHostNetworkSystem(b.c.Client, ns.Reference())
 			if err := nsObj.AddPortGroup(b.ctx, spec); err != nil {
@@ -496,7 +569,7 @@ func (b *builder) addStandardPortgroup(n networkSpec) error {
 		ns.NetworkInfo.Portgroup = append(ns.NetworkInfo.Portgroup, types.HostPortGroup{
 			Key: "key-vim.host.PortGroup-" + n.Name, Spec: spec})
 		for j := range ns.NetworkInfo.Vswitch {
-			if ns.NetworkInfo.Vswitch[j].Name == "vSwitch0" {
+			if ns.NetworkInfo.Vswitch[j].Name == spec.VswitchName {
 				ns.NetworkInfo.Vswitch[j].Portgroup = append(ns.NetworkInfo.Vswitch[j].Portgroup, n.Name)
 			}
 		}
@@ -546,9 +619,13 @@ func (b *builder) vmStep() error {
 		if _, ok := b.ds[v.Datastore]; !ok {
 			return fmt.Errorf("vm %s: no datastore %s", v.Name, v.Datastore)
 		}
+		// the memory reservation in ConfigSpec.memoryAllocation, with the engine's defaults for the rest
+		memory := types.DefaultResourceConfigSpec().MemoryAllocation
+		memory.Reservation = types.NewInt64(v.MemoryReservationMB)
 		spec := types.VirtualMachineConfigSpec{
 			Name: v.Name, GuestId: v.GuestID, MemoryMB: int64(v.MemoryMB), NumCPUs: v.CPUs, Version: v.Version,
-			Files: &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s]", v.Datastore)},
+			Files:            &types.VirtualMachineFileInfo{VmPathName: fmt.Sprintf("[%s]", v.Datastore)},
+			MemoryAllocation: &memory,
 		}
 		devices, err := b.devices(v)
 		if err != nil {
@@ -564,13 +641,22 @@ func (b *builder) vmStep() error {
 			return fmt.Errorf("vm %s: %v", v.Name, err)
 		}
 		vm := object.NewVirtualMachine(b.c.Client, res.Result.(types.ManagedObjectReference))
-		if v.PowerState == "poweredOn" {
+		if v.PowerState == "poweredOn" || v.PowerState == "suspended" {
 			t, err := vm.PowerOn(b.ctx)
 			if err == nil {
 				_, err = b.result(t)
 			}
 			if err != nil {
 				return fmt.Errorf("vm %s: power on: %v", v.Name, err)
+			}
+		}
+		if v.PowerState == "suspended" { // suspended after running: it keeps its CPU feature requirement
+			t, err := vm.Suspend(b.ctx)
+			if err == nil {
+				_, err = b.result(t)
+			}
+			if err != nil {
+				return fmt.Errorf("vm %s: suspend: %v", v.Name, err)
 			}
 		}
 		obj := simulator.Map.Get(vm.Reference()).(*simulator.VirtualMachine)
@@ -655,8 +741,15 @@ func (b *builder) devices(v vmSpec) ([]types.BaseVirtualDeviceConfigSpec, error)
 		add(nic, "")
 	}
 	ordinal := map[string]int{} // the vSphere Client numbers devices per kind: "CD/DVD drive 1", "Serial port 1"
+	usb := false
 	for _, d := range v.Devices {
-		dev, err := labDevice(d, next())
+		if d.Kind == "usb" && !usb { // a USB device needs the VM's USB controller
+			usb = true
+			add(&types.VirtualUSBController{AutoConnectDevices: types.NewBool(false), EhciEnabled: types.NewBool(true),
+				VirtualController: types.VirtualController{VirtualDevice: types.VirtualDevice{Key: usbControllerKey,
+					ControllerKey: pciControllerKey, DeviceInfo: &types.Description{Label: "USB controller", Summary: "USB 2.0"}}}}, "")
+		}
+		dev, err := b.labDevice(v, d, next())
 		if err != nil {
 			return nil, err
 		}
@@ -668,9 +761,15 @@ func (b *builder) devices(v vmSpec) ([]types.BaseVirtualDeviceConfigSpec, error)
 	return out, nil
 }
 
+// The device keys ESXi gives a VM's PCI controller and its USB controller.
+const (
+	pciControllerKey = 100
+	usbControllerKey = 7000
+)
+
 // labDevice builds the devices a scenario may attach; host-backed ones are the
 // ones that keep a VM from leaving its host.
-func labDevice(d deviceSpec, key int32) (types.BaseVirtualDevice, error) {
+func (b *builder) labDevice(v vmSpec, d deviceSpec, key int32) (types.BaseVirtualDevice, error) {
 	connect := &types.VirtualDeviceConnectInfo{StartConnected: d.Connected, Connected: d.Connected, AllowGuestControl: true}
 	base := types.VirtualDevice{Key: key, Connectable: connect}
 	switch d.Kind {
@@ -681,7 +780,19 @@ func labDevice(d deviceSpec, key int32) (types.BaseVirtualDevice, error) {
 		case "host":
 			base.Backing = &types.VirtualCdromAtapiBackingInfo{VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "/vmfs/devices/cdrom/mpx.vmhba0:C0:T0:L0"}}
 		case "iso":
-			base.Backing = &types.VirtualCdromIsoBackingInfo{VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{FileName: "[] /usr/lib/vmware/isoimages/linux.iso"}}
+			ds := d.Datastore
+			if ds == "" {
+				ds = v.Datastore
+			}
+			ref, ok := b.ds[ds]
+			if !ok {
+				return nil, fmt.Errorf("cdrom: no datastore %s", ds)
+			}
+			if err := isoImage(ref); err != nil {
+				return nil, fmt.Errorf("cdrom: %v", err)
+			}
+			base.Backing = &types.VirtualCdromIsoBackingInfo{VirtualDeviceFileBackingInfo: types.VirtualDeviceFileBackingInfo{
+				FileName: fmt.Sprintf("[%s] %s", ds, isoPath), Datastore: &ref}}
 		case "client":
 			base.Backing = &types.VirtualCdromRemotePassthroughBackingInfo{VirtualDeviceRemoteDeviceBackingInfo: types.VirtualDeviceRemoteDeviceBackingInfo{DeviceName: ""}}
 		default:
@@ -689,7 +800,20 @@ func labDevice(d deviceSpec, key int32) (types.BaseVirtualDevice, error) {
 		}
 		return &types.VirtualCdrom{VirtualDevice: base}, nil
 	case "usb":
-		base.Backing = &types.VirtualUSBUSBBackingInfo{VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "path:1/0/1 version:2"}}
+		if d.Backing != "" && d.Backing != "host" {
+			return nil, fmt.Errorf("usb backing %q: use host", d.Backing)
+		}
+		base.ControllerKey = usbControllerKey
+		if d.VMotion {
+			// configured for vMotion: the device stays on the host it is plugged into, named by the autoconnect
+			// pattern with that host's id; "hostname must identify the local host on which the virtual machine
+			// is running" (API reference, VirtualUSBRemoteHostBackingInfo)
+			base.Backing = &types.VirtualUSBRemoteHostBackingInfo{Hostname: v.Host,
+				VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{
+					DeviceName: fmt.Sprintf("path:1/0/1 hostId:%s", b.hostID(v.Host))}}
+		} else {
+			base.Backing = &types.VirtualUSBUSBBackingInfo{VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "path:1/0/1 version:2"}}
+		}
 		return &types.VirtualUSB{VirtualDevice: base, Connected: d.Connected}, nil
 	case "serial":
 		base.Backing = &types.VirtualSerialPortDeviceBackingInfo{VirtualDeviceDeviceBackingInfo: types.VirtualDeviceDeviceBackingInfo{DeviceName: "/dev/char/serial/uart0"}}
@@ -702,6 +826,36 @@ func labDevice(d deviceSpec, key int32) (types.BaseVirtualDevice, error) {
 	return nil, fmt.Errorf("device kind %q: use cdrom, usb, serial or pci", d.Kind)
 }
 
+// isoPath is where a scenario's ISO image lies in its datastore.
+const isoPath = "iso/linux.iso"
+
+// isoImage puts an (empty) ISO image in the datastore's folder once, so that the datastore browser finds the file
+// a CD/DVD drive names.
+func isoImage(ref types.ManagedObjectReference) error {
+	ds, ok := simulator.Map.Get(ref).(*simulator.Datastore)
+	if !ok {
+		return fmt.Errorf("no datastore %s", ref.Value)
+	}
+	p := filepath.Join(ds.Info.GetDatastoreInfo().Url, filepath.FromSlash(isoPath))
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(p, nil, 0o644)
+}
+
+// hostID is the id a USB autoconnect pattern names a host by: its hardware UUID.
+func (b *builder) hostID(name string) string {
+	if h, ok := b.hosts[name]; ok {
+		if hs, ok := simulator.Map.Get(h.Reference()).(*simulator.HostSystem); ok && hs.Hardware != nil {
+			return hs.Hardware.SystemInfo.Uuid
+		}
+	}
+	return name
+}
+
 // labRoot makes and enters the folder that holds the scenario's datastores.
 func labRoot() (string, error) {
 	dir, err := os.MkdirTemp("", "labsim-")
@@ -710,8 +864,6 @@ func labRoot() (string, error) {
 	}
 	return dir, os.Chdir(dir)
 }
-
-var _ = filepath.Join
 
 // diskUUID is a disk's backing UUID in vSphere's form (vmdk ddb.uuid, which
 // ESXi starts with 6000C29), fixed for a VM name and device key so that a
