@@ -660,6 +660,9 @@ func (b *builder) vmStep() error {
 			}
 		}
 		obj := simulator.Map.Get(vm.Reference()).(*simulator.VirtualMachine)
+		if v.PowerState == "poweredOff" { // connected is "valid only while the virtual machine is running"
+			setConnected(obj, false)
+		}
 		var reqs []types.VirtualMachineFeatureRequirement
 		for _, k := range sortedKeys(v.FeatureRequirement) {
 			reqs = append(reqs, types.VirtualMachineFeatureRequirement{Key: k, FeatureName: k, Value: v.FeatureRequirement[k]})
