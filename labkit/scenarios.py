@@ -193,8 +193,7 @@ def compile(name_or_path: str) -> dict[str, Any]:
         if kind == "distributed" and not ndef.get("switch"):
             c.fail(f"networks.{nname}.switch", "a distributed port group needs the name of its switch")
         if kind == "distributed" and "uplinks" in ndef:
-            c.fail(f"networks.{nname}.uplinks", "only a standard switch takes uplinks here; a distributed switch's "
-                                                "members get vmnic1 where no standard switch has it")
+            c.fail(f"networks.{nname}.uplinks", "only a standard switch takes uplinks in a scenario file")
         switch = ndef.get("switch", DEFAULT_SWITCH if kind == "standard" else "")
         if not isinstance(switch, str) or not switch or (kind == "standard" and len(switch) > MAX_SWITCH_NAME):
             c.fail(f"networks.{nname}.switch", f"expected a switch name of 1 to {MAX_SWITCH_NAME} characters, got {switch!r}")
