@@ -2,14 +2,16 @@
 large-datacenter's)."""
 import dataclasses
 
+import numpy as np
+import pandas as pd
 import pytest
 from helpers import lab_world
+from pyVmomi import vim
 
 import labkit
 from labkit import compat, evc, scenarios
-from labkit.compat import rules
+from labkit.compat import facts, rules
 from labkit.errors import LabkitError
-
 
 #: scenarios too big to ask vCenter about every pair within make test's ten minutes: every fifth VM (sorted by
 #: name) against every host, 20,000 of large-datacenter's 100,000 pairs
@@ -67,13 +69,12 @@ def test_warnings_and_cold_migrations():
     assert hot.loc["CPU", "status"] == "fail" and "another vendor" in hot.loc["CPU", "reason"]
 
 
-def test_cpu_requirements_are_read_only_where_hosts_differ():
+def test_cpu_requirements_are_read_for_every_running_vm():
     with lab_world("healthy-cluster") as s:
         same = compat.fetch(s)
-    assert same.vms["requirements"].isna().all()  # identical hosts decide every CPU check
-    with lab_world("mixed-intel-evc") as s:
-        mixed = compat.fetch(s)
-    assert mixed.vms["requirements"].map(bool).all()
+    running = same.vms["powerState"].isin(["poweredOn", "suspended"])
+    assert running.any() and same.vms.loc[running, "requirements"].map(bool).all()  # identical hosts decide nothing
+    assert same.vms.loc[~running, "requirements"].isna().all()
 
 
 def test_unknown_names_get_one_line():
@@ -114,3 +115,228 @@ def test_the_lessons_checkers_follow_the_lab_world():
         assert "no answer yet" in exercises.check("02.storage-rule", lambda v, d, h: ..., s).line
     with lab_world("host-states") as s:
         assert not exercises.check("02.fix-and-prove", "esx-02", s).passed  # nothing was done in the lab
+
+
+# -- the rules on synthetic tables (no simulator) ----------------------------------------------------------------
+def _facts(vms=(), hosts=(), *, devices=(), nics=(), vnics=None, portgroups=None, mounts=None, datastores=None):
+    """A small world as Facts tables: every host connected, one vMotion adapter each on a 10 Gb/s switch, every
+    VM on datastore ds-1, which every host mounts; rows given override or add to those."""
+    host_rows = [{"host": h, "moid": f"host-{h}", "cluster": "c", "connectionState": "connected",
+                  "inMaintenanceMode": False, "enteringMaintenanceMode": False, "vmotionVnics": ["vmk1"],
+                  "capabilities": {"cpuid.intel": "1", "cpuid.sse": "1"}, "currentEVCModeKey": None,
+                  "maxEVCModeKey": None, "version": "8.0.2", "maxHardwareVersion": 21, "memoryMB": 65536}
+                 for h in ("esx-01", "esx-02", "esx-03")]
+    for h in host_rows:
+        h.update(dict(hosts).get(h["host"], {}))
+        h["cpu_signature"] = facts.signature_of(h["capabilities"])
+    hosts_df = pd.DataFrame(host_rows)
+    vm_rows = []
+    for name, over in vms:
+        row = {"vm": name, "host": "esx-01", "powerState": "poweredOn", "memoryMB": 4096, "numCPU": 2,
+               "reservationMB": 0, "hw": 20, "requirements": {"cpuid.intel": "Bool:Min:1", "cpuid.sse": "Bool:Min:1"}}
+        row.update(over)
+        row["moid"], row["host_moid"] = f"vm-{name}", f"host-{row['host']}"
+        if row["powerState"] == "poweredOff":
+            row["requirements"] = None
+        row["req_signature"] = None if row["requirements"] is None else facts.signature_of(row["requirements"])
+        row["cpu_signature"] = hosts_df.set_index("moid").loc[row["host_moid"], "cpu_signature"]
+        vm_rows.append(row)
+    vms_df = pd.DataFrame(vm_rows)
+    if vnics is None:
+        vnics = [{"host_moid": h["moid"], "device": "vmk1", "network": "vMotion", "mtu": 1500, "uplinks": 1,
+                  "speedMb": 10000, "fullDuplex": True} for h in host_rows if h["vmotionVnics"]]
+    if portgroups is None:
+        portgroups = [{"host_moid": h["moid"], "portgroup": "VM Network", "switch": "vSwitch0", "uplinks": 1}
+                      for h in host_rows]
+    ds = pd.DataFrame([{"vm": v["vm"], "datastore": "ds-1", "datastore_moid": "datastore-1"} for v in vm_rows],
+                      columns=["vm", "datastore", "datastore_moid"])
+    if mounts is None:
+        mounts = [(d, h["moid"], True) for d in (datastores or ["datastore-1"]) for h in host_rows]
+    nic_rows = [{"vm": v, "label": "Network adapter 1", "network": "VM Network", "network_id": "network-1",
+                 "distributed": False, "connected": True, **over} for v, over in nics]
+    dev_rows = [{"vm": v, "label": "dev 1", "kind": "x", "block": "host", "backing": "/dev/x", "connected": True,
+                 "datastore": None, "datastore_moid": None, **over} for v, over in devices]
+    return facts.Facts(
+        vms_df, hosts_df, ds, pd.DataFrame(mounts, columns=["datastore_moid", "host_moid", "writable"]),
+        pd.DataFrame(nic_rows, columns=["vm", "label", "network", "network_id", "distributed", "connected"]),
+        pd.DataFrame([("network-1", h["moid"]) for h in host_rows], columns=["network_id", "host_moid"]),
+        pd.DataFrame(dev_rows, columns=["vm", "label", "kind", "block", "backing", "connected", "datastore",
+                                        "datastore_moid"]),
+        pd.DataFrame(vnics, columns=facts.VNIC_COLUMNS), pd.DataFrame(portgroups, columns=facts.PORTGROUP_COLUMNS))
+
+
+def _faults(f, vm, host):
+    """(errors, warnings) of one pair, as sorted fault type lists."""
+    row = compat.matrix(f, vms=[vm], hosts=[host]).iloc[0]
+    return row["errors"], row["warnings"]
+
+
+def test_overhead_follows_the_sample_table():
+    assert list(rules.overhead_mb([256, 1024, 4096, 16384], [1, 2, 4, 8])) == [21, 30, 61, 169]  # table, rounded up
+    # linear between rows: 2048 MB, 1 vCPU = 25.90 + (48.64 - 25.90) / 3 = 33.48
+    assert rules.overhead_mb([2048], [1])[0] == 34
+    # vCPUs round up to the next column (3 -> 4, 5 -> 8, 64 -> 8); memory beyond the table follows the last segment
+    assert list(rules.overhead_mb([4096, 4096, 4096], [3, 5, 64])) == [61, 77, 77]
+    assert rules.overhead_mb([32768], [1])[0] == int(np.ceil(48.64 + (139.62 - 48.64) * (32768 - 4096) / 12288))
+    assert rules.overhead_mb([128], [1])[0] == int(np.ceil(20.29 + (25.90 - 20.29) * (128 - 256) / 768))
+
+
+def test_memory_counts_reservations_plus_overhead_of_powered_on_vms():
+    f = _facts([("big", {"reservationMB": 60000}), ("small", {}),
+                ("resident", {"host": "esx-02", "reservationMB": 60000}),
+                ("off", {"host": "esx-03", "powerState": "poweredOff", "reservationMB": 65536}),
+                ("asleep", {"host": "esx-03", "powerState": "suspended", "reservationMB": 65536})])
+    # esx-02: 65536 - (60000 + 53) = 5483 MB unreserved; big needs 60053, small only its 53 MB overhead
+    assert _faults(f, "big", "esx-02") == (["InsufficientMemoryResourcesFault"], [])
+    assert _faults(f, "small", "esx-02") == ([], [])
+    # powered-off and suspended VMs hold no memory, and are not checked themselves
+    assert _faults(f, "big", "esx-03") == ([], [])
+    assert _faults(f, "off", "esx-02") == ([], [])
+    assert _faults(f, "asleep", "esx-02") == ([], [])
+    row = compat.check(f, "big", "esx-02").set_index("check").loc["memory"]
+    assert "reservation 60000 MB + overhead 53 MB" in row["facts"] and "5483 MB unreserved" in row["facts"]
+
+
+def test_host_state_in_or_entering_maintenance_mode_is_invalid_state():
+    f = _facts([("vm", {})], hosts=[("esx-02", {"inMaintenanceMode": True}),
+                                    ("esx-03", {"enteringMaintenanceMode": True})])
+    assert _faults(f, "vm", "esx-02") == (["InvalidState"], [])
+    assert _faults(f, "vm", "esx-03") == (["InvalidState"], [])
+    assert "entering" in compat.check(f, "vm", "esx-03").set_index("check").loc["host state", "facts"]
+    down = _facts([("vm", {})], hosts=[("esx-02", {"connectionState": "disconnected",
+                                                   "enteringMaintenanceMode": True})])
+    assert _faults(down, "vm", "esx-02") == (["InvalidHostConnectionState"], [])
+    assert _faults(f, "vm", "esx-01") == ([], [])  # staying put checks no host state
+
+
+def test_the_vmotion_network_matters_only_to_a_powered_on_vm():
+    f = _facts([("on", {}), ("asleep", {"powerState": "suspended"}), ("off", {"powerState": "poweredOff"})],
+               hosts=[("esx-02", {"vmotionVnics": []})])
+    assert _faults(f, "on", "esx-02") == (["VMotionNotConfigured"], [])
+    assert _faults(f, "asleep", "esx-02") == ([], [])  # suspended: no longer (issue 21)
+    assert _faults(f, "off", "esx-02") == ([], [])
+
+
+def _vnic(host, **over):
+    return {"host_moid": f"host-{host}", "device": "vmk1", "network": "vMotion", "mtu": 1500, "uplinks": 1,
+            "speedMb": 10000, "fullDuplex": True, **over}
+
+
+def test_vmotion_link_down_capacity_and_mtu():
+    f = _facts([("on", {}), ("asleep", {"powerState": "suspended"}), ("from-03", {"host": "esx-03"})],
+               vnics=[_vnic("esx-01"), _vnic("esx-02", uplinks=0, speedMb=0, fullDuplex=False),
+                      _vnic("esx-03", speedMb=100)])
+    assert _faults(f, "on", "esx-02") == (["VMotionLinkDown"], [])
+    assert _faults(f, "asleep", "esx-02") == ([], [])
+    # a slow uplink warns, on the source side as on the destination side
+    assert _faults(f, "on", "esx-03") == ([], ["VMotionLinkCapacityLow"])
+    assert _faults(f, "from-03", "esx-01") == ([], ["VMotionLinkCapacityLow"])
+    assert _faults(f, "from-03", "esx-02") == (["VMotionLinkDown"], ["VMotionLinkCapacityLow"])
+    half = _facts([("on", {})], vnics=[_vnic("esx-01"), _vnic("esx-02", fullDuplex=False),
+                                       _vnic("esx-03", mtu=9000)])
+    assert _faults(half, "on", "esx-02") == ([], ["VMotionLinkCapacityLow"])
+    assert _faults(half, "on", "esx-03") == ([], ["MigrationFault"])  # KB 432825: MTUs differ
+    table = compat.check(half, "on", "esx-03").set_index("check")
+    assert table.loc["vMotion MTU", "status"] == "warning" and "MTU 9000" in table.loc["vMotion MTU", "facts"]
+    assert "1500, destination 9000" in table.loc["vMotion MTU", "reason"]
+
+
+def test_cpu_compares_the_recorded_requirement_even_where_hosts_match():
+    """The requirement was fixed at power-on: after the EVC mode was lowered it exceeds even its own host."""
+    avx = {"cpuid.intel": "Bool:Min:1", "cpuid.sse": "Bool:Min:1", "cpuid.avx512f": "Bool:Min:1"}
+    f = _facts([("old-on", {"requirements": avx}), ("old-asleep", {"powerState": "suspended", "requirements": avx}),
+                ("off", {"powerState": "poweredOff"}), ("fine", {})])
+    assert (f.hosts["cpu_signature"].nunique()) == 1  # identical hosts
+    assert _faults(f, "old-on", "esx-02") == (["FeatureRequirementsNotMet"], [])
+    assert _faults(f, "old-asleep", "esx-02") == (["FeatureRequirementsNotMet"], [])
+    assert _faults(f, "off", "esx-02") == ([], []) and _faults(f, "fine", "esx-02") == ([], [])
+    assert "avx512f" in compat.check(f, "old-on", "esx-02").set_index("check").loc["CPU", "reason"]
+
+
+def test_host_devices_usb_and_images():
+    f = _facts([("on", {}), ("off", {"powerState": "poweredOff"}), ("asleep", {"powerState": "suspended"}),
+                ("usb-remote", {}), ("iso-here", {}), ("iso-there", {}), ("iso-off", {"powerState": "poweredOff"}),
+                ("gpu-asleep", {"powerState": "suspended"}), ("client-off", {})],
+               devices=[("on", {"kind": "USB device"}), ("off", {"connected": False}),
+                        ("asleep", {"connected": False}),
+                        ("iso-here", {"block": "image", "datastore": "ds-1", "datastore_moid": "datastore-1"}),
+                        ("iso-there", {"block": "image", "datastore": "isos", "datastore_moid": "datastore-9"}),
+                        ("iso-off", {"block": "image", "datastore": "isos", "datastore_moid": "datastore-9",
+                                     "connected": False}),
+                        ("gpu-asleep", {"block": "passthrough", "connected": False}),
+                        ("client-off", {"block": "client", "connected": False})],
+               mounts=[("datastore-1", f"host-esx-0{i}", True) for i in (1, 2, 3)] + [("datastore-9", "host-esx-01",
+                                                                                       True)])
+    assert _faults(f, "on", "esx-02") == (["CannotAccessVmDevice"], [])
+    # a host device warns in any power state: powered off or suspended, it is not connected
+    assert _faults(f, "off", "esx-02") == ([], ["CannotAccessVmDevice"])
+    assert _faults(f, "asleep", "esx-02") == ([], ["CannotAccessVmDevice"])
+    assert _faults(f, "usb-remote", "esx-02") == ([], [])  # RemoteHostBackingInfo rows are never listed
+    assert _faults(f, "iso-here", "esx-02") == ([], [])
+    assert _faults(f, "iso-there", "esx-02") == (["CannotAccessVmDevice"], [])
+    assert _faults(f, "iso-off", "esx-02") == ([], ["CannotAccessVmDevice"])
+    assert _faults(f, "gpu-asleep", "esx-02") == ([], [])  # passthrough: powered-on VMs only
+    assert _faults(f, "client-off", "esx-02") == ([], [])
+    table = compat.check(f, "iso-there", "esx-02").set_index("check")
+    assert table.loc["device images", "status"] == "fail" and "isos not mounted" in table.loc["device images", "facts"]
+    assert table.loc["devices", "status"] == "pass"
+
+
+def test_networks_and_virtual_intranet():
+    f = _facts([("on", {}), ("off", {"powerState": "poweredOff"}), ("inside", {}), ("inside-off", {})],
+               nics=[("on", {"network_id": "network-9", "network": "Gone"}),
+                     ("off", {"network_id": "network-9", "network": "Gone", "connected": False}),
+                     ("inside", {"network": "Lab Only"}), ("inside-off", {"network": "Lab Only", "connected": False})],
+               portgroups=[{"host_moid": "host-esx-01", "portgroup": n, "switch": sw, "uplinks": u}
+                           for n, sw, u in (("VM Network", "vSwitch0", 1), ("Lab Only", "vSwitch1", 0))])
+    assert _faults(f, "on", "esx-02") == (["CannotAccessNetwork"], [])
+    assert _faults(f, "off", "esx-02") == ([], ["CannotAccessNetwork"])
+    assert _faults(f, "inside", "esx-02") == (["VMOnVirtualIntranet"], [])
+    assert _faults(f, "inside-off", "esx-02") == ([], ["VMOnVirtualIntranet"])
+    table = compat.check(f, "inside", "esx-02").set_index("check")
+    assert "vSwitch1 (0 uplinks)" in table.loc["virtual intranet", "facts"]
+
+
+def test_every_rule_has_a_checklist_row_and_says_what_it_looks_at():
+    f = _facts([("vm", {})])
+    table = compat.check(f, "vm", "esx-02")
+    assert list(table["check"]) == [r.name for r in rules.RULES] and set(table["status"]) == {"pass"}
+    assert table["facts"].map(bool).all()
+    for rule in rules.RULES:
+        assert rule.looks_at and rule.remedy and rule.faults
+    off = compat.check(_facts([("vm", {"powerState": "poweredOff"})]), "vm", "esx-02").set_index("check")
+    assert off.loc[["vMotion network", "vMotion link", "vMotion MTU", "CPU", "memory"], "reason"].str.startswith(
+        "not checked").all()
+
+
+def test_host_network_facts_follow_standard_and_distributed_switches():
+    H = vim.host
+    link = H.PhysicalNic.LinkSpeedDuplex
+    p = {"config.network.pnic": [H.PhysicalNic(device=d, key=f"key-{d}", linkSpeed=link(speedMb=s, duplex=dx))
+                                 for d, s, dx in (("vmnic0", 1000, True), ("vmnic1", 100, False),
+                                                  ("vmnic2", 10000, True))],
+         "config.network.vswitch": [H.VirtualSwitch(name="vSwitch0", pnic=["key-vmnic0", "key-vmnic1"]),
+                                    H.VirtualSwitch(name="vSwitch1", pnic=[])],
+         "config.network.portgroup": [H.PortGroup(spec=H.PortGroup.Specification(name=n, vswitchName=sw))
+                                      for n, sw in (("vMotion", "vSwitch0"), ("Lab Only", "vSwitch1"))],
+         "config.network.proxySwitch": [H.HostProxySwitch(dvsUuid="dvs-uuid", pnic=["key-vmnic2"])],
+         "config.network.vnic": [
+             H.VirtualNic(device="vmk1", portgroup="vMotion", spec=H.VirtualNic.Specification()),
+             H.VirtualNic(device="vmk2", portgroup="", spec=H.VirtualNic.Specification(
+                 mtu=9000, distributedVirtualPort=vim.dvs.PortConnection(switchUuid="dvs-uuid", portgroupKey="pg-7"))),
+             H.VirtualNic(device="vmk3", portgroup="Lab Only", spec=H.VirtualNic.Specification(mtu=1500)),
+             H.VirtualNic(device="vmk0", portgroup="vMotion", spec=H.VirtualNic.Specification())]}
+    vnics, groups = facts._host_network("host-1", p, {"vmk1", "vmk2", "vmk3"}, {"pg-7": "dv-vMotion"})
+    got = {v["device"]: (v["network"], v["mtu"], v["uplinks"], v["speedMb"], v["fullDuplex"]) for v in vnics}
+    assert got == {"vmk1": ("vMotion", 1500, 2, 1000, True), "vmk2": ("dv-vMotion", 9000, 1, 10000, True),
+                   "vmk3": ("Lab Only", 1500, 0, 0, False)}
+    assert {(g["portgroup"], g["switch"], g["uplinks"]) for g in groups} == {("vMotion", "vSwitch0", 2),
+                                                                             ("Lab Only", "vSwitch1", 0)}
+
+
+def test_image_datastores_come_from_the_backing_or_the_file_name():
+    iso = vim.vm.device.VirtualCdrom.IsoBackingInfo
+    assert facts._image_datastore(iso(fileName="[isos] linux.iso"), {"isos": "datastore-9"}) == ("isos", "datastore-9")
+    ds = vim.Datastore("datastore-3")
+    assert facts._image_datastore(iso(fileName="[nfs] a.iso", datastore=ds), {}) == ("nfs", "datastore-3")
+    assert facts._image_datastore(iso(fileName="/usr/lib/x.iso"), {"isos": "d"}) == ("", None)

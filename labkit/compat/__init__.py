@@ -84,29 +84,48 @@ def check(conn_or_facts, vm: str, host: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["check", "status", "facts", "reason", "remedy", "fault"])
 
 
+#: the checks that look only at a vMotion of a powered-on VM, and those at a powered-on or suspended VM
+HOT_ONLY = {"vMotion network", "vMotion link", "vMotion link capacity", "vMotion MTU", "memory"}
+RUNNING_ONLY = {"CPU"}
+
+
 def _why_pass(name: str, row) -> str:
     if not row["host_change"]:
         return "the VM is already on this host" if name != "storage" else "its datastores are mounted here"
-    live_only = {"vMotion network", "CPU", "devices"}
-    if name in live_only and not row["running"]:
+    if (name in HOT_ONLY and not row["powered_on"]) or (name in RUNNING_ONLY and not row["running"]):
         return f"not checked: the VM is {row['powerState']} (a cold migration)"
-    if name == "memory" and not row["powered_on"]:
-        return f"not checked: the VM is {row['powerState']}"
     return "no problem found"
+
+
+def _side(f: Facts, moid, name: str) -> str:
+    """One host's vMotion adapters as the link checks see them: device, port group, MTU, best uplink."""
+    v = f.vmotion_vnics[f.vmotion_vnics["host_moid"] == moid]
+    if v.empty:
+        return f"{name}: no vMotion adapter"
+    return f"{name}: " + ", ".join(
+        f"{r.device} on '{r.network}' MTU {r.mtu}, " + (f"best uplink {r.speedMb} Mb/s "
+                                                       f"{'full' if r.fullDuplex else 'half'} duplex"
+                                                       if r.uplinks else "no physical uplink")
+        for r in v.itertuples())
 
 
 def _facts(name: str, row, f: Facts) -> str:
     vm = row["vm"]
     if name == "host state":
-        return f"{row['host']}: {row['connectionState']}, maintenance mode {'on' if row['inMaintenanceMode'] else 'off'}"
+        entering = bool(row.get("enteringMaintenanceMode", False))
+        mode = "on" if row["inMaintenanceMode"] else "entering" if entering else "off"
+        return f"{row['host']}: {row['connectionState']}, maintenance mode {mode}"
     if name == "vMotion network":
         src = f.hosts.set_index("moid").loc[row["host_moid"], "vmotionVnics"] if row["host_moid"] else []
         return (f"source {row['source']}: {', '.join(src) or 'none'}; "
                 f"destination {row['host']}: {', '.join(row['vmotionVnics']) or 'none'}")
+    if name in ("vMotion link", "vMotion link capacity", "vMotion MTU"):
+        return (_side(f, row["host_moid"], f"source {row['source']}") + "; "
+                + _side(f, row["host_moid_dest"], f"destination {row['host']}"))
     if name == "CPU":
         evc = row["currentEVCModeKey"] if isinstance(row["currentEVCModeKey"], str) else "no EVC mode"
         if row["requirements"] is None:
-            return f"the VM's requirement was not read; {row['host']} ({evc}) exposes the same features as the source"
+            return f"no CPU feature requirement recorded (the VM is {row['powerState']}); {row['host']}: {evc}"
         gone = rules.missing_features(row["requirements"], row["capabilities"])
         return (f"{len(row['requirements'])} features required, {len(row['requirements']) - len(gone)} exposed "
                 f"by {row['host']} ({evc})")
@@ -115,9 +134,15 @@ def _facts(name: str, row, f: Facts) -> str:
         return f"VM vmx-{row['hw']}; ESXi {row['version']} runs up to " + (f"vmx-{int(limit)}" if pd.notna(limit)
                                                                             else "an unknown version")
     if name == "devices":
-        d = f.vm_devices[f.vm_devices["vm"] == vm]
-        return ", ".join(f"{r.label} ({r.block}, {'connected' if r.connected else 'disconnected'})"
+        d = f.vm_devices[(f.vm_devices["vm"] == vm) & (f.vm_devices["block"] != "image")]
+        return ", ".join(f"{r.label} ({r.block}, {'connected' if r.connected else 'not connected'})"
                          for r in d.itertuples()) or "no host, client or passthrough devices"
+    if name == "device images":
+        d = f.vm_devices[(f.vm_devices["vm"] == vm) & (f.vm_devices["block"] == "image")]
+        mounted = set(f.mounts.loc[f.mounts["host_moid"] == row["host_moid_dest"], "datastore_moid"])
+        return ", ".join(f"{r.label}: {r.backing} ({'connected' if r.connected else 'not connected'}; "
+                         f"{r.datastore} {'mounted' if r.datastore_moid in mounted else 'not mounted'} on "
+                         f"{row['host']})" for r in d.itertuples()) or "no ISO or floppy images"
     if name == "storage":
         ds = f.vm_datastores.loc[f.vm_datastores["vm"] == vm, "datastore"]
         return f"VM on {', '.join(sorted(ds)) or 'no datastore'}"
@@ -125,9 +150,18 @@ def _facts(name: str, row, f: Facts) -> str:
         n = f.vm_nics[f.vm_nics["vm"] == vm]
         return ", ".join(f"{r.label}: {r.network}{' (distributed)' if r.distributed else ''}"
                          for r in n.itertuples()) or "no network adapters"
+    if name == "virtual intranet":
+        n = f.vm_nics[(f.vm_nics["vm"] == vm) & ~f.vm_nics["distributed"].astype(bool)]
+        g = f.portgroups[f.portgroups["host_moid"] == row["host_moid"]].set_index("portgroup")
+        return ", ".join(f"{r.label}: {r.network} on {row['source']}'s "
+                         + (f"{g.loc[r.network, 'switch']} ({g.loc[r.network, 'uplinks']} uplinks)"
+                            if r.network in g.index else "(no such port group)")
+                         for r in n.itertuples()) or "no standard port groups"
     if name == "memory":
-        free = row["memoryMB_dest"] - row["usedMemoryMB"]
-        return f"VM {row['memoryMB']} MB; {row['host']} has {free} MB unreserved of {row['memoryMB_dest']} MB"
+        free = row["memoryMB_dest"] - row["reservedMB"]
+        return (f"VM reservation {row['reservationMB']} MB + overhead {row['demandMB'] - row['reservationMB']} MB "
+                f"({row['memoryMB']} MB, {row['numCPU']} vCPUs); {row['host']} has {free} MB unreserved of "
+                f"{row['memoryMB_dest']} MB")
     return ""
 
 

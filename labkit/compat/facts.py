@@ -1,16 +1,20 @@
 """The facts the vMotion checks look at, read in one PropertyCollector pass.
 
-Everything a compatibility rule needs (VM power state, memory, hardware
-version, datastores, NICs and devices, CPU feature requirements; host state,
-vMotion adapters, CPU capabilities, memory, ESXi version; datastore mounts;
+Everything a compatibility rule needs (VM power state, memory, reservation and
+vCPUs, hardware version, datastores, NICs and devices; host state, vMotion
+adapters with their switch's uplinks and MTU, standard port groups and their
+switches' uplinks, CPU capabilities, memory, ESXi version; datastore mounts;
 network membership) comes back from one paged ``RetrievePropertiesEx`` and is
 laid out as flat tables, so the rules in :mod:`labkit.compat.rules` can join
-them instead of walking objects.
+them instead of walking objects. Two small targeted reads follow: the CPU
+feature requirement of the running VMs, and the hosts' recent tasks (only when
+a host lists any) to see an ``EnterMaintenanceMode_Task`` still under way.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 
 import pandas as pd
 from pyVmomi import vim
@@ -19,46 +23,66 @@ from .. import scenarios
 from ..collector import retrieve, retrieve_objects
 from ..inventory import _vmotion_vnics
 
-VM_PROPS = ["name", "runtime.host", "runtime.powerState", "config.hardware.memoryMB", "config.version",
-            "datastore", "config.hardware.device", "config.template"]
-#: read only for the VMs whose CPU check the hosts alone do not decide (see fetch)
+VM_PROPS = ["name", "runtime.host", "runtime.powerState", "config.hardware.memoryMB", "config.hardware.numCPU",
+            "config.memoryAllocation.reservation", "config.version", "datastore", "config.hardware.device",
+            "config.template"]
+#: read for every powered-on or suspended VM: the CPU features it was powered on with (see fetch)
 REQUIREMENT = "runtime.featureRequirement"
 HOST_PROPS = ["name", "parent", "runtime.connectionState", "runtime.inMaintenanceMode",
               "config.virtualNicManagerInfo.netConfig", "config.maskedFeatureCapability",
               "config.featureCapability", "summary.currentEVCModeKey", "summary.maxEVCModeKey",
-              "config.product.version", "hardware.memorySize", "network", "vm"]
+              "config.product.version", "hardware.memorySize", "network", "vm",
+              "config.network.vswitch", "config.network.portgroup", "config.network.pnic", "config.network.vnic",
+              "config.network.proxySwitch", "recentTask"]
+#: the task that puts a host in maintenance mode, as TaskInfo.descriptionId names it
+ENTER_MAINTENANCE = "HostSystem.enterMaintenanceMode"
+TASK_PROPS = ["info.descriptionId", "info.state", "info.entity"]
+DEFAULT_MTU = 1500  # HostVirtualNicSpec.mtu unset
 
 D = vim.vm.device
 #: backings of a device that only the source host has (CannotAccessVmDevice)
 HOST_BACKINGS = (D.VirtualCdrom.AtapiBackingInfo, D.VirtualCdrom.PassthroughBackingInfo,
                  D.VirtualSerialPort.DeviceBackingInfo, D.VirtualParallelPort.DeviceBackingInfo,
-                 D.VirtualFloppy.DeviceBackingInfo)
+                 D.VirtualFloppy.DeviceBackingInfo, D.VirtualUSB.USBBackingInfo)
+#: image files on a datastore (CannotAccessVmDevice when the destination does not mount it)
+IMAGE_BACKINGS = (D.VirtualCdrom.IsoBackingInfo, D.VirtualFloppy.ImageBackingInfo)
 #: backings on the vSphere Client's machine (RemoteDeviceNotSupported)
 CLIENT_BACKINGS = (D.VirtualCdrom.RemotePassthroughBackingInfo, D.VirtualCdrom.RemoteAtapiBackingInfo,
                    D.VirtualFloppy.RemoteDeviceBackingInfo)
+# D.VirtualUSB.RemoteHostBackingInfo (a USB device configured for vMotion) blocks nothing
+
+VNIC_COLUMNS = ["host_moid", "device", "network", "mtu", "uplinks", "speedMb", "fullDuplex"]
+PORTGROUP_COLUMNS = ["host_moid", "portgroup", "switch", "uplinks"]
 
 
 @dataclasses.dataclass
 class Facts:
     """One snapshot of the inventory, as the tables the rules join."""
 
-    vms: pd.DataFrame           # vm, moid, host, host_moid, powerState, memoryMB, hw, requirements (dict or None)
-    hosts: pd.DataFrame         # host, moid, cluster, connectionState, inMaintenanceMode, vmotionVnics, ...
+    vms: pd.DataFrame           # vm, moid, host, host_moid, powerState, memoryMB, numCPU, reservationMB, hw,
+    #                             requirements (dict, None where not read)
+    hosts: pd.DataFrame         # host, moid, cluster, connectionState, inMaintenanceMode, enteringMaintenanceMode,
+    #                             vmotionVnics, ...
     vm_datastores: pd.DataFrame  # vm, datastore, datastore_moid
     mounts: pd.DataFrame        # datastore_moid, host_moid, writable (mounted and accessible; writable: not readOnly)
     vm_nics: pd.DataFrame       # vm, label, network, network_id, distributed, connected
     network_hosts: pd.DataFrame  # network_id, host_moid
-    vm_devices: pd.DataFrame    # vm, label, kind, backing, connected, block ("host", "client", "passthrough")
+    vm_devices: pd.DataFrame    # vm, label, kind, block ("host", "image", "client", "passthrough"), backing,
+    #                             connected, datastore, datastore_moid (images)
+    #: the hosts' vMotion VMkernel adapters: MTU, and their switch's physical uplinks (count, best speed and duplex)
+    vmotion_vnics: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=VNIC_COLUMNS))
+    #: the hosts' standard port groups, their switch and its number of physical uplinks
+    portgroups: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=PORTGROUP_COLUMNS))
 
 
 def fetch(session, *, requirements_of=(), page_size: int | None = None) -> Facts:
     """Read every fact the checks need: one paged PropertyCollector pass over the inventory.
 
     A VM's CPU feature requirement (``runtime.featureRequirement``, about 60
-    entries a VM) is read in a second, targeted pass, only for the running VMs
-    whose source host exposes other CPU features than some other host, and for
-    the VMs named in ``requirements_of``. A VM runs on its host, so the host meets its
-    requirement; a destination exposing exactly the same features meets it too.
+    entries a VM, fixed when it powered on) is read in a second, targeted pass for
+    every powered-on or suspended VM, and for the VMs named in ``requirements_of``.
+    The hosts alone do not decide the CPU check: the requirement can exceed what
+    the VM's own host exposes today (its cluster's EVC mode lowered since).
     """
     got = retrieve(session.content, {
         vim.VirtualMachine: VM_PROPS,
@@ -70,10 +94,11 @@ def fetch(session, *, requirements_of=(), page_size: int | None = None) -> Facts
     }, page_size=page_size)
     names = {o._moId: p.get("name", o._moId) for t in (vim.HostSystem, vim.ComputeResource, vim.Datastore,
                                                        vim.Network) for o, p in got[t]}
-    hosts = _hosts(got[vim.HostSystem], got[vim.ComputeResource], names)
-    vms, vm_ds, nics, devices = _vms(got[vim.VirtualMachine], names, got[vim.dvs.DistributedVirtualPortgroup])
-    used = vms[vms["powerState"] == "poweredOn"].groupby("host_moid")["memoryMB"].sum()
-    hosts["usedMemoryMB"] = hosts["moid"].map(used).fillna(0).astype(int)
+    pg_names = {p.get("key"): names.get(o._moId, o._moId) for o, p in got[vim.dvs.DistributedVirtualPortgroup]}
+    datastores = {p.get("name"): o._moId for o, p in got[vim.Datastore]}
+    hosts, vnics, portgroups = _hosts(got[vim.HostSystem], got[vim.ComputeResource], names, pg_names)
+    hosts["enteringMaintenanceMode"] = hosts["moid"].isin(_entering_maintenance(session, got[vim.HostSystem]))
+    vms, vm_ds, nics, devices = _vms(got[vim.VirtualMachine], names, pg_names, datastores)
     mounts = pd.DataFrame([(o._moId, m.key._moId, m.mountInfo is None or m.mountInfo.accessMode != "readOnly")
                            for o, p in got[vim.Datastore] for m in (p.get("host") or [])
                            if m.mountInfo is None or m.mountInfo.accessible is not False],
@@ -83,22 +108,35 @@ def fetch(session, *, requirements_of=(), page_size: int | None = None) -> Facts
     dv = [(p.get("key"), h._moId) for o, p in got[vim.dvs.DistributedVirtualPortgroup] for h in (p.get("host") or [])]
     network_hosts = pd.DataFrame(std + dv, columns=["network_id", "host_moid"])
     _add_requirements(session, vms, hosts, got[vim.VirtualMachine], set(requirements_of))
-    return Facts(vms, hosts, vm_ds, mounts, nics, network_hosts, devices)
+    return Facts(vms, hosts, vm_ds, mounts, nics, network_hosts, devices, vnics, portgroups)
+
+
+def _entering_maintenance(session, host_rows) -> set[str]:
+    """Hosts with an ``EnterMaintenanceMode_Task`` queued or running (``inMaintenanceMode`` is still false then).
+
+    A host's ``recentTask`` lists its tasks of the last minutes, finished ones too; their ``info`` says which
+    method and in what state. Read only when some host lists a task."""
+    tasks = [t for _, p in host_rows for t in (p.get("recentTask") or [])]
+    found = set()
+    for _, p in retrieve_objects(session.content, tasks, TASK_PROPS):
+        entity = p.get("info.entity")
+        if (p.get("info.descriptionId") == ENTER_MAINTENANCE and entity is not None
+                and str(p.get("info.state")) in ("queued", "running")):
+            found.add(entity._moId)
+    return found
 
 
 def _add_requirements(session, vms: pd.DataFrame, hosts: pd.DataFrame, vm_rows, named: set[str]) -> None:
-    """Fill ``vms.requirements`` (None where the hosts alone decide the CPU check)."""
+    """Fill ``vms.requirements``: the recorded requirement of every powered-on or suspended VM (None elsewhere)."""
     signature = hosts.set_index("moid")["cpu_signature"]
-    mixed = signature.nunique() > 1
-    src_sig = vms["host_moid"].map(signature)
     running = vms["powerState"].isin(["poweredOn", "suspended"])
-    wanted = set(vms.loc[(running & mixed & src_sig.notna()) | vms["vm"].isin(named), "moid"])
+    wanted = set(vms.loc[running | vms["vm"].isin(named), "moid"])
     objs = [o for o, p in vm_rows if o._moId in wanted]
     found = {o._moId: {r.key.lower(): r.value for r in (p.get(REQUIREMENT) or [])}
              for o, p in retrieve_objects(session.content, objs, [REQUIREMENT])}
     vms["requirements"] = [found.get(m) for m in vms["moid"]]
     vms["req_signature"] = [None if r is None else signature_of(r) for r in vms["requirements"]]
-    vms["cpu_signature"] = src_sig
+    vms["cpu_signature"] = vms["host_moid"].map(signature)
 
 
 def signature_of(features: dict[str, str]) -> str:
@@ -110,19 +148,20 @@ def _capabilities(masked, full) -> dict[str, str]:
     return {c.key.lower(): c.value for c in (masked or full or [])}
 
 
-def _hosts(rows, compute_resources, names) -> pd.DataFrame:
+def _hosts(rows, compute_resources, names, pg_names):
     clusters = {o._moId for o, _ in compute_resources if isinstance(o, vim.ClusterComputeResource)}
     limits = scenarios.esxi_versions()
-    records = []
+    records, vnics, portgroups = [], [], []
     for obj, p in rows:
         parent = p.get("parent")
         version = p.get("config.product.version")
+        vmotion = _vmotion_vnics(p.get("config.virtualNicManagerInfo.netConfig"))
         records.append({
             "host": p.get("name"), "moid": obj._moId,
             "cluster": names.get(parent._moId) if parent is not None and parent._moId in clusters else None,
             "connectionState": str(p.get("runtime.connectionState")),
             "inMaintenanceMode": bool(p.get("runtime.inMaintenanceMode")),
-            "vmotionVnics": _vmotion_vnics(p.get("config.virtualNicManagerInfo.netConfig")),
+            "vmotionVnics": vmotion,
             "capabilities": _capabilities(p.get("config.maskedFeatureCapability"), p.get("config.featureCapability")),
             "currentEVCModeKey": p.get("summary.currentEVCModeKey") or None,
             "maxEVCModeKey": p.get("summary.maxEVCModeKey") or None,
@@ -130,11 +169,46 @@ def _hosts(rows, compute_resources, names) -> pd.DataFrame:
             "maxHardwareVersion": limits.get(version),
             "memoryMB": int(p.get("hardware.memorySize", 0) >> 20),
         })
+        v, g = _host_network(obj._moId, p, set(vmotion), pg_names)
+        vnics.extend(v)
+        portgroups.extend(g)
     for r in records:
         r["cpu_signature"] = signature_of(r["capabilities"])
     cols = ["host", "moid", "cluster", "connectionState", "inMaintenanceMode", "vmotionVnics", "capabilities",
             "cpu_signature", "currentEVCModeKey", "maxEVCModeKey", "version", "maxHardwareVersion", "memoryMB"]
-    return pd.DataFrame(records, columns=cols).sort_values("host", kind="stable").reset_index(drop=True)
+    return (pd.DataFrame(records, columns=cols).sort_values("host", kind="stable").reset_index(drop=True),
+            pd.DataFrame(vnics, columns=VNIC_COLUMNS), pd.DataFrame(portgroups, columns=PORTGROUP_COLUMNS))
+
+
+def _host_network(moid: str, p: dict, vmotion: set[str], pg_names: dict) -> tuple[list[dict], list[dict]]:
+    """A host's vMotion adapters (MTU; their switch's uplinks: count, best speed, duplex) and standard port groups.
+
+    A VMkernel adapter sits on a standard port group (``vnic.portgroup`` -> ``portgroup.spec.vswitchName`` ->
+    ``vswitch.pnic``) or on a distributed port (``spec.distributedVirtualPort.switchUuid`` -> the host's
+    ``proxySwitch`` of that switch -> ``proxySwitch.pnic``)."""
+    pnics = {n.key: n for n in p.get("config.network.pnic") or []}
+    switch_pnics = {sw.name: list(sw.pnic or []) for sw in p.get("config.network.vswitch") or []}
+    proxy_pnics = {ps.dvsUuid: list(ps.pnic or []) for ps in p.get("config.network.proxySwitch") or []}
+    pg_switch = {pg.spec.name: pg.spec.vswitchName for pg in p.get("config.network.portgroup") or []}
+    portgroups = [{"host_moid": moid, "portgroup": name, "switch": sw, "uplinks": len(switch_pnics.get(sw, []))}
+                  for name, sw in pg_switch.items()]
+    vnics = []
+    for nic in p.get("config.network.vnic") or []:
+        if nic.device not in vmotion:
+            continue
+        spec = nic.spec
+        port = spec.distributedVirtualPort if spec is not None else None
+        if port is not None:
+            uplinks, network = proxy_pnics.get(port.switchUuid, []), pg_names.get(port.portgroupKey, port.portgroupKey)
+        else:
+            uplinks, network = switch_pnics.get(pg_switch.get(nic.portgroup), []), nic.portgroup
+        links = [(n.linkSpeed.speedMb, bool(n.linkSpeed.duplex)) for k in uplinks
+                 if (n := pnics.get(k)) is not None and n.linkSpeed is not None]
+        speed, full = max(links) if links else (0, False)  # the best uplink: fastest, full duplex first
+        vnics.append({"host_moid": moid, "device": nic.device, "network": network or "",
+                      "mtu": int((spec.mtu if spec is not None else None) or DEFAULT_MTU), "uplinks": len(uplinks),
+                      "speedMb": int(speed), "fullDuplex": full})
+    return vnics, portgroups
 
 
 def _label(device, counts: dict[str, int]) -> str:
@@ -150,25 +224,36 @@ def _kind(device) -> str:
     for cls, name in ((D.VirtualEthernetCard, "Network adapter"), (D.VirtualCdrom, "CD/DVD drive"),
                       (D.VirtualSerialPort, "Serial port"), (D.VirtualFloppy, "Floppy drive"),
                       (D.VirtualPCIPassthrough, "PCI device"), (D.VirtualDisk, "Hard disk"),
-                      (D.VirtualParallelPort, "Parallel port")):
+                      (D.VirtualParallelPort, "Parallel port"), (D.VirtualUSB, "USB device")):
         if isinstance(device, cls):
             return name
     return type(device).__name__.split(".")[-1]
 
 
-def _vms(rows, names, portgroups):
-    pg_names = {p.get("key"): names.get(o._moId, o._moId) for o, p in portgroups}
+def _image_datastore(backing, datastores: dict[str, str]) -> tuple[str, str | None]:
+    """The datastore of an image file: ``backing.datastore``, else the ``[name]`` that starts ``fileName``."""
+    found = re.match(r"\s*\[([^\]]*)\]", backing.fileName or "")
+    name = found.group(1) if found else ""
+    if backing.datastore is not None:
+        return name or backing.datastore._moId, backing.datastore._moId
+    return name, datastores.get(name)
+
+
+def _vms(rows, names, pg_names, datastores):
     vms, vm_ds, nics, devices = [], [], [], []
     for obj, p in rows:
         if p.get("config.template"):
             continue
         name, host = p.get("name"), p.get("runtime.host")
         version = str(p.get("config.version") or "")
+        power = str(p.get("runtime.powerState"))
         vms.append({
             "vm": name, "moid": obj._moId,
             "host": names.get(host._moId) if host else None, "host_moid": host._moId if host else None,
-            "powerState": str(p.get("runtime.powerState")),
+            "powerState": power,
             "memoryMB": int(p.get("config.hardware.memoryMB") or 0),
+            "numCPU": int(p.get("config.hardware.numCPU") or 1),
+            "reservationMB": int(p.get("config.memoryAllocation.reservation") or 0),
             "hw": int(version.removeprefix("vmx-")) if version.removeprefix("vmx-").isdigit() else None,
         })
         vm_ds.extend({"vm": name, "datastore": names.get(d._moId, d._moId), "datastore_moid": d._moId}
@@ -176,7 +261,8 @@ def _vms(rows, names, portgroups):
         counts: dict[str, int] = {}
         for dev in p.get("config.hardware.device") or []:
             label = _label(dev, counts)
-            connected = bool(dev.connectable and dev.connectable.connected)
+            # connectable.connected is "valid only while the virtual machine is running" (API reference)
+            connected = power == "poweredOn" and bool(dev.connectable and dev.connectable.connected)
             backing = dev.backing
             if isinstance(dev, D.VirtualEthernetCard):
                 if isinstance(backing, D.VirtualEthernetCard.NetworkBackingInfo):
@@ -188,14 +274,21 @@ def _vms(rows, names, portgroups):
                     nics.append({"vm": name, "label": label, "network": pg_names.get(key, key), "network_id": key,
                                  "distributed": True, "connected": connected})
                 continue
-            block = ("host" if isinstance(backing, HOST_BACKINGS) else
-                     "client" if isinstance(backing, CLIENT_BACKINGS) else
-                     "passthrough" if isinstance(backing, D.VirtualPCIPassthrough.DeviceBackingInfo) else None)
+            ds_name, ds_moid = None, None
+            if isinstance(backing, IMAGE_BACKINGS):
+                block, shown = "image", backing.fileName or ""
+                ds_name, ds_moid = _image_datastore(backing, datastores)
+            else:
+                block = ("host" if isinstance(backing, HOST_BACKINGS) else
+                         "client" if isinstance(backing, CLIENT_BACKINGS) else
+                         "passthrough" if isinstance(backing, D.VirtualPCIPassthrough.DeviceBackingInfo) else None)
+                shown = getattr(backing, "deviceName", "") or ""
             if block:
-                devices.append({"vm": name, "label": label, "kind": _kind(dev), "block": block,
-                                "backing": getattr(backing, "deviceName", "") or "", "connected": connected})
-    vm_cols = ["vm", "moid", "host", "host_moid", "powerState", "memoryMB", "hw"]
+                devices.append({"vm": name, "label": label, "kind": _kind(dev), "block": block, "backing": shown,
+                                "connected": connected, "datastore": ds_name, "datastore_moid": ds_moid})
+    vm_cols = ["vm", "moid", "host", "host_moid", "powerState", "memoryMB", "numCPU", "reservationMB", "hw"]
     return (pd.DataFrame(vms, columns=vm_cols).sort_values("vm", kind="stable").reset_index(drop=True),
             pd.DataFrame(vm_ds, columns=["vm", "datastore", "datastore_moid"]),
             pd.DataFrame(nics, columns=["vm", "label", "network", "network_id", "distributed", "connected"]),
-            pd.DataFrame(devices, columns=["vm", "label", "kind", "block", "backing", "connected"]))
+            pd.DataFrame(devices, columns=["vm", "label", "kind", "block", "backing", "connected", "datastore",
+                                           "datastore_moid"]))

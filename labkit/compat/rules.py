@@ -32,13 +32,65 @@ class Rule:
     find: Callable[[pd.DataFrame, Facts], pd.DataFrame]
 
 
+#: vSphere Resource Management, "Sample Overhead Memory on Virtual Machines" (MB), by VM memory (rows, MB) and vCPUs
+OVERHEAD_MEMORY = np.array([256, 1024, 4096, 16384])
+OVERHEAD_VCPUS = np.array([1, 2, 4, 8])
+OVERHEAD_MB = np.array([[20.29, 24.28, 32.23, 48.16],
+                        [25.90, 29.91, 37.86, 53.82],
+                        [48.64, 52.72, 60.67, 76.78],
+                        [139.62, 143.98, 151.93, 168.60]])
+#: VMotionLinkCapacityLow: "VMotion is supported on links that have a speed of at least 1000 Mbps and are full duplex"
+VMOTION_MIN_MBPS = 1000
+
+
+def overhead_mb(memory_mb, vcpus) -> np.ndarray:
+    """The lab's overhead memory of VMs (MB, whole, rounded up): the sample table's vCPU column that is the
+    smallest of 1, 2, 4, 8 at or above the VM's vCPUs (8 beyond), linear in memory between the table's rows
+    and along the nearest segment beyond them."""
+    m = np.asarray(memory_mb, dtype=float)
+    col = np.minimum(np.searchsorted(OVERHEAD_VCPUS, np.asarray(vcpus), side="left"), len(OVERHEAD_VCPUS) - 1)
+    seg = np.clip(np.searchsorted(OVERHEAD_MEMORY, m, side="left") - 1, 0, len(OVERHEAD_MEMORY) - 2)
+    m0, m1 = OVERHEAD_MEMORY[seg], OVERHEAD_MEMORY[seg + 1]
+    v0, v1 = OVERHEAD_MB[seg, col], OVERHEAD_MB[seg + 1, col]
+    return np.ceil(v0 + (v1 - v0) * (m - m0) / (m1 - m0)).astype(int)
+
+
+def demand_mb(vms: pd.DataFrame) -> pd.Series:
+    """What admission control counts for each VM: its memory reservation plus its overhead (MB)."""
+    reservation = vms["reservationMB"] if "reservationMB" in vms else pd.Series(0, index=vms.index)
+    vcpus = vms["numCPU"] if "numCPU" in vms else pd.Series(1, index=vms.index)
+    return (reservation.fillna(0).astype(int) + overhead_mb(vms["memoryMB"], vcpus.fillna(1).astype(int))
+            ).astype(int)
+
+
+def _vmotion_by_host(facts: Facts) -> pd.DataFrame:
+    """Per host: whether a vMotion adapter sits on a switch with a physical uplink, and the adapters' MTUs."""
+    v = facts.vmotion_vnics
+    if v.empty:
+        return pd.DataFrame({"link_up": pd.Series(dtype=bool), "mtus": pd.Series(dtype=object)})
+    return pd.DataFrame({"link_up": v.groupby("host_moid")["uplinks"].max() > 0,
+                         "mtus": v.groupby("host_moid")["mtu"].agg(lambda s: tuple(sorted(set(s))))})
+
+
 def pairs(facts: Facts, vms=None, hosts=None) -> pd.DataFrame:
     """Every VM × destination host, with the facts of the VM, its source host and the destination."""
     v = facts.vms if vms is None else facts.vms[facts.vms["vm"].isin(list(vms))]
     h = facts.hosts if hosts is None else facts.hosts[facts.hosts["host"].isin(list(hosts))]
     src = facts.hosts.set_index("moid")
-    left = v.assign(src_vmotion=v["host_moid"].map(src["vmotionVnics"].map(bool)).fillna(False).astype(bool))
+    net = _vmotion_by_host(facts)
+    # what the powered-on VMs of each host hold: reservation plus overhead
+    on = facts.vms[facts.vms["powerState"] == "poweredOn"]
+    reserved = demand_mb(on).groupby(on["host_moid"]).sum()
+    left = v.assign(src_vmotion=v["host_moid"].map(src["vmotionVnics"].map(bool)).eq(True),
+                    src_link_up=v["host_moid"].map(net["link_up"]).eq(True),
+                    src_mtus=v["host_moid"].map(net["mtus"]),
+                    demandMB=demand_mb(v))
     right = h.rename(columns={"moid": "host_moid_dest"})
+    right = right.assign(reservedMB=right["host_moid_dest"].map(reserved).fillna(0).astype(int),
+                         link_up=right["host_moid_dest"].map(net["link_up"]).eq(True),
+                         mtus=right["host_moid_dest"].map(net["mtus"]))
+    if "enteringMaintenanceMode" not in right:
+        right["enteringMaintenanceMode"] = False
     out = left.merge(right, how="cross", suffixes=("", "_dest"))
     out = out.rename(columns={"host": "source", "host_dest": "host"})
     out["host_change"] = out["host_moid"] != out["host_moid_dest"]
@@ -62,17 +114,26 @@ def _issues(rows: pd.DataFrame, check: str, severity, fault, reason) -> pd.DataF
 def host_state(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     moving = p[p["host_change"]]
     down = moving[moving["connectionState"] != "connected"]
-    maint = moving[(moving["connectionState"] == "connected") & moving["inMaintenanceMode"]]
+    up = moving[moving["connectionState"] == "connected"]
+    maint = up[up["inMaintenanceMode"] | up["enteringMaintenanceMode"].fillna(False).astype(bool)]
+    state = pd.Series(np.where(maint["inMaintenanceMode"], "is in maintenance mode",
+                               "is entering maintenance mode (its EnterMaintenanceMode_Task is under way)"),
+                      index=maint.index)
     return pd.concat([
         _issues(down, "host state", "error", "InvalidHostConnectionState",
                 "the destination host is " + down["connectionState"] + "; a migration needs a connected host"),
-        _issues(maint, "host state", "error", "InvalidHostState",
-                "the destination host is in maintenance mode; it accepts no virtual machines"),
+        _issues(maint, "host state", "error", "InvalidState",
+                "the destination host " + state + "; it accepts no virtual machines"),
     ], ignore_index=True)
 
 
+def _hot(p: pd.DataFrame) -> pd.DataFrame:
+    """The pairs whose migration is a vMotion of a powered-on VM: the only ones the vMotion network matters to."""
+    return p[p["host_change"] & p["powered_on"]]
+
+
 def vmotion_network(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
-    live = p[p["host_change"] & p["running"]]
+    live = _hot(p)
     no_src = live[~live["src_vmotion"]]
     no_dest = live[~live["vmotionVnics"].map(bool)]
     return pd.concat([
@@ -81,6 +142,46 @@ def vmotion_network(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
         _issues(no_dest, "vMotion network", "error", "VMotionNotConfigured",
                 "no VMkernel adapter of the destination host has the vMotion service enabled"),
     ], ignore_index=True)
+
+
+def vmotion_link(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
+    live = _hot(p)
+    src = live[live["src_vmotion"] & ~live["src_link_up"]]
+    dest = live[live["vmotionVnics"].map(bool) & ~live["link_up"]]
+    why = "'s vMotion VMkernel adapters sit on switches without a physical uplink (an internal-only switch)"
+    return pd.concat([
+        _issues(src, "vMotion link", "error", "VMotionLinkDown", "the source host " + src["source"] + why),
+        _issues(dest, "vMotion link", "error", "VMotionLinkDown", "the destination host" + why),
+    ], ignore_index=True)
+
+
+def vmotion_capacity(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
+    live = _hot(p)
+    v = facts.vmotion_vnics
+    weak = v[(v["uplinks"] > 0) & ((v["speedMb"] < VMOTION_MIN_MBPS) | ~v["fullDuplex"].astype(bool))]
+    found = []
+    for side, key in (("source", "host_moid"), ("destination", "host_moid_dest")):
+        rows = live[["vm", "host", "source", key]].merge(weak, left_on=key, right_on="host_moid",
+                                                         suffixes=("", "_vnic"))
+        link = (rows["speedMb"].astype(str) + " Mb/s "
+                + pd.Series(np.where(rows["fullDuplex"].astype(bool), "full", "half"), index=rows.index)
+                + " duplex")
+        found.append(_issues(rows, "vMotion link capacity", "warning", "VMotionLinkCapacityLow",
+                             f"the {side} host's vMotion adapter " + rows["device"] + " (port group '"
+                             + rows["network"] + "') has at best a " + link
+                             + " uplink; vMotion wants at least 1000 Mb/s, full duplex"))
+    return pd.concat(found, ignore_index=True)
+
+
+def vmotion_mtu(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
+    live = _hot(p)
+    both = live[live["src_mtus"].notna() & live["mtus"].notna()]
+    rows = both[both["src_mtus"] != both["mtus"]]
+    mtu = rows["src_mtus"].map(lambda t: "/".join(map(str, t)))
+    dest = rows["mtus"].map(lambda t: "/".join(map(str, t)))
+    return _issues(rows, "vMotion MTU", "warning", "MigrationFault",
+                   "the source and destination hosts have different vMotion vNIC MTU configurations (source "
+                   + mtu + ", destination " + dest + "; VMware KB 432825)")
 
 
 def meets(requirement: str, capability: str | None) -> bool:
@@ -103,8 +204,8 @@ def missing_features(requirements: dict[str, str], capabilities: dict[str, str])
 
 
 def cpu(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
-    live = p[p["host_change"] & p["running"] & (p["cpu_signature"] != p["cpu_signature_dest"])]
-    # same features as the source: the VM runs there, so it runs here (the VM's requirements were not even read)
+    # every running pair: the requirement was fixed at power-on and may exceed even its own host's features now
+    live = p[p["host_change"] & p["running"] & p["requirements"].notna()]
     if live.empty:
         return _issues(live, "CPU", "error", "", "")
     reqs = dict(zip(facts.vms["req_signature"], facts.vms["requirements"]))
@@ -135,10 +236,13 @@ def hardware_version(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
 
 
 def devices(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
-    live = p.loc[p["host_change"] & p["running"], ["vm", "host"]]
+    moving = p.loc[p["host_change"], ["vm", "host", "powered_on"]]
     d = facts.vm_devices
-    d = d[(d["block"] != "client") | d["connected"]]  # a disconnected client device does not matter
-    rows = live.merge(d, on="vm")
+    d = d[d["block"].isin(["host", "client", "passthrough"])]
+    rows = moving.merge(d, on="vm")
+    # a host device matters in any power state; a client device only while connected; passthrough while powered on
+    rows = rows[(rows["block"] == "host") | ((rows["block"] == "client") & rows["connected"])
+                | ((rows["block"] == "passthrough") & rows["powered_on"])].reset_index(drop=True)
     if rows.empty:
         return _issues(rows, "devices", "error", "", "")
     host_dev = rows["block"] == "host"
@@ -147,10 +251,28 @@ def devices(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     reason = np.select(
         [host_dev & rows["connected"], host_dev, rows["block"] == "client"],
         ["'" + rows["label"] + "' is connected to " + rows["backing"] + ", a device of the source host only",
-         "'" + rows["label"] + "' uses " + rows["backing"] + " of the source host; it is disconnected",
+         "'" + rows["label"] + "' uses " + rows["backing"] + " of the source host; it is not connected",
          "'" + rows["label"] + "' is connected to a device of the vSphere Client's machine"],
         "'" + rows["label"] + "' is a PCI passthrough (DirectPath I/O) device")
     return _issues(rows, "devices", pd.Series(severity), pd.Series(fault), pd.Series(reason))
+
+
+def device_images(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
+    moving = p.loc[p["host_change"], ["vm", "host", "host_moid_dest"]]
+    d = facts.vm_devices
+    d = d[(d["block"] == "image") & (d["datastore_moid"].notna() | d["datastore"].fillna("").astype(bool))]
+    rows = moving.merge(d, on="vm")
+    mounted = facts.mounts[["datastore_moid", "host_moid"]].rename(columns={"host_moid": "host_moid_dest"})
+    rows = rows.merge(mounted.drop_duplicates().assign(ok=True), on=["datastore_moid", "host_moid_dest"], how="left")
+    rows = rows[rows["ok"].isna()].reset_index(drop=True)
+    if rows.empty:
+        return _issues(rows, "device images", "error", "", "")
+    connected = rows["connected"].astype(bool)
+    reason = ("'" + rows["label"] + "' " + pd.Series(np.where(connected, "is connected to", "(not connected) uses"))
+              + " the image " + rows["backing"] + " on datastore " + rows["datastore"].fillna("?")
+              + ", which the destination host does not mount")
+    return _issues(rows, "device images", pd.Series(np.where(connected, "error", "warning")),
+                   "CannotAccessVmDevice", reason)
 
 
 def storage(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
@@ -182,40 +304,73 @@ def networks(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     return _issues(rows, "networks", pd.Series(severity), "CannotAccessNetwork", pd.Series(reason))
 
 
+def virtual_intranet(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
+    moving = p.loc[p["host_change"], ["vm", "host", "host_moid"]]
+    nics = moving.merge(facts.vm_nics[~facts.vm_nics["distributed"].astype(bool)], on="vm")
+    # the port group of that name on the SOURCE host, and the physical uplinks of its standard switch
+    rows = nics.merge(facts.portgroups, left_on=["host_moid", "network"], right_on=["host_moid", "portgroup"])
+    rows = rows[rows["uplinks"] == 0].reset_index(drop=True)
+    if rows.empty:
+        return _issues(rows, "virtual intranet", "error", "", "")
+    connected = rows["connected"].astype(bool)
+    reason = ("'" + rows["label"] + "'" + pd.Series(np.where(connected, "", " (not connected)")) + " uses '"
+              + rows["network"] + "', on the source host's switch " + rows["switch"]
+              + ", which has no physical uplink: a network only the source host's VMs share")
+    return _issues(rows, "virtual intranet", pd.Series(np.where(connected, "error", "warning")),
+                   "VMOnVirtualIntranet", reason)
+
+
 def memory(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     moving = p[p["host_change"] & p["powered_on"]]
-    free = moving["memoryMB_dest"] - moving["usedMemoryMB"]
-    rows = moving[moving["memoryMB"] > free]
+    free = moving["memoryMB_dest"] - moving["reservedMB"]
+    rows = moving[moving["demandMB"] > free]
     free = free[rows.index]
     return _issues(rows, "memory", "error", "InsufficientMemoryResourcesFault",
                    "the destination has " + free.astype(int).astype(str) + " MB of memory unreserved; the VM needs "
-                   + rows["memoryMB"].astype(str) + " MB")
+                   + rows["demandMB"].astype(str) + " MB (its reservation "
+                   + rows["reservationMB"].astype(str) + " MB plus " + (rows["demandMB"] - rows["reservationMB"]
+                                                                         ).astype(str) + " MB overhead)")
 
 
 RULES = (
-    Rule("host state", "the destination's connection state and maintenance mode",
-         "exit maintenance mode or reconnect the host, or pick another host", ("InvalidHostState",
-                                                                             "InvalidHostConnectionState"),
-         host_state),
+    Rule("host state", "the destination's connection state, maintenance mode, and an EnterMaintenanceMode_Task "
+         "under way", "exit maintenance mode (or cancel entering it) or reconnect the host, or pick another host",
+         ("InvalidState", "InvalidHostConnectionState"), host_state),
     Rule("vMotion network", "a VMkernel adapter with the vMotion service on the source and the destination",
          "enable the vMotion service on a VMkernel adapter of both hosts", ("VMotionNotConfigured",), vmotion_network),
-    Rule("CPU", "the VM's CPU feature requirement against the features the destination exposes (after EVC)",
-         "put both hosts in an EVC cluster whose mode the VM was powered on under, or power the VM off "
-         "(a cold migration checks no CPU)", ("FeatureRequirementsNotMet",), cpu),
+    Rule("vMotion link", "a physical uplink on the switch of a vMotion VMkernel adapter, source and destination",
+         "give the vMotion adapter's switch a physical NIC (or move the adapter to a switch that has one)",
+         ("VMotionLinkDown",), vmotion_link),
+    Rule("vMotion link capacity", "the speed and duplex of the best uplink behind each vMotion adapter",
+         "back the vMotion adapters with 1 Gb/s or faster, full-duplex physical NICs",
+         ("VMotionLinkCapacityLow",), vmotion_capacity),
+    Rule("vMotion MTU", "the MTU of the vMotion adapters of the source and the destination",
+         "set the same MTU on the vMotion adapters of both hosts (and the switches between them; VMware KB 432825)",
+         ("MigrationFault",), vmotion_mtu),
+    Rule("CPU", "the VM's CPU feature requirement (fixed when it powered on) against the features the destination "
+         "exposes (after EVC)", "put both hosts in an EVC cluster whose mode the VM was powered on under, or power "
+         "the VM off (a cold migration checks no CPU)", ("FeatureRequirementsNotMet",), cpu),
     Rule("hardware version", "the VM's virtual hardware version against what the destination's ESXi runs",
          "choose a host with a newer ESXi, or migrate cold to upgrade later", ("VirtualHardwareVersionNotSupported",),
          hardware_version),
-    Rule("devices", "devices backed by something only the source has, and passthrough devices",
-         "disconnect or remove the device before the migration", ("CannotAccessVmDevice",
-                                                                  "DisallowedMigrationDeviceAttached"), devices),
+    Rule("devices", "devices backed by something only the source has (host CD-ROM, serial or parallel port, "
+         "USB not set up for vMotion), client devices and passthrough devices",
+         "disconnect or remove the device before the migration (a USB device: use remote host backing)",
+         ("CannotAccessVmDevice", "DisallowedMigrationDeviceAttached"), devices),
+    Rule("device images", "the datastore of each ISO or floppy image mounted on the destination",
+         "keep images on a datastore every host mounts, or disconnect the drive",
+         ("CannotAccessVmDevice",), device_images),
     Rule("storage", "every datastore of the VM mounted on the destination",
          "mount the datastore on the destination, or move the disks too (Storage vMotion)",
          ("DatastoreNotWritableOnHost",), storage),
     Rule("networks", "every network of the VM's NICs present on the destination",
          "create the same port group on the destination, or join it to the distributed switch",
          ("CannotAccessNetwork",), networks),
-    Rule("memory", "the VM's memory against the destination's unreserved memory",
-         "free memory on the destination (move or power off VMs), or pick another host",
+    Rule("virtual intranet", "the physical uplinks of the source host's switch under each standard port group the "
+         "VM uses", "give the switch a physical uplink, or move the NIC to a port group with one",
+         ("VMOnVirtualIntranet",), virtual_intranet),
+    Rule("memory", "the VM's reservation plus overhead against the destination's unreserved memory",
+         "free memory on the destination (move or power off VMs, lower reservations), or pick another host",
          ("InsufficientMemoryResourcesFault",), memory),
 )
 
