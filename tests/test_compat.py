@@ -143,8 +143,8 @@ def _facts(vms=(), hosts=(), *, devices=(), nics=(), vnics=None, portgroups=None
         vm_rows.append(row)
     vms_df = pd.DataFrame(vm_rows)
     if vnics is None:
-        vnics = [{"host_moid": h["moid"], "device": "vmk1", "network": "vMotion", "mtu": 1500, "uplinks": 1,
-                  "speedMb": 10000, "fullDuplex": True} for h in host_rows if h["vmotionVnics"]]
+        vnics = [{"host_moid": h["moid"], "device": "vmk1", "order": 0, "network": "vMotion", "mtu": 1500,
+                  "uplinks": 1, "speedMb": 10000, "fullDuplex": True} for h in host_rows if h["vmotionVnics"]]
     if portgroups is None:
         portgroups = [{"host_moid": h["moid"], "portgroup": "VM Network", "switch": "vSwitch0", "uplinks": 1}
                       for h in host_rows]
@@ -218,8 +218,8 @@ def test_the_vmotion_network_matters_only_to_a_powered_on_vm():
 
 
 def _vnic(host, **over):
-    return {"host_moid": f"host-{host}", "device": "vmk1", "network": "vMotion", "mtu": 1500, "uplinks": 1,
-            "speedMb": 10000, "fullDuplex": True, **over}
+    return {"host_moid": f"host-{host}", "device": "vmk1", "order": 0, "network": "vMotion", "mtu": 1500,
+            "uplinks": 1, "speedMb": 10000, "fullDuplex": True, **over}
 
 
 def test_vmotion_link_down_capacity_and_mtu():
@@ -239,6 +239,13 @@ def test_vmotion_link_down_capacity_and_mtu():
     table = compat.check(half, "on", "esx-03").set_index("check")
     assert table.loc["vMotion MTU", "status"] == "warning" and "MTU 9000" in table.loc["vMotion MTU", "facts"]
     assert "1500, destination 9000" in table.loc["vMotion MTU", "reason"]
+    # one verdict a host, from the best uplink under any of its vMotion adapters; the MTU of the first selected
+    two = _facts([("on", {})], vnics=[_vnic("esx-01"), _vnic("esx-02", speedMb=100),
+                                      _vnic("esx-02", device="vmk2", order=1, speedMb=1000, mtu=9000),
+                                      _vnic("esx-03", uplinks=1, speedMb=0, fullDuplex=False),
+                                      _vnic("esx-03", device="vmk2", order=1, uplinks=0, speedMb=0)])
+    assert _faults(two, "on", "esx-02") == ([], [])
+    assert _faults(two, "on", "esx-03") == (["VMotionLinkDown"], [])  # an uplink without a link is down
 
 
 def test_cpu_compares_the_recorded_requirement_even_where_hosts_match():
@@ -283,16 +290,21 @@ def test_host_devices_usb_and_images():
 
 
 def test_networks_and_virtual_intranet():
-    f = _facts([("on", {}), ("off", {"powerState": "poweredOff"}), ("inside", {}), ("inside-off", {})],
+    f = _facts([("on", {}), ("off", {"powerState": "poweredOff"}), ("inside", {}), ("inside-off", {}),
+                ("elsewhere", {})],
                nics=[("on", {"network_id": "network-9", "network": "Gone"}),
                      ("off", {"network_id": "network-9", "network": "Gone", "connected": False}),
-                     ("inside", {"network": "Lab Only"}), ("inside-off", {"network": "Lab Only", "connected": False})],
+                     ("inside", {"network": "Lab Only"}), ("inside-off", {"network": "Lab Only", "connected": False}),
+                     ("elsewhere", {"network": "Not Here"})],
                portgroups=[{"host_moid": "host-esx-01", "portgroup": n, "switch": sw, "uplinks": u}
-                           for n, sw, u in (("VM Network", "vSwitch0", 1), ("Lab Only", "vSwitch1", 0))])
+                           for n, sw, u in (("VM Network", "vSwitch0", 1), ("Gone", "vSwitch0", 1),
+                                            ("Lab Only", "vSwitch1", 0))])
     assert _faults(f, "on", "esx-02") == (["CannotAccessNetwork"], [])
     assert _faults(f, "off", "esx-02") == ([], ["CannotAccessNetwork"])
     assert _faults(f, "inside", "esx-02") == (["VMOnVirtualIntranet"], [])
     assert _faults(f, "inside-off", "esx-02") == ([], ["VMOnVirtualIntranet"])
+    # a port group the source host does not have has no uplink either (the lab's checker reads it so)
+    assert _faults(f, "elsewhere", "esx-02") == (["VMOnVirtualIntranet"], [])
     table = compat.check(f, "inside", "esx-02").set_index("check")
     assert "vSwitch1 (0 uplinks)" in table.loc["virtual intranet", "facts"]
 
@@ -326,10 +338,10 @@ def test_host_network_facts_follow_standard_and_distributed_switches():
                  mtu=9000, distributedVirtualPort=vim.dvs.PortConnection(switchUuid="dvs-uuid", portgroupKey="pg-7"))),
              H.VirtualNic(device="vmk3", portgroup="Lab Only", spec=H.VirtualNic.Specification(mtu=1500)),
              H.VirtualNic(device="vmk0", portgroup="vMotion", spec=H.VirtualNic.Specification())]}
-    vnics, groups = facts._host_network("host-1", p, {"vmk1", "vmk2", "vmk3"}, {"pg-7": "dv-vMotion"})
-    got = {v["device"]: (v["network"], v["mtu"], v["uplinks"], v["speedMb"], v["fullDuplex"]) for v in vnics}
-    assert got == {"vmk1": ("vMotion", 1500, 2, 1000, True), "vmk2": ("dv-vMotion", 9000, 1, 10000, True),
-                   "vmk3": ("Lab Only", 1500, 0, 0, False)}
+    vnics, groups = facts._host_network("host-1", p, ["vmk2", "vmk1", "vmk3"], {"pg-7": "dv-vMotion"})
+    got = [(v["device"], v["network"], v["mtu"], v["uplinks"], v["speedMb"], v["fullDuplex"]) for v in vnics]
+    assert got == [("vmk2", "dv-vMotion", 9000, 1, 10000, True), ("vmk1", "vMotion", 1500, 2, 1000, True),
+                   ("vmk3", "Lab Only", 1500, 0, 0, False)]  # in the order selected for vMotion
     assert {(g["portgroup"], g["switch"], g["uplinks"]) for g in groups} == {("vMotion", "vSwitch0", 2),
                                                                              ("Lab Only", "vSwitch1", 0)}
 
@@ -340,3 +352,4 @@ def test_image_datastores_come_from_the_backing_or_the_file_name():
     ds = vim.Datastore("datastore-3")
     assert facts._image_datastore(iso(fileName="[nfs] a.iso", datastore=ds), {}) == ("nfs", "datastore-3")
     assert facts._image_datastore(iso(fileName="/usr/lib/x.iso"), {"isos": "d"}) == ("", None)
+    assert facts._image_datastore(iso(fileName="[] /usr/lib/vmware/isoimages/linux.iso"), {"": "d"})[1] is None

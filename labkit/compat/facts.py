@@ -51,7 +51,7 @@ CLIENT_BACKINGS = (D.VirtualCdrom.RemotePassthroughBackingInfo, D.VirtualCdrom.R
                    D.VirtualFloppy.RemoteDeviceBackingInfo)
 # D.VirtualUSB.RemoteHostBackingInfo (a USB device configured for vMotion) blocks nothing
 
-VNIC_COLUMNS = ["host_moid", "device", "network", "mtu", "uplinks", "speedMb", "fullDuplex"]
+VNIC_COLUMNS = ["host_moid", "device", "order", "network", "mtu", "uplinks", "speedMb", "fullDuplex"]
 PORTGROUP_COLUMNS = ["host_moid", "portgroup", "switch", "uplinks"]
 
 
@@ -155,13 +155,13 @@ def _hosts(rows, compute_resources, names, pg_names):
     for obj, p in rows:
         parent = p.get("parent")
         version = p.get("config.product.version")
-        vmotion = _vmotion_vnics(p.get("config.virtualNicManagerInfo.netConfig"))
+        net_config = p.get("config.virtualNicManagerInfo.netConfig")
         records.append({
             "host": p.get("name"), "moid": obj._moId,
             "cluster": names.get(parent._moId) if parent is not None and parent._moId in clusters else None,
             "connectionState": str(p.get("runtime.connectionState")),
             "inMaintenanceMode": bool(p.get("runtime.inMaintenanceMode")),
-            "vmotionVnics": vmotion,
+            "vmotionVnics": _vmotion_vnics(net_config),
             "capabilities": _capabilities(p.get("config.maskedFeatureCapability"), p.get("config.featureCapability")),
             "currentEVCModeKey": p.get("summary.currentEVCModeKey") or None,
             "maxEVCModeKey": p.get("summary.maxEVCModeKey") or None,
@@ -169,7 +169,7 @@ def _hosts(rows, compute_resources, names, pg_names):
             "maxHardwareVersion": limits.get(version),
             "memoryMB": int(p.get("hardware.memorySize", 0) >> 20),
         })
-        v, g = _host_network(obj._moId, p, set(vmotion), pg_names)
+        v, g = _host_network(obj._moId, p, _selected_vmotion(net_config), pg_names)
         vnics.extend(v)
         portgroups.extend(g)
     for r in records:
@@ -180,21 +180,40 @@ def _hosts(rows, compute_resources, names, pg_names):
             pd.DataFrame(vnics, columns=VNIC_COLUMNS), pd.DataFrame(portgroups, columns=PORTGROUP_COLUMNS))
 
 
-def _host_network(moid: str, p: dict, vmotion: set[str], pg_names: dict) -> tuple[list[dict], list[dict]]:
-    """A host's vMotion adapters (MTU; their switch's uplinks: count, best speed, duplex) and standard port groups.
+def _selected_vmotion(net_config) -> list[str]:
+    """The devices of the VMkernel adapters selected for vMotion, in the order of ``selectedVnic``."""
+    for nc in net_config or []:
+        if nc.nicType == "vmotion":
+            device = {v.key: v.device for v in (nc.candidateVnic or [])}
+            return [device[k] for k in (nc.selectedVnic or []) if k in device]
+    return []
+
+
+def _host_network(moid: str, p: dict, vmotion: list[str], pg_names: dict) -> tuple[list[dict], list[dict]]:
+    """A host's vMotion adapters (MTU; their switch's uplinks: count, best speed and duplex) and standard port groups.
 
     A VMkernel adapter sits on a standard port group (``vnic.portgroup`` -> ``portgroup.spec.vswitchName`` ->
     ``vswitch.pnic``) or on a distributed port (``spec.distributedVirtualPort.switchUuid`` -> the host's
-    ``proxySwitch`` of that switch -> ``proxySwitch.pnic``)."""
-    pnics = {n.key: n for n in p.get("config.network.pnic") or []}
-    switch_pnics = {sw.name: list(sw.pnic or []) for sw in p.get("config.network.vswitch") or []}
-    proxy_pnics = {ps.dvsUuid: list(ps.pnic or []) for ps in p.get("config.network.proxySwitch") or []}
+    ``proxySwitch`` of that switch -> ``proxySwitch.pnic``). An uplink is a physical NIC of the host named there
+    (by key or device); only one with a ``linkSpeed`` is up, and the best is the fastest, full duplex first."""
+    pnics = list(p.get("config.network.pnic") or [])
+
+    def resolve(keys) -> list:
+        return [n for k in keys or [] for n in pnics if k in (n.key, n.device)]
+
+    switch_pnics = {}
+    for sw in p.get("config.network.vswitch") or []:
+        switch_pnics.setdefault(sw.name, resolve(sw.pnic))
+    proxy_pnics = {}
+    for ps in p.get("config.network.proxySwitch") or []:
+        proxy_pnics.setdefault(ps.dvsUuid, resolve(ps.pnic))
     pg_switch = {pg.spec.name: pg.spec.vswitchName for pg in p.get("config.network.portgroup") or []}
     portgroups = [{"host_moid": moid, "portgroup": name, "switch": sw, "uplinks": len(switch_pnics.get(sw, []))}
                   for name, sw in pg_switch.items()]
+    order = {d: i for i, d in enumerate(vmotion)}
     vnics = []
     for nic in p.get("config.network.vnic") or []:
-        if nic.device not in vmotion:
+        if nic.device not in order:
             continue
         spec = nic.spec
         port = spec.distributedVirtualPort if spec is not None else None
@@ -202,13 +221,12 @@ def _host_network(moid: str, p: dict, vmotion: set[str], pg_names: dict) -> tupl
             uplinks, network = proxy_pnics.get(port.switchUuid, []), pg_names.get(port.portgroupKey, port.portgroupKey)
         else:
             uplinks, network = switch_pnics.get(pg_switch.get(nic.portgroup), []), nic.portgroup
-        links = [(n.linkSpeed.speedMb, bool(n.linkSpeed.duplex)) for k in uplinks
-                 if (n := pnics.get(k)) is not None and n.linkSpeed is not None]
-        speed, full = max(links) if links else (0, False)  # the best uplink: fastest, full duplex first
-        vnics.append({"host_moid": moid, "device": nic.device, "network": network or "",
+        links = [(n.linkSpeed.speedMb, bool(n.linkSpeed.duplex)) for n in uplinks if n.linkSpeed is not None]
+        speed, full = max(links) if links else (0, False)
+        vnics.append({"host_moid": moid, "device": nic.device, "order": order[nic.device], "network": network or "",
                       "mtu": int((spec.mtu if spec is not None else None) or DEFAULT_MTU), "uplinks": len(uplinks),
                       "speedMb": int(speed), "fullDuplex": full})
-    return vnics, portgroups
+    return sorted(vnics, key=lambda v: v["order"]), portgroups
 
 
 def _label(device, counts: dict[str, int]) -> str:
@@ -231,12 +249,13 @@ def _kind(device) -> str:
 
 
 def _image_datastore(backing, datastores: dict[str, str]) -> tuple[str, str | None]:
-    """The datastore of an image file: ``backing.datastore``, else the ``[name]`` that starts ``fileName``."""
-    found = re.match(r"\s*\[([^\]]*)\]", backing.fileName or "")
+    """The datastore of an image file: ``backing.datastore``, else the datastore named by the ``[name]`` that
+    starts ``fileName``; none for a file on the host itself (``[] /usr/lib/vmware/isoimages/...``)."""
+    found = re.match(r"\[([^\]]*)\]", backing.fileName or "")
     name = found.group(1) if found else ""
     if backing.datastore is not None:
         return name or backing.datastore._moId, backing.datastore._moId
-    return name, datastores.get(name)
+    return name, datastores.get(name) if name else None
 
 
 def _vms(rows, names, pg_names, datastores):

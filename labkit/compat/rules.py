@@ -52,7 +52,7 @@ def overhead_mb(memory_mb, vcpus) -> np.ndarray:
     seg = np.clip(np.searchsorted(OVERHEAD_MEMORY, m, side="left") - 1, 0, len(OVERHEAD_MEMORY) - 2)
     m0, m1 = OVERHEAD_MEMORY[seg], OVERHEAD_MEMORY[seg + 1]
     v0, v1 = OVERHEAD_MB[seg, col], OVERHEAD_MB[seg + 1, col]
-    return np.ceil(v0 + (v1 - v0) * (m - m0) / (m1 - m0)).astype(int)
+    return np.ceil(np.maximum(v0 + (m - m0) * (v1 - v0) / (m1 - m0), 0)).astype(int)
 
 
 def demand_mb(vms: pd.DataFrame) -> pd.Series:
@@ -64,12 +64,16 @@ def demand_mb(vms: pd.DataFrame) -> pd.Series:
 
 
 def _vmotion_by_host(facts: Facts) -> pd.DataFrame:
-    """Per host: whether a vMotion adapter sits on a switch with a physical uplink, and the adapters' MTUs."""
+    """Per host with vMotion adapters: the best uplink under any of them (speed, full duplex; speed 0 when none is
+    up), and the MTU of the first adapter selected for vMotion."""
     v = facts.vmotion_vnics
     if v.empty:
-        return pd.DataFrame({"link_up": pd.Series(dtype=bool), "mtus": pd.Series(dtype=object)})
-    return pd.DataFrame({"link_up": v.groupby("host_moid")["uplinks"].max() > 0,
-                         "mtus": v.groupby("host_moid")["mtu"].agg(lambda s: tuple(sorted(set(s))))})
+        return pd.DataFrame({"link_mbps": pd.Series(dtype=int), "link_full": pd.Series(dtype=bool),
+                             "mtu": pd.Series(dtype=int)})
+    v = v.assign(fullDuplex=v["fullDuplex"].astype(bool) & (v["speedMb"] > 0))
+    best = v.sort_values(["speedMb", "fullDuplex"], kind="stable").groupby("host_moid").tail(1).set_index("host_moid")
+    first = v.sort_values("order", kind="stable").groupby("host_moid").head(1).set_index("host_moid")
+    return pd.DataFrame({"link_mbps": best["speedMb"], "link_full": best["fullDuplex"], "mtu": first["mtu"]})
 
 
 def pairs(facts: Facts, vms=None, hosts=None) -> pd.DataFrame:
@@ -82,13 +86,15 @@ def pairs(facts: Facts, vms=None, hosts=None) -> pd.DataFrame:
     on = facts.vms[facts.vms["powerState"] == "poweredOn"]
     reserved = demand_mb(on).groupby(on["host_moid"]).sum()
     left = v.assign(src_vmotion=v["host_moid"].map(src["vmotionVnics"].map(bool)).eq(True),
-                    src_link_up=v["host_moid"].map(net["link_up"]).eq(True),
-                    src_mtus=v["host_moid"].map(net["mtus"]),
+                    src_link_mbps=v["host_moid"].map(net["link_mbps"]).fillna(0).astype(int),
+                    src_link_full=v["host_moid"].map(net["link_full"]).eq(True),
+                    src_mtu=v["host_moid"].map(net["mtu"]),
                     demandMB=demand_mb(v))
     right = h.rename(columns={"moid": "host_moid_dest"})
     right = right.assign(reservedMB=right["host_moid_dest"].map(reserved).fillna(0).astype(int),
-                         link_up=right["host_moid_dest"].map(net["link_up"]).eq(True),
-                         mtus=right["host_moid_dest"].map(net["mtus"]))
+                         link_mbps=right["host_moid_dest"].map(net["link_mbps"]).fillna(0).astype(int),
+                         link_full=right["host_moid_dest"].map(net["link_full"]).eq(True),
+                         mtu=right["host_moid_dest"].map(net["mtu"]))
     if "enteringMaintenanceMode" not in right:
         right["enteringMaintenanceMode"] = False
     out = left.merge(right, how="cross", suffixes=("", "_dest"))
@@ -144,44 +150,45 @@ def vmotion_network(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     ], ignore_index=True)
 
 
+def _sides(live: pd.DataFrame):
+    """The source and the destination of each pair, as (side, has vMotion adapters, best link Mb/s, full duplex,
+    host name)."""
+    yield "source", live["src_vmotion"], live["src_link_mbps"], live["src_link_full"], "the source host " + live[
+        "source"]
+    yield "destination", live["vmotionVnics"].map(bool), live["link_mbps"], live["link_full"], pd.Series(
+        "the destination host", index=live.index)
+
+
 def vmotion_link(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     live = _hot(p)
-    src = live[live["src_vmotion"] & ~live["src_link_up"]]
-    dest = live[live["vmotionVnics"].map(bool) & ~live["link_up"]]
-    why = "'s vMotion VMkernel adapters sit on switches without a physical uplink (an internal-only switch)"
-    return pd.concat([
-        _issues(src, "vMotion link", "error", "VMotionLinkDown", "the source host " + src["source"] + why),
-        _issues(dest, "vMotion link", "error", "VMotionLinkDown", "the destination host" + why),
-    ], ignore_index=True)
+    found = []
+    for _, has, mbps, _, who in _sides(live):
+        down = has & (mbps == 0)
+        found.append(_issues(live[down], "vMotion link", "error", "VMotionLinkDown",
+                             who[down] + ": no vMotion VMkernel adapter has an operational physical uplink (its "
+                             "switch has no physical NIC, or none with a link)"))
+    return pd.concat(found, ignore_index=True)
 
 
 def vmotion_capacity(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     live = _hot(p)
-    v = facts.vmotion_vnics
-    weak = v[(v["uplinks"] > 0) & ((v["speedMb"] < VMOTION_MIN_MBPS) | ~v["fullDuplex"].astype(bool))]
     found = []
-    for side, key in (("source", "host_moid"), ("destination", "host_moid_dest")):
-        rows = live[["vm", "host", "source", key]].merge(weak, left_on=key, right_on="host_moid",
-                                                         suffixes=("", "_vnic"))
-        link = (rows["speedMb"].astype(str) + " Mb/s "
-                + pd.Series(np.where(rows["fullDuplex"].astype(bool), "full", "half"), index=rows.index)
-                + " duplex")
-        found.append(_issues(rows, "vMotion link capacity", "warning", "VMotionLinkCapacityLow",
-                             f"the {side} host's vMotion adapter " + rows["device"] + " (port group '"
-                             + rows["network"] + "') has at best a " + link
-                             + " uplink; vMotion wants at least 1000 Mb/s, full duplex"))
+    for _, has, mbps, full, who in _sides(live):
+        low = has & (mbps > 0) & ((mbps < VMOTION_MIN_MBPS) | ~full)
+        duplex = pd.Series(np.where(full, "full", "half"), index=live.index)
+        found.append(_issues(live[low], "vMotion link capacity", "warning", "VMotionLinkCapacityLow",
+                             who[low] + "'s best vMotion uplink runs at " + mbps[low].astype(str) + " Mb/s, "
+                             + duplex[low] + " duplex; vMotion wants at least 1000 Mb/s, full duplex"))
     return pd.concat(found, ignore_index=True)
 
 
 def vmotion_mtu(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     live = _hot(p)
-    both = live[live["src_mtus"].notna() & live["mtus"].notna()]
-    rows = both[both["src_mtus"] != both["mtus"]]
-    mtu = rows["src_mtus"].map(lambda t: "/".join(map(str, t)))
-    dest = rows["mtus"].map(lambda t: "/".join(map(str, t)))
+    rows = live[live["src_mtu"].notna() & live["mtu"].notna() & (live["src_mtu"] != live["mtu"])]
     return _issues(rows, "vMotion MTU", "warning", "MigrationFault",
                    "the source and destination hosts have different vMotion vNIC MTU configurations (source "
-                   + mtu + ", destination " + dest + "; VMware KB 432825)")
+                   + rows["src_mtu"].astype(int).astype(str) + ", destination " + rows["mtu"].astype(int).astype(str)
+                   + "; VMware KB 432825)")
 
 
 def meets(requirement: str, capability: str | None) -> bool:
@@ -260,7 +267,7 @@ def devices(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
 def device_images(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     moving = p.loc[p["host_change"], ["vm", "host", "host_moid_dest"]]
     d = facts.vm_devices
-    d = d[(d["block"] == "image") & (d["datastore_moid"].notna() | d["datastore"].fillna("").astype(bool))]
+    d = d[(d["block"] == "image") & d["datastore_moid"].notna()]  # an image on the host itself is not checked
     rows = moving.merge(d, on="vm")
     mounted = facts.mounts[["datastore_moid", "host_moid"]].rename(columns={"host_moid": "host_moid_dest"})
     rows = rows.merge(mounted.drop_duplicates().assign(ok=True), on=["datastore_moid", "host_moid_dest"], how="left")
@@ -308,13 +315,15 @@ def virtual_intranet(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     moving = p.loc[p["host_change"], ["vm", "host", "host_moid"]]
     nics = moving.merge(facts.vm_nics[~facts.vm_nics["distributed"].astype(bool)], on="vm")
     # the port group of that name on the SOURCE host, and the physical uplinks of its standard switch
-    rows = nics.merge(facts.portgroups, left_on=["host_moid", "network"], right_on=["host_moid", "portgroup"])
-    rows = rows[rows["uplinks"] == 0].reset_index(drop=True)
+    groups = facts.portgroups.drop_duplicates(["host_moid", "portgroup"], keep="last")
+    rows = nics.merge(groups, left_on=["host_moid", "network"], right_on=["host_moid", "portgroup"], how="left")
+    rows = rows[rows["uplinks"].fillna(0) == 0].reset_index(drop=True)
     if rows.empty:
         return _issues(rows, "virtual intranet", "error", "", "")
     connected = rows["connected"].astype(bool)
     reason = ("'" + rows["label"] + "'" + pd.Series(np.where(connected, "", " (not connected)")) + " uses '"
-              + rows["network"] + "', on the source host's switch " + rows["switch"]
+              + rows["network"] + "', on the source host's switch " + rows["switch"].fillna("(none: no such port "
+                                                                                             "group there)")
               + ", which has no physical uplink: a network only the source host's VMs share")
     return _issues(rows, "virtual intranet", pd.Series(np.where(connected, "error", "warning")),
                    "VMOnVirtualIntranet", reason)
