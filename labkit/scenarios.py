@@ -125,7 +125,7 @@ VM_DEFAULTS = {"memoryMB": 2048, "memoryReservationMB": 0, "cpus": 2, "power": "
                "guest": "otherGuest64", "diskGB": 16, "networks": [], "devices": [], "nicConnected": True}
 # The physical NICs of a lab host (the engine's ESXi host: config.network.pnic), and the standard switch every host
 # has, with vmnic0 as its uplink.
-PNICS = ["vmnic0", "vmnic1"]
+PNICS = ["vmnic0", "vmnic1", "vmnic2", "vmnic3"]
 DEFAULT_SWITCH = "vSwitch0"
 # "The name ... is limited to 32 characters" (API reference, HostNetworkSystem.AddVirtualSwitch).
 MAX_SWITCH_NAME = 32

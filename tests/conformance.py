@@ -157,6 +157,16 @@ def apply_setup(w: World, steps: list[dict]) -> None:
             spec = nic.spec
             spec.mtu = arg["mtu"]
             ns.UpdateVirtualNic(device=arg["device"], nic=spec)
+        elif verb == "vmotion_adapter_on":  # vMotion moves to a new adapter on a new port group of a switch
+            host = w.host(arg["host"])
+            ns, mgr = host.configManager.networkSystem, host.configManager.virtualNicManager
+            ns.AddPortGroup(portgrp=vim.host.PortGroup.Specification(
+                name=arg["portgroup"], vswitchName=arg["switch"], vlanId=0, policy=vim.host.NetworkPolicy()))
+            ip = vim.host.IpConfig(dhcp=False, ipAddress=arg.get("ip", "10.10.9.11"), subnetMask="255.255.255.0")
+            device = ns.AddVirtualNic(portgroup=arg["portgroup"], nic=vim.host.VirtualNic.Specification(ip=ip))
+            mgr.SelectVnicForNicType(nicType="vmotion", device=device)
+            for old in arg.get("deselect", ["vmk1"]):
+                mgr.DeselectVnicForNicType(nicType="vmotion", device=old)
         elif verb == "add_usb":
             vm = w.vm(arg["vm"])
             backing = (vim.vm.device.VirtualUSB.RemoteHostBackingInfo(deviceName="path:1/0/3", hostname=vm.runtime.host.name)

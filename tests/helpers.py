@@ -64,3 +64,13 @@ def by_name(session, kind):
 
 def fault_names(faults):
     return sorted(type(f).__name__.split(".")[-1] for f in (faults or []))
+
+
+def pool_for(session, vm, host):
+    """The pool a move of ``vm`` to ``host`` (names) needs: the destination's root pool when it is another
+    compute resource than the VM's pool, else None (API reference, MigrateVM_Task: host and pool of one
+    compute resource)."""
+    from labkit import inventory
+    from labkit.troubleshoot import _pool_for
+
+    return _pool_for(session, inventory.find(session, vm, "VirtualMachine"), inventory.find(session, host, "HostSystem"))

@@ -295,7 +295,7 @@ def test_bad_mounts_fail_with_vcenters_fault(storage, call, fault):
 def test_exit_maintenance_and_reconnect_let_hosts_take_vms_again():
     with lab_world("host-states") as s:
         esx02, esx03 = hostconfig.host(s, "esx-02"), hostconfig.host(s, "esx-03")
-        assert continuity.migrate(s, "web-01", host="esx-02").fault_type == "InvalidHostState"
+        assert continuity.migrate(s, "web-01", host="esx-02").fault_type == "InvalidState"
         hostconfig.exit_maintenance(s, esx02)
         assert not esx02.runtime.inMaintenanceMode
         assert continuity.migrate(s, "web-01", host="esx-02").succeeded
@@ -336,11 +336,11 @@ def test_a_port_group_flips_the_network_check_and_back():
 def test_maintenance_mode_flips_the_host_state_check_and_back():
     with lab_world("host-states") as s:
         esx02 = hostconfig.host(s, "esx-02")
-        assert _errors(s, "web-01", "esx-02") == ["InvalidHostState"]
+        assert _errors(s, "web-01", "esx-02") == ["InvalidState"]
         hostconfig.exit_maintenance(s, esx02)
         assert _errors(s, "web-01", "esx-02") == []
         s.change(esx02, "EnterMaintenanceMode_Task", timeout=0, progress=False)
-        assert _errors(s, "web-01", "esx-02") == ["InvalidHostState"]
+        assert _errors(s, "web-01", "esx-02") == ["InvalidState"]
 
 
 def test_switch_mtu_keeps_the_rest_of_the_switch_spec():

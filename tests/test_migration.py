@@ -89,11 +89,18 @@ def test_cold_migration_and_relocation_events():
         assert vm.runtime.powerState == "poweredOff" and vm.runtime.host == hosts["esx-02"]
 
 
-def test_a_move_to_another_compute_resource_changes_the_resource_pool():
+def test_a_move_to_another_compute_resource_needs_its_pool_and_changes_the_vms():
+    """MigrateVM_Task without a pool uses the VM's current pool, which is not esx-04's: InvalidArgument, and
+    the VM stays; with esx-04's own pool it moves into it (API reference, MigrateVM_Task)."""
     with lab_world("network-mismatch") as s:
         vm, hosts = by_name(s, vim.VirtualMachine)["tools-01"], by_name(s, vim.HostSystem)
-        before = vm.resourcePool
-        s.change(vm, "MigrateVM_Task", host=hosts["esx-04"], priority="defaultPriority")
+        before, home = vm.resourcePool, vm.runtime.host
+        with pytest.raises(TaskFailed) as err:
+            s.change(vm, "MigrateVM_Task", host=hosts["esx-04"], priority="defaultPriority")
+        assert err.value.fault_type == "InvalidArgument" and err.value.fault.invalidProperty == "pool"
+        assert (vm.runtime.host, vm.resourcePool) == (home, before)
+        s.change(vm, "MigrateVM_Task", host=hosts["esx-04"], pool=hosts["esx-04"].parent.resourcePool,
+                 priority="defaultPriority")
         assert vm.resourcePool == hosts["esx-04"].parent.resourcePool != before
         assert vm in vm.resourcePool.vm and vm not in before.vm
 

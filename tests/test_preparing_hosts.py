@@ -80,7 +80,7 @@ def test_evc_exercise_wants_the_highest_mode_applied_and_proven(world):
 def test_esx03_exercise_follows_the_host(world):
     s = world
     refused = continuity.migrate(s, "app-02", host="esx-03")
-    assert "was refused (InvalidHostState)" in _check("01b.esx-03", refused, s).line
+    assert "was refused (InvalidState)" in _check("01b.esx-03", refused, s).line
     assert "Answer with the MigrationRun" in _check("01b.esx-03", "esx-03", s).line
 
     _prepare(s, "esx-02", "10.10.0.12")

@@ -4,7 +4,8 @@ import math
 
 import pandas as pd
 import pytest
-from helpers import lab_world
+import conformance
+from helpers import lab_world, pool_for
 
 import labkit
 from labkit import continuity, exercises, hostconfig, inventory, scenarios, troubleshoot, vmconfig
@@ -57,8 +58,8 @@ def test_the_guide_has_every_column_filled_and_a_source_per_row():
 
 
 def test_the_guide_covers_every_fault_the_lab_raises_and_claims_no_more(binary):
-    """Across every small scenario, each fault vCenter reports is in the guide with lab=yes, and each
-    lab=yes row is raised by some scenario: the column cannot drift from the simulator."""
+    """Across every small scenario and every row of the conformance table, each fault vCenter reports is in the
+    guide with lab=yes, and each lab=yes row is raised by one of them: the column cannot drift from the simulator."""
     seen = set()
     for name in scenarios.names():
         if name == "large-datacenter":
@@ -66,6 +67,12 @@ def test_the_guide_covers_every_fault_the_lab_raises_and_claims_no_more(binary):
         with lab_world(name) as s:
             board = troubleshoot.board(s)
         seen |= {f for faults in board["errors"] for f in faults} | {f for faults in board["warnings"] for f in faults}
+    # the faults the conformance table's rows make the lab raise (tests/test_conformance.py runs them)
+    for row in conformance.rows():
+        if row.modelled:
+            exp = row.data["expect"]
+            seen |= {f.partition("@")[0] for f in [*exp.get("errors", []), *exp.get("warnings", [])]}
+            seen |= {exp["fault"]} if "fault" in exp else set()
     guide = troubleshoot.guide().set_index("fault")
     assert seen - set(guide.index) == set()
     assert set(guide.index[guide["lab"] == "yes"]) == seen
@@ -104,7 +111,7 @@ def test_diagnose_names_the_fault_the_migration_fails_with(binary, scenario, vm,
         assert d.findings.loc[0, "details"].startswith(details)
         assert d.findings.loc[0, "fix"] == troubleshoot.explain(fault)["fix"] != ""
         assert inventory.vms(s).set_index("name").loc[vm, "host"] != host  # the check moved nothing
-        run = continuity.migrate(s, vm, host=host)
+        run = continuity.migrate(s, vm, host=host, pool=pool_for(s, vm, host))
         assert not run.succeeded and run.fault_type == fault
         after = troubleshoot.diagnose(s, vm, host, events=1)
         assert after.events["type"].tolist() == ["VmFailedMigrateEvent"]
@@ -276,7 +283,7 @@ def test_make_room_refuses_a_power_off(binary):
 def test_distributed_case(binary):
     with lab_world("network-mismatch") as s:
         hostconfig.add_dvs_host(s, "DSwitch", hostconfig.host(s, "esx-04"))
-        run = continuity.migrate(s, "app-dv", host="esx-04")
+        run = continuity.migrate(s, "app-dv", host="esx-04", pool=pool_for(s, "app-dv", "esx-04"))
         assert _check("06.distributed", run, s).passed
         assert _says("06.distributed", "app-dv", s, "answer with the MigrationRun")
     from pyVmomi import vim
@@ -289,12 +296,12 @@ def test_distributed_case(binary):
         nic.backing = vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName="Mgmt-VMs", network=mgmt)
         edit = vim.vm.device.VirtualDeviceSpec(operation="edit", device=nic)
         s.change(vm, "ReconfigVM_Task", spec=vim.vm.ConfigSpec(deviceChange=[edit]), progress=False)
-        assert continuity.migrate(s, "app-dv", host="esx-04").succeeded
+        assert continuity.migrate(s, "app-dv", host="esx-04", pool=pool_for(s, "app-dv", "esx-04")).succeeded
         hostconfig.add_dvs_host(s, "DSwitch", hostconfig.host(s, "esx-04"))
         nic.backing = original
         s.change(vm, "ReconfigVM_Task", spec=vim.vm.ConfigSpec(deviceChange=[edit]), progress=False)
-        run = continuity.migrate(s, "app-dv", host="esx-02")
-        run = continuity.migrate(s, "app-dv", host="esx-04")
+        run = continuity.migrate(s, "app-dv", host="esx-02", pool=pool_for(s, "app-dv", "esx-02"))
+        run = continuity.migrate(s, "app-dv", host="esx-04", pool=pool_for(s, "app-dv", "esx-04"))
         assert run.succeeded
         assert _says("06.distributed", run, s, "app-dv's adapter was changed")
 

@@ -180,7 +180,9 @@ def test_fault_details_name_the_objects():
         (r,) = wait_for_task(s, s.content.vmProvisioningChecker.CheckMigrate_Task(vm=vm, host=hosts["small-02"]),
                              progress=False)
         (fault,) = r.error
-        assert fault.requested == 16384 << 20 and fault.unreserved == (32768 - 24576) << 20
+        # reservation plus overhead (Resource Management's sample table: 143.98 MB for 16 GB and 2 vCPUs; the
+        # lab extends its last segment to 24 GB: 204.82 MB), rounded up to whole MB
+        assert fault.requested == (16384 + 144) << 20 and fault.unreserved == (32768 - 24576 - 205) << 20
 
 
 def test_changing_a_fact_changes_the_verdict():

@@ -121,6 +121,12 @@ func setLinkSpeed(h *simulator.HostSystem, mbps int32, fullDuplex bool) {
 		pnics[i].Spec.LinkSpeed = link()
 		pnics[i].ValidLinkSpecification = []types.PhysicalNicLinkInfo{*link()}
 	}
+	setPnics(h, pnics)
+}
+
+// setPnics makes pnics the host's physical NICs in config.network and in its network system's networkInfo
+// (written directly, while the inventory is built).
+func setPnics(h *simulator.HostSystem, pnics []types.PhysicalNic) {
 	net := *h.Config.Network
 	net.Pnic = pnics
 	h.Config.Network = &net

@@ -127,12 +127,22 @@ func migrate(ctx *simulator.Context, t *labTask, vm *simulator.VirtualMachine, d
 	}
 	hot := poweredOn(vm)
 	chain := postEvents(ctx, beingMigrated(vm, src, dest, datastore, kind, hot))
-	steps := 10
+	// progress advances in steps of at least 50 ms of lab time, at most ten: a client sees each step as one
+	// update, so a migration of a few milliseconds (the tests' worlds) is not ten round trips
+	steps := int(lab.migration / 0.05)
+	if steps > 10 {
+		steps = 10
+	} else if steps < 1 {
+		steps = 1
+	}
 	for i := 1; i < steps; i++ {
 		time.Sleep(time.Duration(lab.migration * float64(time.Second) / float64(steps)))
 		if t != nil {
 			t.progress(int32(i * 100 / steps))
 		}
+	}
+	if steps == 1 {
+		time.Sleep(time.Duration(lab.migration * float64(time.Second)))
 	}
 	srcDatastores := vm.Datastore
 	var moveErr error

@@ -265,6 +265,7 @@ func (b *builder) hostStep() error {
 		}
 		host := object.NewHostSystem(b.c.Client, ref)
 		b.hosts[hs.Name] = host
+		addLabPnics(simulator.Map.Get(ref).(*simulator.HostSystem))
 		pool, err := host.ResourcePool(b.ctx)
 		if err != nil {
 			return fmt.Errorf("host %s: %v", hs.Name, err)
@@ -390,8 +391,16 @@ func (b *builder) networkStep() error {
 			return fmt.Errorf("switch %s: %v", sw, err)
 		}
 		var hosts []types.DistributedVirtualSwitchHostMemberConfigSpec
-		for _, r := range refs {
-			hosts = append(hosts, types.DistributedVirtualSwitchHostMemberConfigSpec{Operation: "add", Host: r})
+		for i, r := range refs {
+			member := types.DistributedVirtualSwitchHostMemberConfigSpec{Operation: "add", Host: r}
+			if pnics := b.freePnics(members[sw][i], dvsUplinkPnics); len(pnics) > 0 {
+				var specs []types.DistributedVirtualSwitchHostMemberPnicSpec
+				for _, p := range pnics {
+					specs = append(specs, types.DistributedVirtualSwitchHostMemberPnicSpec{PnicDevice: p})
+				}
+				member.Backing = &types.DistributedVirtualSwitchHostMemberPnicBacking{PnicSpec: specs}
+			}
+			hosts = append(hosts, member)
 		}
 		spec := types.DVSCreateSpec{ConfigSpec: labSwitchSpec(sw)}
 		task, err := b.folders.NetworkFolder.CreateDVS(b.ctx, spec)
@@ -503,6 +512,46 @@ func appendUnique(list []string, items ...string) []string {
 		}
 	}
 	return list
+}
+
+// dvsUplinkPnics back a distributed switch's two uplinks on each member host: the lab's admin gave every
+// switch physical adapters, as a switch without any carries no traffic off the host.
+var dvsUplinkPnics = []string{"vmnic2", "vmnic3"}
+
+// freePnics are those of pnics that no standard switch of the scenario uses on the host.
+func (b *builder) freePnics(host string, pnics []string) []string {
+	var out []string
+	for _, p := range pnics {
+		used := false
+		for _, n := range b.s.Networks {
+			if n.Type != "distributed" && containsString(n.Hosts, host) && containsString(n.Uplinks, p) {
+				used = true
+			}
+		}
+		if !used {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// addLabPnics gives a lab host four physical adapters, vmnic0 to vmnic3, where the engine's host has two: a
+// standard switch and a distributed switch each get their own (vSwitch0 has vmnic0; distributed switches take
+// vmnic2 and vmnic3). The new ones copy vmnic1 with their own key, device name, PCI address and MAC.
+func addLabPnics(h *simulator.HostSystem) {
+	if h.Config == nil || h.Config.Network == nil || len(h.Config.Network.Pnic) != 2 {
+		return
+	}
+	pnics := append([]types.PhysicalNic(nil), h.Config.Network.Pnic...)
+	for n := 2; n < 4; n++ {
+		p := pnics[1]
+		p.Device = fmt.Sprintf("vmnic%d", n)
+		p.Key = "key-vim.host.PhysicalNic-" + p.Device
+		p.Pci = fmt.Sprintf("0000:1%d:00.0", n+1)
+		p.Mac = fmt.Sprintf("00:0c:29:81:d8:%02x", 0xaa+n)
+		pnics = append(pnics, p)
+	}
+	setPnics(h, pnics)
 }
 
 // labSwitchSpec is how the lab's admin set up each distributed switch. These are the lab's choices, not
