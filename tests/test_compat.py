@@ -5,11 +5,11 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import lab_world
+from helpers import by_name, lab_world
 from pyVmomi import vim
 
 import labkit
-from labkit import compat, evc, scenarios
+from labkit import compat, evc, hostconfig, scenarios
 from labkit.compat import facts, rules
 from labkit.errors import LabkitError
 
@@ -353,3 +353,81 @@ def test_image_datastores_come_from_the_backing_or_the_file_name():
     assert facts._image_datastore(iso(fileName="[nfs] a.iso", datastore=ds), {}) == ("nfs", "datastore-3")
     assert facts._image_datastore(iso(fileName="/usr/lib/x.iso"), {"isos": "d"}) == ("", None)
     assert facts._image_datastore(iso(fileName="[] /usr/lib/vmware/isoimages/linux.iso"), {"": "d"})[1] is None
+
+
+# -- worlds changed through the API: compat follows the simulator after each change ---------------------------------
+def _agree(s, when: str) -> pd.DataFrame:
+    """compat's verdict and the simulator's on every pair of the world as it is now; they must be the same."""
+    both = compat.compare(compat.matrix(s), compat.vcenter(s))
+    bad = both[~both["agree"]]
+    assert bad.empty, (when, bad[["vm", "host", "errors", "errors_vcenter", "warnings", "warnings_vcenter"]])
+    return both.set_index(["vm", "host"])
+
+
+def test_power_states_and_evc_changes_through_the_api():
+    with lab_world("mixed-intel-evc") as s:
+        vm = by_name(s, vim.VirtualMachine)
+        s.change(vm["avx512-app"], "SuspendVM_Task", progress=False)
+        both = _agree(s, "avx512-app suspended")
+        # suspended: its CPU requirement still counts (an error), its vMotion network and memory do not
+        assert both.loc[("avx512-app", "old-01"), "errors"] == ["FeatureRequirementsNotMet"]
+        s.change(vm["legacy-app"], "PowerOffVM_Task", progress=False)
+        _agree(s, "legacy-app powered off")
+        s.change(vm["avx512-app"], "PowerOnVM_Task", progress=False)  # resumes
+        s.change(vm["avx512-app"], "PowerOffVM_Task", progress=False)
+        both = _agree(s, "avx512-app powered off")
+        assert both.loc[("avx512-app", "old-01"), "errors"] == []  # a cold migration checks no CPU
+        hostconfig.configure_evc(s, "Cluster-NoEVC", "intel-haswell")
+        s.change(vm["avx512-app"], "PowerOnVM_Task", progress=False)
+        both = _agree(s, "Cluster-NoEVC given the Haswell EVC mode, avx512-app powered on under it")
+        assert both.loc[("avx512-app", "old-01"), "verdict"] == "ok"
+        hostconfig.disable_evc(s, "Cluster-EVC")
+        _agree(s, "EVC disabled on Cluster-EVC")
+
+
+def _task_running(s, task) -> None:
+    """Until the task has left the queue (a few property reads; no sleeping)."""
+    for _ in range(500):
+        if str(task.info.state) != "queued":
+            return
+    raise AssertionError("the task stayed queued")
+
+
+def test_devices_mtu_and_maintenance_mode_through_the_api():
+    D = vim.vm.device
+    with lab_world("partial-storage") as s:
+        vm, host = by_name(s, vim.VirtualMachine), by_name(s, vim.HostSystem)
+        shared_ab = by_name(s, vim.Datastore)["shared-ab"]
+        connect = D.VirtualDevice.ConnectInfo(connected=True, startConnected=True)
+        iso = D.VirtualCdrom(key=-1, controllerKey=201, unitNumber=0, connectable=connect,
+                             backing=D.VirtualCdrom.IsoBackingInfo(fileName="[shared-ab] iso/linux.iso",
+                                                                   datastore=shared_ab))
+        usb = [D.VirtualUSBController(key=-2), D.VirtualUSB(key=-3, controllerKey=-2, connectable=connect,
+                                                           backing=D.VirtualUSB.USBBackingInfo(deviceName="path:1/0/1"))]
+        remote = [D.VirtualUSBController(key=-2), D.VirtualUSB(
+            key=-3, controllerKey=-2, connectable=connect,
+            backing=D.VirtualUSB.RemoteHostBackingInfo(deviceName="path:1/0/2", hostname="esx-03"))]
+        for name, devices in (("app-all", [iso]), ("app-ab", usb), ("app-local", remote)):
+            spec = vim.vm.ConfigSpec(deviceChange=[vim.vm.device.VirtualDeviceSpec(operation="add", device=d)
+                                                   for d in devices])
+            s.change(vm[name], "ReconfigVM_Task", spec=spec, progress=False)
+        both = _agree(s, "an ISO on shared-ab, a host USB device and a USB device set up for vMotion added")
+        assert "CannotAccessVmDevice" in both.loc[("app-all", "esx-03"), "errors"]  # esx-03 does not mount shared-ab
+        assert both.loc[("app-all", "esx-01"), "verdict"] == "ok"
+        assert "CannotAccessVmDevice" in both.loc[("app-ab", "esx-02"), "errors"]
+        assert both.loc[("app-local", "esx-01"), "errors"] == ["DatastoreNotWritableOnHost"]  # its USB moves
+
+        hostconfig.set_mtu(s, host["esx-03"], "vmk1", 9000)
+        both = _agree(s, "esx-03's vMotion adapter at MTU 9000")
+        assert both.loc[("app-local", "esx-01"), "warnings"] == ["MigrationFault"]
+        assert both.loc[("app-all", "esx-01"), "warnings"] == []
+
+        task = host["esx-02"].EnterMaintenanceMode_Task(timeout=0)  # app-all runs there and no DRS moves it: waits
+        _task_running(s, task)
+        both = _agree(s, "esx-02 entering maintenance mode")
+        assert "InvalidState" in both.loc[("app-local", "esx-02"), "errors"]
+        assert compat.fetch(s).hosts.set_index("host").loc["esx-02", "enteringMaintenanceMode"]
+        s.change(vm["app-local"], "PowerOffVM_Task", progress=False)
+        s.change(host["esx-03"], "EnterMaintenanceMode_Task", timeout=0, progress=False)
+        both = _agree(s, "esx-03 in maintenance mode")
+        assert "InvalidState" in both.loc[("app-all", "esx-03"), "errors"]

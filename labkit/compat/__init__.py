@@ -52,7 +52,10 @@ def verdicts(p: pd.DataFrame, issues: pd.DataFrame) -> pd.DataFrame:
 
 def matrix(conn_or_facts, vms=None, hosts=None) -> pd.DataFrame:
     """Every VM × host pair (or those named): one inventory fetch, every rule over all pairs at once."""
-    f = conn_or_facts if isinstance(conn_or_facts, Facts) else fetch(conn_or_facts)
+    if isinstance(vms, str):
+        vms = [vms]
+    f = conn_or_facts if isinstance(conn_or_facts, Facts) else fetch(
+        conn_or_facts, requirements_of=None if vms is None else list(vms))
     if vms is not None:
         vms = _known(vms, f.vms["vm"], "VM")
     if hosts is not None:

@@ -75,14 +75,15 @@ class Facts:
     portgroups: pd.DataFrame = dataclasses.field(default_factory=lambda: pd.DataFrame(columns=PORTGROUP_COLUMNS))
 
 
-def fetch(session, *, requirements_of=(), page_size: int | None = None) -> Facts:
+def fetch(session, *, requirements_of=None, page_size: int | None = None) -> Facts:
     """Read every fact the checks need: one paged PropertyCollector pass over the inventory.
 
     A VM's CPU feature requirement (``runtime.featureRequirement``, about 60
     entries a VM, fixed when it powered on) is read in a second, targeted pass for
-    every powered-on or suspended VM, and for the VMs named in ``requirements_of``.
+    every powered-on or suspended VM, or only for those named in ``requirements_of``
+    (the others' CPU check is then skipped: :func:`labkit.compat.check` reads one VM's).
     The hosts alone do not decide the CPU check: the requirement can exceed what
-    the VM's own host exposes today (its cluster's EVC mode lowered since).
+    the VM's own host exposes today (its cluster's EVC mode changed since).
     """
     got = retrieve(session.content, {
         vim.VirtualMachine: VM_PROPS,
@@ -107,7 +108,8 @@ def fetch(session, *, requirements_of=(), page_size: int | None = None) -> Facts
     std = [(net._moId, o._moId) for o, p in got[vim.HostSystem] for net in (p.get("network") or [])]
     dv = [(p.get("key"), h._moId) for o, p in got[vim.dvs.DistributedVirtualPortgroup] for h in (p.get("host") or [])]
     network_hosts = pd.DataFrame(std + dv, columns=["network_id", "host_moid"])
-    _add_requirements(session, vms, hosts, got[vim.VirtualMachine], set(requirements_of))
+    _add_requirements(session, vms, hosts, got[vim.VirtualMachine],
+                      None if requirements_of is None else set(requirements_of))
     return Facts(vms, hosts, vm_ds, mounts, nics, network_hosts, devices, vnics, portgroups)
 
 
@@ -126,11 +128,14 @@ def _entering_maintenance(session, host_rows) -> set[str]:
     return found
 
 
-def _add_requirements(session, vms: pd.DataFrame, hosts: pd.DataFrame, vm_rows, named: set[str]) -> None:
-    """Fill ``vms.requirements``: the recorded requirement of every powered-on or suspended VM (None elsewhere)."""
+def _add_requirements(session, vms: pd.DataFrame, hosts: pd.DataFrame, vm_rows, named: set[str] | None) -> None:
+    """Fill ``vms.requirements``: the recorded requirement of the powered-on or suspended VMs (of those named, when
+    ``named`` is given); None elsewhere."""
     signature = hosts.set_index("moid")["cpu_signature"]
-    running = vms["powerState"].isin(["poweredOn", "suspended"])
-    wanted = set(vms.loc[running | vms["vm"].isin(named), "moid"])
+    wanted = vms["powerState"].isin(["poweredOn", "suspended"])
+    if named is not None:
+        wanted &= vms["vm"].isin(named)
+    wanted = set(vms.loc[wanted, "moid"])
     objs = [o for o, p in vm_rows if o._moId in wanted]
     found = {o._moId: {r.key.lower(): r.value for r in (p.get(REQUIREMENT) or [])}
              for o, p in retrieve_objects(session.content, objs, [REQUIREMENT])}
