@@ -166,8 +166,10 @@ def _facts(vms=(), hosts=(), *, devices=(), nics=(), vnics=None, portgroups=None
 
 
 def _faults(f, vm, host):
-    """(errors, warnings) of one pair, as sorted fault type lists."""
-    row = compat.matrix(f, vms=[vm], hosts=[host]).iloc[0]
+    """(errors, warnings) of one pair, as sorted fault type lists (the rules run once per world, over every pair)."""
+    if not hasattr(f, "verdicts"):
+        f.verdicts = compat.matrix(f).set_index(["vm", "host"])
+    row = f.verdicts.loc[(vm, host)]
     return row["errors"], row["warnings"]
 
 
@@ -431,3 +433,60 @@ def test_devices_mtu_and_maintenance_mode_through_the_api():
         s.change(host["esx-03"], "EnterMaintenanceMode_Task", timeout=0, progress=False)
         both = _agree(s, "esx-03 in maintenance mode")
         assert "InvalidState" in both.loc[("app-all", "esx-03"), "errors"]
+
+
+#: a test world where every rule of issue 21 has something to find (not a lesson's scenario)
+EVERY_RULE = """
+title: Every migration rule at once (compat's agreement test)
+teaches: >
+  Slow, half-duplex and uplink-less vMotion links, different vMotion MTUs, an internal-only network, suspended
+  and powered-off VMs, host and vMotion-ready USB devices, an ISO on a datastore some hosts lack, reservations.
+defaults:
+  host: {cpu: intel-icelake, memoryGB: 64, cores: 16, version: 8.0.2, vmotion: [vmk1]}
+  vm: {datastore: shared-nfs, networks: [VM Network], memoryMB: 4096, cpus: 2, version: vmx-20}
+clusters:
+  Cluster-A: {hosts: [esx-01, esx-02, esx-03, esx-04]}
+hosts:
+  esx-02: {uplinkMbps: 100}
+  esx-03: {uplinkMbps: 1000, duplex: half, mtu: 9000}
+datastores:
+  shared-nfs: {type: NFS, capacityGB: 4096, hosts: all}
+  isos: {type: NFS, capacityGB: 100, hosts: [esx-01, esx-02]}
+networks:
+  VM Network: {type: standard, hosts: all}
+  Lab Only: {type: standard, switch: vSwitch1, uplinks: [], hosts: all}
+vms:
+  web: {host: esx-01}
+  reserved: {host: esx-01, memoryMB: 8192, memoryReservationMB: 8192}
+  asleep: {host: esx-01, power: suspended}
+  cold: {host: esx-01, power: off, devices: [{kind: cdrom, backing: host, connected: true}]}
+  internal: {host: esx-01, networks: [Lab Only]}
+  iso: {host: esx-01, devices: [{kind: cdrom, backing: iso, datastore: isos}]}
+  usb: {host: esx-02, devices: [{kind: usb}]}
+  usb-vmotion: {host: esx-02, devices: [{kind: usb, vmotion: true}]}
+  big: {host: esx-02, memoryMB: 60000, memoryReservationMB: 60000}
+"""
+
+
+def test_every_rule_agrees_in_one_world(tmp_path):
+    path = tmp_path / "every-rule.yaml"
+    path.write_text(EVERY_RULE)
+    with lab_world(str(path)) as s:
+        both = _agree(s, "as built")
+        esx04 = by_name(s, vim.HostSystem)["esx-04"]
+        # esx-04's vMotion moves to an adapter on the internal-only switch: its link is down
+        hostconfig.add_vmkernel_adapter(s, esx04, "Lab Only")
+        inside = hostconfig.vmkernel_adapters(s, esx04)
+        device = inside.loc[inside["portgroup"] == "Lab Only", "device"].iloc[0]
+        hostconfig.enable_service(s, esx04, device)
+        hostconfig.disable_service(s, esx04, "vmk1")
+        down = _agree(s, "esx-04's vMotion on an internal-only switch")
+    e, w = both["errors"], both["warnings"]
+    assert w[("web", "esx-02")] == ["VMotionLinkCapacityLow"]  # 100 Mb/s
+    assert sorted(w[("web", "esx-03")]) == ["MigrationFault", "VMotionLinkCapacityLow"]  # half duplex, MTU 9000
+    assert e[("internal", "esx-02")] == ["VMOnVirtualIntranet"]
+    assert e[("iso", "esx-03")] == ["CannotAccessVmDevice"] and both.loc[("iso", "esx-02"), "verdict"] == "warning"
+    assert e[("usb", "esx-01")] == ["CannotAccessVmDevice"] and e[("usb-vmotion", "esx-01")] == []
+    assert w[("cold", "esx-02")] == ["CannotAccessVmDevice"] and w[("asleep", "esx-02")] == []
+    assert "InsufficientMemoryResourcesFault" in e[("reserved", "esx-02")] and e[("web", "esx-04")] == []
+    assert down.loc[("web", "esx-04"), "errors"] == ["VMotionLinkDown"]
