@@ -490,3 +490,12 @@ def test_every_rule_agrees_in_one_world(tmp_path):
     assert w[("cold", "esx-02")] == ["CannotAccessVmDevice"] and w[("asleep", "esx-02")] == []
     assert "InsufficientMemoryResourcesFault" in e[("reserved", "esx-02")] and e[("web", "esx-04")] == []
     assert down.loc[("web", "esx-04"), "errors"] == ["VMotionLinkDown"]
+
+
+def test_the_new_faults_have_a_details_line():
+    from labkit.troubleshoot.faults import details
+
+    assert details(vim.fault.VMOnVirtualIntranet(device="Network adapter 1", backing="Lab Only", connected=False)) \
+        == "Network adapter 1 on Lab Only, not connected"
+    assert details(vim.fault.VMotionLinkCapacityLow(atSourceHost=False, failedHost="esx-02", network="vMotion")) \
+        == "destination host esx-02, network vMotion"

@@ -51,7 +51,8 @@ def details(fault) -> str:
     kind = _name(fault)
     if isinstance(fault, vim.fault.VMotionInterfaceIssue):  # NotConfigured, LinkDown, LinkCapacityLow, ...
         side = "source" if getattr(fault, "atSourceHost", False) else "destination"
-        return f"{side} host {getattr(fault, 'failedHost', None) or '?'}"
+        network = getattr(fault, "network", None)  # LinkDown, LinkCapacityLow: the vMotion adapter's network
+        return f"{side} host {getattr(fault, 'failedHost', None) or '?'}" + (f", network {network}" if network else "")
     if kind == "InsufficientMemoryResourcesFault":
         return f"requested {_mib(fault.requested)}, unreserved {_mib(fault.unreserved)}"
     if kind == "FeatureRequirementsNotMet":
@@ -62,7 +63,7 @@ def details(fault) -> str:
         sub = getattr(fault, "fault", None)
         device = getattr(sub, "device", None)
         return f"{_name(sub)}" + (f": {device}" if device else "") if sub is not None else ""
-    if kind in ("CannotAccessVmDevice", "CannotAccessNetwork"):
+    if kind in ("CannotAccessVmDevice", "CannotAccessNetwork", "VMOnVirtualIntranet"):
         state = "connected" if fault.connected else "not connected"
         return f"{fault.device} on {fault.backing}, {state}"
     if kind == "VirtualHardwareVersionNotSupported":
