@@ -92,6 +92,7 @@ def pairs(facts: Facts, vms=None, hosts=None) -> pd.DataFrame:
                     demandMB=demand_mb(v))
     right = h.rename(columns={"moid": "host_moid_dest"})
     right = right.assign(reservedMB=right["host_moid_dest"].map(reserved).fillna(0).astype(int),
+                         has_vmotion=right["vmotionVnics"].map(bool),
                          link_mbps=right["host_moid_dest"].map(net["link_mbps"]).fillna(0).astype(int),
                          link_full=right["host_moid_dest"].map(net["link_full"]).eq(True),
                          mtu=right["host_moid_dest"].map(net["mtu"]))
@@ -118,10 +119,10 @@ def _issues(rows: pd.DataFrame, check: str, severity, fault, reason) -> pd.DataF
 
 # -- the rules ---------------------------------------------------------------------
 def host_state(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
-    moving = p[p["host_change"]]
-    down = moving[moving["connectionState"] != "connected"]
-    up = moving[moving["connectionState"] == "connected"]
-    maint = up[up["inMaintenanceMode"] | up["enteringMaintenanceMode"].fillna(False).astype(bool)]
+    up = p["connectionState"] == "connected"
+    down = p.loc[p["host_change"] & ~up, ["vm", "host", "connectionState"]]
+    maint = p.loc[p["host_change"] & up & (p["inMaintenanceMode"] | p["enteringMaintenanceMode"].eq(True)),
+                  ["vm", "host", "inMaintenanceMode"]]
     state = pd.Series(np.where(maint["inMaintenanceMode"], "is in maintenance mode",
                                "is entering maintenance mode (its EnterMaintenanceMode_Task is under way)"),
                       index=maint.index)
@@ -133,15 +134,15 @@ def host_state(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     ], ignore_index=True)
 
 
-def _hot(p: pd.DataFrame) -> pd.DataFrame:
+def _hot(p: pd.DataFrame) -> pd.Series:
     """The pairs whose migration is a vMotion of a powered-on VM: the only ones the vMotion network matters to."""
-    return p[p["host_change"] & p["powered_on"]]
+    return p["host_change"] & p["powered_on"]
 
 
 def vmotion_network(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     live = _hot(p)
-    no_src = live[~live["src_vmotion"]]
-    no_dest = live[~live["vmotionVnics"].map(bool)]
+    no_src = p.loc[live & ~p["src_vmotion"], ["vm", "host", "source"]]
+    no_dest = p.loc[live & ~p["has_vmotion"], ["vm", "host"]]
     return pd.concat([
         _issues(no_src, "vMotion network", "error", "VMotionNotConfigured",
                 "no VMkernel adapter of the source host " + no_src["source"] + " has the vMotion service enabled"),
@@ -150,22 +151,19 @@ def vmotion_network(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     ], ignore_index=True)
 
 
-def _sides(live: pd.DataFrame):
-    """The source and the destination of each pair, as (side, has vMotion adapters, best link Mb/s, full duplex,
-    host name)."""
-    yield "source", live["src_vmotion"], live["src_link_mbps"], live["src_link_full"], "the source host " + live[
-        "source"]
-    yield "destination", live["vmotionVnics"].map(bool), live["link_mbps"], live["link_full"], pd.Series(
-        "the destination host", index=live.index)
+#: per side of a move: the columns that say whether it has vMotion adapters, its best link's speed and duplex
+SIDES = (("the source host", "src_vmotion", "src_link_mbps", "src_link_full"),
+         ("the destination host", "has_vmotion", "link_mbps", "link_full"))
 
 
 def vmotion_link(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     live = _hot(p)
     found = []
-    for _, has, mbps, _, who in _sides(live):
-        down = has & (mbps == 0)
-        found.append(_issues(live[down], "vMotion link", "error", "VMotionLinkDown",
-                             who[down] + ": no vMotion VMkernel adapter has an operational physical uplink (its "
+    for who, has, mbps, _ in SIDES:
+        rows = p.loc[live & p[has] & (p[mbps] == 0), ["vm", "host", "source"]]
+        name = (" " + rows["source"]) if who == "the source host" else ""
+        found.append(_issues(rows, "vMotion link", "error", "VMotionLinkDown",
+                             who + name + ": no vMotion VMkernel adapter has an operational physical uplink (its "
                              "switch has no physical NIC, or none with a link)"))
     return pd.concat(found, ignore_index=True)
 
@@ -173,18 +171,20 @@ def vmotion_link(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
 def vmotion_capacity(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     live = _hot(p)
     found = []
-    for _, has, mbps, full, who in _sides(live):
-        low = has & (mbps > 0) & ((mbps < VMOTION_MIN_MBPS) | ~full)
-        duplex = pd.Series(np.where(full, "full", "half"), index=live.index)
-        found.append(_issues(live[low], "vMotion link capacity", "warning", "VMotionLinkCapacityLow",
-                             who[low] + "'s best vMotion uplink runs at " + mbps[low].astype(str) + " Mb/s, "
-                             + duplex[low] + " duplex; vMotion wants at least 1000 Mb/s, full duplex"))
+    for who, has, mbps, full in SIDES:
+        low = live & p[has] & (p[mbps] > 0) & ((p[mbps] < VMOTION_MIN_MBPS) | ~p[full])
+        rows = p.loc[low, ["vm", "host", "source", mbps, full]]
+        name = (" " + rows["source"]) if who == "the source host" else ""
+        duplex = pd.Series(np.where(rows[full], "full", "half"), index=rows.index)
+        found.append(_issues(rows, "vMotion link capacity", "warning", "VMotionLinkCapacityLow",
+                             who + name + "'s best vMotion uplink runs at " + rows[mbps].astype(str) + " Mb/s, "
+                             + duplex + " duplex; vMotion wants at least 1000 Mb/s, full duplex"))
     return pd.concat(found, ignore_index=True)
 
 
 def vmotion_mtu(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
-    live = _hot(p)
-    rows = live[live["src_mtu"].notna() & live["mtu"].notna() & (live["src_mtu"] != live["mtu"])]
+    rows = p.loc[_hot(p) & p["src_mtu"].notna() & p["mtu"].notna() & (p["src_mtu"] != p["mtu"]),
+                 ["vm", "host", "src_mtu", "mtu"]]
     return _issues(rows, "vMotion MTU", "warning", "MigrationFault",
                    "the source and destination hosts have different vMotion vNIC MTU configurations (source "
                    + rows["src_mtu"].astype(int).astype(str) + ", destination " + rows["mtu"].astype(int).astype(str)
@@ -212,25 +212,24 @@ def missing_features(requirements: dict[str, str], capabilities: dict[str, str])
 
 def cpu(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     # every running pair: the requirement was fixed at power-on and may exceed even its own host's features now
-    live = p[p["host_change"] & p["running"] & p["requirements"].notna()]
-    if live.empty:
-        return _issues(live, "CPU", "error", "", "")
+    live = p.loc[p["host_change"] & p["running"] & p["req_signature"].notna(),
+                 ["vm", "host", "req_signature", "cpu_signature_dest"]]
     reqs = dict(zip(facts.vms["req_signature"], facts.vms["requirements"]))
     caps = dict(zip(facts.hosts["cpu_signature"], facts.hosts["capabilities"]))
     # VMs share requirement sets and hosts share capability sets: compare each distinct pair of sets once
-    verdicts = {}
-    for rk, ck in set(zip(live["req_signature"], live["cpu_signature_dest"])):
+    verdicts = []
+    for rk, ck in live[["req_signature", "cpu_signature_dest"]].drop_duplicates().itertuples(index=False):
         req, have = reqs[rk], caps[ck]
         vendor = next((v for v in ("intel", "amd") if f"cpuid.{v}" in req and f"cpuid.{v}" not in have), None)
         if vendor:
-            verdicts[(rk, ck)] = (f"the destination has a CPU of another vendor than the VM runs on "
-                                  f"({vendor.capitalize()}); no EVC mode bridges vendors")
+            why = (f"the destination has a CPU of another vendor than the VM runs on ({vendor.capitalize()}); "
+                   "no EVC mode bridges vendors")
+            verdicts.append((rk, ck, why))
         elif gone := missing_features(req, have):
-            verdicts[(rk, ck)] = f"the destination does not expose CPU features the VM uses: {', '.join(gone)}"
-    reason = pd.Series([verdicts.get(k) for k in zip(live["req_signature"], live["cpu_signature_dest"])],
-                       index=live.index, dtype=object)
-    rows = live[reason.notna()]
-    return _issues(rows, "CPU", "error", "FeatureRequirementsNotMet", reason[rows.index])
+            verdicts.append((rk, ck, f"the destination does not expose CPU features the VM uses: {', '.join(gone)}"))
+    rows = live.merge(pd.DataFrame(verdicts, columns=["req_signature", "cpu_signature_dest", "reason"]),
+                      on=["req_signature", "cpu_signature_dest"])
+    return _issues(rows, "CPU", "error", "FeatureRequirementsNotMet", rows["reason"])
 
 
 def hardware_version(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
@@ -330,7 +329,8 @@ def virtual_intranet(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
 
 
 def memory(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
-    moving = p[p["host_change"] & p["powered_on"]]
+    moving = p.loc[p["host_change"] & p["powered_on"], ["vm", "host", "memoryMB_dest", "reservedMB", "demandMB",
+                                                         "reservationMB"]]
     free = moving["memoryMB_dest"] - moving["reservedMB"]
     rows = moving[moving["demandMB"] > free]
     free = free[rows.index]
