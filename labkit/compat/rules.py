@@ -343,7 +343,7 @@ def memory(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
 
 RULES = (
     Rule("host state", "the destination's connection state, maintenance mode, and an EnterMaintenanceMode_Task "
-         "under way", "exit maintenance mode (or cancel entering it) or reconnect the host, or pick another host",
+         "under way", "exit maintenance mode or reconnect the host, or pick another host",
          ("InvalidState", "InvalidHostConnectionState"), host_state),
     Rule("vMotion network", "a VMkernel adapter with the vMotion service on the source and the destination",
          "enable the vMotion service on a VMkernel adapter of both hosts", ("VMotionNotConfigured",), vmotion_network),
