@@ -315,15 +315,13 @@ def virtual_intranet(p: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     nics = moving.merge(facts.vm_nics[~facts.vm_nics["distributed"].astype(bool)], on="vm")
     # the port group of that name on the SOURCE host, and the physical uplinks of its standard switch
     groups = facts.portgroups.drop_duplicates(["host_moid", "portgroup"], keep="last")
-    rows = nics.merge(groups, left_on=["host_moid", "network"], right_on=["host_moid", "portgroup"], how="left")
-    rows = rows[rows["uplinks"].fillna(0) == 0].reset_index(drop=True)
+    rows = nics.merge(groups, left_on=["host_moid", "network"], right_on=["host_moid", "portgroup"])
+    rows = rows[rows["uplinks"] == 0].reset_index(drop=True)  # a port group the source lacks is no intranet
     if rows.empty:
         return _issues(rows, "virtual intranet", "error", "", "")
     connected = rows["connected"].astype(bool)
     reason = ("'" + rows["label"] + "'" + pd.Series(np.where(connected, "", " (not connected)")) + " uses '"
-              + rows["network"] + "', on the source host's switch " + rows["switch"].fillna("(none: no such port "
-                                                                                             "group there)")
-              + ", which has no physical uplink: a network only the source host's VMs share")
+              + rows["network"] + "', on the source host's switch " + rows["switch"] + ", which has no physical uplink: a network only the source host's VMs share")
     return _issues(rows, "virtual intranet", pd.Series(np.where(connected, "error", "warning")),
                    "VMOnVirtualIntranet", reason)
 

@@ -179,11 +179,13 @@ func vnicUplinks(net *types.HostNetworkInfo, nic types.HostVirtualNic) []types.P
 		}
 		return nil
 	}
-	return switchUplinks(net, nic.Portgroup)
+	pnics, _ := switchUplinks(net, nic.Portgroup)
+	return pnics
 }
 
-// switchUplinks are the physical NICs of the standard switch that holds a port group on this host.
-func switchUplinks(net *types.HostNetworkInfo, portgroup string) []types.PhysicalNic {
+// switchUplinks are the physical NICs of the standard switch that holds a port group on this host, and
+// whether the host has that port group at all.
+func switchUplinks(net *types.HostNetworkInfo, portgroup string) ([]types.PhysicalNic, bool) {
 	vswitch := ""
 	for _, pg := range net.Portgroup {
 		if pg.Spec.Name == portgroup {
@@ -192,10 +194,10 @@ func switchUplinks(net *types.HostNetworkInfo, portgroup string) []types.Physica
 	}
 	for _, vs := range net.Vswitch {
 		if vs.Name == vswitch {
-			return pnicsByKey(net, vs.Pnic)
+			return pnicsByKey(net, vs.Pnic), true
 		}
 	}
-	return nil
+	return nil, false
 }
 
 func pnicsByKey(net *types.HostNetworkInfo, keys []string) []types.PhysicalNic {
@@ -606,7 +608,7 @@ func checkNetworks(v *verdict, vm *simulator.VirtualMachine, src, h *simulator.H
 			}
 			name = b.DeviceName
 			reachable = containsRef(h.Network, ref)
-			if len(switchUplinks(srcNet, name)) == 0 {
+			if pnics, found := switchUplinks(srcNet, name); found && len(pnics) == 0 {
 				fault := &types.VMOnVirtualIntranet{CannotAccessNetwork: types.CannotAccessNetwork{
 					CannotAccessVmDevice: types.CannotAccessVmDevice{Device: label, Backing: name, Connected: on}, Network: &ref}}
 				if on {
