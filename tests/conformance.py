@@ -30,7 +30,7 @@ PAIRS = {"CheckMigrate_Task": "MigrateVM_Task", "QueryVMotionCompatibilityEx_Tas
          "CheckRelocate_Task": "RelocateVM_Task", "MigrateVM_Task": "CheckMigrate_Task",
          "RelocateVM_Task": "CheckRelocate_Task"}
 ROW_FIELDS = {"id", "case", "title", "world", "setup", "call", "vm", "host", "pool", "datastore", "expect",
-              "source", "modelled", "why", "compat"}
+              "source", "modelled", "why"}
 SIDES = {"source": True, "destination": False}
 
 
