@@ -29,7 +29,7 @@ ENFORCING = {"MigrateVM_Task", "RelocateVM_Task"}
 PAIRS = {"CheckMigrate_Task": "MigrateVM_Task", "QueryVMotionCompatibilityEx_Task": "MigrateVM_Task",
          "CheckRelocate_Task": "RelocateVM_Task", "MigrateVM_Task": "CheckMigrate_Task",
          "RelocateVM_Task": "CheckRelocate_Task"}
-ROW_FIELDS = {"id", "case", "title", "world", "setup", "call", "vm", "host", "pool", "datastore", "expect",
+ROW_FIELDS = {"id", "case", "title", "world", "setup", "call", "vm", "host", "pool", "datastore", "state", "expect",
               "source", "modelled", "why"}
 SIDES = {"source": True, "destination": False}
 
@@ -217,13 +217,13 @@ def call(w: World, method: str, row: dict) -> Outcome:
     pc = s.content.vmProvisioningChecker
     try:
         if method == "CheckMigrate_Task":
-            task = pc.CheckMigrate_Task(vm=vm, host=host, pool=pool)
+            task = pc.CheckMigrate_Task(vm=vm, host=host, pool=pool, state=row.get("state"))
         elif method == "CheckRelocate_Task":
             task = pc.CheckRelocate_Task(vm=vm, spec=vim.vm.RelocateSpec(host=host, pool=pool, datastore=ds))
         elif method == "QueryVMotionCompatibilityEx_Task":
             task = pc.QueryVMotionCompatibilityEx_Task(vm=[vm], host=[host])
         elif method == "MigrateVM_Task":
-            task = vm.MigrateVM_Task(host=host, pool=pool, priority="defaultPriority")
+            task = vm.MigrateVM_Task(host=host, pool=pool, priority="defaultPriority", state=row.get("state"))
         else:
             task = vm.RelocateVM_Task(spec=vim.vm.RelocateSpec(host=host, pool=pool, datastore=ds))
         results = wait_for_task(s, task, progress=False)

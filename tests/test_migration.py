@@ -187,3 +187,36 @@ def test_maintenance_mode_can_be_cancelled():
         with pytest.raises(TaskFailed) as err:
             wait_for_task(s, task, timeout=10, progress=False)
         assert err.value.fault_type == "RequestCanceled"
+
+
+def test_power_operations_follow_the_host_state_and_admission_control():
+    """PowerOnVM_Task: InvalidState "if the host is in maintenance mode", and InsufficientResourcesFault "if this
+    operation would violate a resource usage policy" (admission control: reservation plus overhead); SuspendVM_Task:
+    InvalidPowerState "if the power state is not poweredOn" (API reference, VirtualMachine)."""
+    with lab_world("low-memory") as s:
+        vms, hosts = by_name(s, vim.VirtualMachine), by_name(s, vim.HostSystem)
+        s.change(vms["resident-24g"], "PowerOffVM_Task")
+        with pytest.raises(TaskFailed, match="InvalidPowerState"):
+            s.change(vms["resident-24g"], "SuspendVM_Task")
+        assert vms["resident-24g"].runtime.powerState == "poweredOff"
+        # analytics reserves 16 GB and takes small-02's room; resident-24g, which reserves 24 GB, cannot power on
+        s.change(vms["analytics"], "MigrateVM_Task", host=hosts["small-02"], priority="defaultPriority")
+        with pytest.raises(TaskFailed) as err:
+            s.change(vms["resident-24g"], "PowerOnVM_Task")
+        assert err.value.fault_type == "InsufficientMemoryResourcesFault"
+        assert vms["resident-24g"].runtime.powerState == "poweredOff"
+        s.change(vms["tiny"], "PowerOffVM_Task")
+        s.change(hosts["big-01"], "EnterMaintenanceMode_Task", timeout=10)
+        with pytest.raises(TaskFailed, match="InvalidState"):
+            s.change(vms["tiny"], "PowerOnVM_Task")
+
+
+def test_a_destination_that_stops_taking_vms_during_the_migration_fails_it():
+    """The destination enters maintenance mode while a migration runs: the switchover finds it refusing VMs."""
+    with lab_world("healthy-cluster", "-migration-seconds", "0.5") as s:
+        vms, hosts = by_name(s, vim.VirtualMachine), by_name(s, vim.HostSystem)
+        task = vms["web-01"].MigrateVM_Task(host=hosts["esx-03"], priority="defaultPriority")
+        s.change(hosts["esx-03"], "EnterMaintenanceMode_Task", timeout=10)  # db-01 leaves by DRS first
+        with pytest.raises(TaskFailed, match="InvalidState"):
+            wait_for_task(s, task, progress=False)
+        assert vms["web-01"].runtime.host == hosts["esx-01"]

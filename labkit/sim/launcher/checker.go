@@ -93,6 +93,10 @@ func (c *provisioningChecker) CheckMigrateTask(ctx *simulator.Context, req *type
 				f = f2
 				return
 			}
+			if f3 := powerStateArgument(vm, req.State); f3 != nil {
+				f = f3
+				return
+			}
 			p, f3 := resolvePlacement(vm, dest, req.Pool, migrateArgs)
 			if f3 != nil {
 				f = f3

@@ -272,8 +272,12 @@ func checkVMotionLinks(v *verdict, src, dest *simulator.HostSystem, want map[str
 				}
 			}
 		}
-		if name == "" {
-			name = nics[0].Device
+		if name == "" { // an adapter on a distributed port: its port group's name
+			if port := nics[0].Spec.DistributedVirtualPort; port != nil && port.PortgroupKey != "" {
+				name = entityName(types.ManagedObjectReference{Type: "DistributedVirtualPortgroup", Value: port.PortgroupKey})
+			} else {
+				name = nics[0].Device
+			}
 		}
 		issue := types.VMotionInterfaceIssue{AtSourceHost: side.atSource, FailedHost: side.h.Name, FailedHostEntity: &side.h.Self}
 		where := map[bool]string{true: "source", false: "destination"}[side.atSource]

@@ -318,6 +318,13 @@ func (r *vmRouter) PowerOnVMTask(ctx *simulator.Context, req *types.PowerOnVM_Ta
 	if hostRef == nil {
 		hostRef = vm.Runtime.Host
 	}
+	if h, ok := simulator.Map.Get(*hostRef).(*simulator.HostSystem); ok && vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
+		var refusal *types.LocalizedMethodFault
+		simulator.Map.WithLock(vm, func() { refusal = powerOnRefusal(vm, h) })
+		if refusal != nil {
+			return &methods.PowerOnVM_TaskBody{Res: &types.PowerOnVM_TaskResponse{Returnval: refusedTask(ctx, vm, "VirtualMachine.powerOn", *refusal)}}
+		}
+	}
 	if h, ok := simulator.Map.Get(*hostRef).(*simulator.HostSystem); ok && vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOff {
 		var reqs []types.VirtualMachineFeatureRequirement
 		for _, k := range sortedKeys(hostCapabilities(h)) {

@@ -68,6 +68,19 @@ func (r *vmRouter) MigrateVMTask(ctx *simulator.Context, req *types.MigrateVM_Ta
 		body.Fault_ = fault
 		return body
 	}
+	if vm.Config != nil && vm.Config.Template { // NotSupported "if the virtual machine is marked as a template"
+		body.Fault_ = simulator.Fault("A template cannot be migrated with MigrateVM_Task; relocate it.", &types.NotSupported{})
+		return body
+	}
+	if f := powerStateArgument(vm, req.State); f != nil {
+		t := newTask(vm.Self, vm.Name, "VirtualMachine.migrate", false, userOf(ctx))
+		go func() {
+			t.start()
+			t.failWith(*f)
+		}()
+		body.Res = &types.MigrateVM_TaskResponse{Returnval: t.Self}
+		return body
+	}
 	if req.Pool != nil {
 		if _, ok := simulator.Map.Get(*req.Pool).(*simulator.ResourcePool); !ok {
 			body.Fault_ = simulator.Fault("", &types.ManagedObjectNotFound{Obj: *req.Pool})
@@ -77,6 +90,17 @@ func (r *vmRouter) MigrateVMTask(ctx *simulator.Context, req *types.MigrateVM_Ta
 	t := startMigration(ctx, vm, dest, nil, req.Pool, kindMigrate, "VirtualMachine.migrate")
 	body.Res = &types.MigrateVM_TaskResponse{Returnval: t.Self}
 	return body
+}
+
+// powerStateArgument: "If specified, the virtual machine migrates only if its state matches the specified state";
+// InvalidPowerState "if the state argument is set and the virtual machine does not have that power state" (API
+// reference, MigrateVM_Task; CheckMigrate_Task takes the same argument).
+func powerStateArgument(vm *simulator.VirtualMachine, state types.VirtualMachinePowerState) *types.LocalizedMethodFault {
+	if state == "" || state == vm.Runtime.PowerState {
+		return nil
+	}
+	return &types.LocalizedMethodFault{Fault: &types.InvalidPowerState{RequestedState: state, ExistingState: vm.Runtime.PowerState},
+		LocalizedMessage: fmt.Sprintf("The virtual machine %s is %s, not %s as the request says.", vm.Name, vm.Runtime.PowerState, state)}
 }
 
 // startMigration creates the task and runs the migration behind it.
@@ -143,6 +167,13 @@ func migrate(ctx *simulator.Context, t *labTask, vm *simulator.VirtualMachine, d
 	}
 	if steps == 1 {
 		time.Sleep(time.Duration(lab.migration * float64(time.Second)))
+	}
+	// the world may have changed while the migration ran (the destination entering maintenance mode, another
+	// VM taking its memory): vCenter's switchover needs the destination to take the VM now
+	with(vm, func() { v = check(move{vm: vm, src: src, dest: dest, datastore: datastore, pool: pool}, nil) })
+	if len(v.errors) > 0 {
+		postEvents(ctx, &types.VmFailedMigrateEvent{VmEvent: vmEvent(vm, src), DestHost: hostArg(dest), Reason: v.errors[0]})
+		return &v.errors[0]
 	}
 	srcDatastores := vm.Datastore
 	var moveErr error

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/soap"
@@ -65,7 +67,24 @@ func (r *vmRouter) PowerOffVMTask(ctx *simulator.Context, req *types.PowerOffVM_
 	return res
 }
 
+// refusedTask answers a call with a task that fails with f, as vCenter fails a power task.
+func refusedTask(ctx *simulator.Context, vm *simulator.VirtualMachine, id string, f types.LocalizedMethodFault) types.ManagedObjectReference {
+	t := newTask(vm.Self, vm.Name, id, false, userOf(ctx))
+	go func() {
+		t.start()
+		t.failWith(f)
+	}()
+	return t.Self
+}
+
+// SuspendVMTask: InvalidPowerState "if the power state is not poweredOn" (API reference, VirtualMachine.SuspendVM_Task);
+// the engine suspended a powered-off VM.
 func (r *vmRouter) SuspendVMTask(ctx *simulator.Context, req *types.SuspendVM_Task) soap.HasFault {
+	if vm, ok := simulator.Map.Get(r.target()).(*simulator.VirtualMachine); ok && vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
+		f := types.LocalizedMethodFault{Fault: &types.InvalidPowerState{RequestedState: types.VirtualMachinePowerStatePoweredOn, ExistingState: vm.Runtime.PowerState},
+			LocalizedMessage: fmt.Sprintf("The attempted operation cannot be performed in the current state (%s).", vm.Runtime.PowerState)}
+		return &methods.SuspendVM_TaskBody{Res: &types.SuspendVM_TaskResponse{Returnval: refusedTask(ctx, vm, "VirtualMachine.suspend", f)}}
+	}
 	res := r.powerChange(types.VirtualMachinePowerStateSuspended, func(vm *simulator.VirtualMachine) soap.HasFault {
 		return vm.SuspendVMTask(ctx, req)
 	})
@@ -73,4 +92,30 @@ func (r *vmRouter) SuspendVMTask(ctx *simulator.Context, req *types.SuspendVM_Ta
 		return &methods.SuspendVM_TaskBody{Fault_: simulator.Fault("", &types.ManagedObjectNotFound{Obj: r.target()})}
 	}
 	return res
+}
+
+// powerOnRefusal is why a VM may not power on (or resume) on h, or nil: InvalidState "if the host is in
+// maintenance mode" (API reference, VirtualMachine.PowerOnVM_Task), also while it is entering maintenance mode
+// ("You cannot power on virtual machines ... to a host entering maintenance mode", vSphere Resource Management,
+// "Place a Host in Maintenance Mode"); and admission control, which checks at power-on that the host's
+// unreserved memory covers the VM's reservation plus overhead (Resource Management, "Admission Control"), with
+// InsufficientResourcesFault's memory subtype.
+func powerOnRefusal(vm *simulator.VirtualMachine, h *simulator.HostSystem) *types.LocalizedMethodFault {
+	if lab.building {
+		return nil
+	}
+	switch {
+	case h.Runtime.InMaintenanceMode:
+		return &types.LocalizedMethodFault{Fault: &types.InvalidState{},
+			LocalizedMessage: fmt.Sprintf("The host %s is in maintenance mode: it powers on no virtual machine.", h.Name)}
+	case enteringMaintenance(h):
+		return &types.LocalizedMethodFault{Fault: &types.InvalidState{},
+			LocalizedMessage: fmt.Sprintf("The host %s is entering maintenance mode: it powers on no virtual machine.", h.Name)}
+	}
+	free, need := unreservedMB(h, vm.Self), admissionMB(vm)
+	if need > free {
+		return &types.LocalizedMethodFault{Fault: &types.InsufficientMemoryResourcesFault{Unreserved: free << 20, Requested: need << 20},
+			LocalizedMessage: fmt.Sprintf("The available memory resources on the host %s are insufficient for the operation: %d MB unreserved, %d MB requested.", h.Name, free, need)}
+	}
+	return nil
 }

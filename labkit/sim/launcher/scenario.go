@@ -153,6 +153,7 @@ type world struct {
 	vnics        map[types.ManagedObjectReference]*hostVnics
 	evcModes     map[string]evc
 	migration    float64
+	building     bool // the scenario is being built: its file was checked for states vCenter could not reach
 }
 
 var lab = &world{
@@ -202,6 +203,9 @@ func buildScenario(ctx context.Context, s *scenario, serverURL *url.URL, user, p
 	if s.MigrationSeconds > 0 {
 		lab.migration = s.MigrationSeconds
 	}
+	// hosts get their memory and state only at the end (patch), so power-on admission waits for the built world
+	lab.building = true
+	defer func() { lab.building = false }()
 	steps := []func() error{b.datacenter, b.clusterStep, b.hostStep, b.datastoreStep, b.networkStep, b.vmStep}
 	for _, step := range steps {
 		if err := step(); err != nil {

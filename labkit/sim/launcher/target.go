@@ -67,6 +67,10 @@ func poolOwner(pool types.ManagedObjectReference) (types.ManagedObjectReference,
 func resolvePlacement(vm *simulator.VirtualMachine, host *simulator.HostSystem, pool *types.ManagedObjectReference,
 	args argFields) (placement, *types.LocalizedMethodFault) {
 	given := pool != nil
+	if host == nil && pool == nil && vm.Config != nil && vm.Config.Template && args == migrateArgs {
+		// "If the virtual machine is a template then either this parameter or the pool parameter must be set"
+		return placement{}, invalidArgument(args.host, "A template's migration names a host or a pool.")
+	}
 	if pool == nil {
 		if host == nil && args == relocateArgs {
 			return placement{hosts: []*simulator.HostSystem{hostOf(vm)}}, nil // the VM stays on its host and in its pool
@@ -131,15 +135,18 @@ func drsEnabled(cl *simulator.ClusterComputeResource) bool {
 	return ok && cfg.DrsConfig.Enabled != nil && *cfg.DrsConfig.Enabled
 }
 
-// drsPick is the host DRS moves the VM to when no host is given: the first candidate the checks pass, the
-// one with the most unreserved memory first (as the lab's maintenance-mode evacuation ranks them).
+// drsPick is the host DRS moves the VM to when no host is given: its own host when that is a candidate, else
+// the candidate the checks pass with the most unreserved memory (as the lab's maintenance-mode evacuation ranks
+// them).
 func drsPick(vm *simulator.VirtualMachine, p placement) (*simulator.HostSystem, *types.LocalizedMethodFault) {
 	src := hostOf(vm)
+	for _, h := range p.hosts {
+		if h.Self == src.Self { // DRS moves no VM that may stay: a pool of its own cluster keeps it on its host
+			return h, nil
+		}
+	}
 	var best *simulator.HostSystem
 	for _, h := range p.hosts {
-		if h.Self == src.Self {
-			continue
-		}
 		if len(check(move{vm: vm, src: src, dest: h, pool: p.pool}, nil).errors) > 0 {
 			continue
 		}
