@@ -105,6 +105,7 @@ MASKED = [
     ("took 2.5 s elapsed", "took DURATION elapsed"),
     ("folder govcsim-LocalDS_0-98765/web-01", "folder govcsim-TMP/web-01"),
     ("downtime ≈212 ms, ≈1,234 pages", "downtime ≈N ms, ≈N pages"),
+    ("(expected-downtime said ≈? ms)", "(expected-downtime said ≈N ms)"),  # QEMU reported none
     (KERNEL_LINE.strip(), "QEMU VERSION with ACCELERATOR (PROBE); guest kernel from linux-image-VERSION"),
 ]
 

@@ -70,7 +70,7 @@ class RealMigration:
         if s["outcome"] == "completed":
             text = (f"completed: ≈{s['dirty_sync_count']} dirty-bitmap syncs, ≈{s['transferred_mib']:,.0f} MiB sent, "
                     f"total ≈{s['total_time_ms']:,} ms, downtime ≈{s['downtime_ms']} ms "
-                    f"(expected-downtime said ≈{s['expected_downtime_ms']} ms)")
+                    f"(expected-downtime said ≈{_or_unknown(s['expected_downtime_ms'])} ms)")
         else:
             text = f"{s['outcome']}: {s['reason']}"
         if s["max_throttle_pct"] or self.settings.get("auto_converge"):
@@ -259,3 +259,8 @@ def rounds(samples: pd.DataFrame) -> pd.DataFrame:
                     "dirty_pages_rate": int(g["dirty_pages_rate"].iloc[-1]),
                     "throttle_pct": float(g["throttle_pct"].max())})
     return pd.DataFrame(out)
+
+
+def _or_unknown(value) -> str:
+    """A measured figure, or "?" when QEMU reported none (a run too short for a sample of expected-downtime)."""
+    return "?" if value is None else str(value)
