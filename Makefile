@@ -64,6 +64,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/inventory.py
 	$(BIN)/python benchmarks/reset.py
 	$(BIN)/python benchmarks/world_start.py
+	$(BIN)/python benchmarks/task_wait.py
 	$(BIN)/python benchmarks/grading.py
 	$(BIN)/python benchmarks/precopy.py
 	$(BIN)/python benchmarks/compat_matrix.py
