@@ -336,3 +336,15 @@ def test_explorer_follows_the_lab_and_says_when_its_lab_is_gone(binary):
             ex.again.click()
             assert "run its cell again" in ex.output.outputs[0]["data"]["text/plain"]
 
+
+
+def test_the_lesson_the_guide_names_for_a_fault_names_the_fault():
+    """The guide's `lesson` column is where a learner meets the fault: that notebook's text must name it."""
+    import json
+    import pathlib
+
+    notebooks = {p.name[:3].rstrip("-"): p for p in pathlib.Path(__file__).parent.parent.joinpath("notebooks").glob("*.ipynb")}
+    for row in troubleshoot.guide().itertuples():
+        cells = json.loads(notebooks[row.lesson].read_text())["cells"]
+        text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+        assert row.fault in text, f"{row.fault}: lesson {row.lesson} never names it"
