@@ -15,7 +15,7 @@ from pyVmomi import vim
 from labkit import compat
 
 ROWS = rows()
-_shared: dict[str, tuple] = {}  # world -> (session, World, compat facts)
+_shared: dict[str, tuple] = {}  # world -> (session, World, compat's verdicts on every VM x host pair)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -39,13 +39,17 @@ def _agree_with_compat(w: World, d: dict, facts, hosts: list[str]) -> None:
     call fails on its arguments is still judged on the move it names."""
     for host in hosts:
         (_, errs, warns), = call(w, "QueryVMotionCompatibilityEx_Task", {**d, "host": host}).results
-        mine = compat.matrix(facts or w.s, vms=[d["vm"]], hosts=[host]).iloc[0]
+        if facts is None:
+            mine = compat.matrix(w.s, vms=[d["vm"]], hosts=[host]).iloc[0]
+        else:  # a shared world's verdicts, every pair at once
+            mine = facts.loc[(d["vm"], host)]
         assert (sorted(mine["errors"]), sorted(mine["warnings"])) == ([e for e, _ in errs], [x for x, _ in warns]), \
             f"compat says {mine['errors']} / {mine['warnings']} for {d['vm']} -> {host}; the lab {errs} / {warns}"
 
 
 def _world(d: dict):
-    """(session, World, facts or None, shared): a pristine world for a row with setup steps, else the shared one."""
+    """(session, World, compat verdicts or None, shared): a pristine world for a row with setup steps, else the
+    shared one."""
     if d["setup"]:
         old = _shared.pop(d["world"], None)  # a pristine start of the same world replaces the shared one
         if old:
@@ -56,7 +60,7 @@ def _world(d: dict):
         return s, w, None, False
     if d["world"] not in _shared:
         s = lab_world(world_path(d["world"]))
-        _shared[d["world"]] = (s, World(s), compat.fetch(s))
+        _shared[d["world"]] = (s, World(s), compat.matrix(s).set_index(["vm", "host"]))
     return (*_shared[d["world"]], True)
 
 
