@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -92,19 +91,25 @@ func poweredOnVMs(h *simulator.HostSystem) []*simulator.VirtualMachine {
 
 // bestHost is the compatible host with the most unreserved memory.
 func bestHost(vm *simulator.VirtualMachine, src *simulator.HostSystem) *simulator.HostSystem {
-	var fits []*simulator.HostSystem
-	for _, h := range candidateHosts(src) {
-		var ok bool
-		with(vm, func() { ok = len(check(move{vm: vm, src: src, dest: h}, nil).errors) == 0 })
-		if ok {
-			fits = append(fits, h)
+	var best *simulator.HostSystem
+	with(vm, func() { best = roomiest(vm, src, candidateHosts(src), nil) })
+	return best
+}
+
+// roomiest is the host of hosts that the checks let vm move to from src with the most unreserved memory (the
+// first of those with as much), or nil. The caller holds vm's lock.
+func roomiest(vm *simulator.VirtualMachine, src *simulator.HostSystem, hosts []*simulator.HostSystem,
+	pool *types.ManagedObjectReference) *simulator.HostSystem {
+	var best *simulator.HostSystem
+	for _, h := range hosts {
+		if len(check(move{vm: vm, src: src, dest: h, pool: pool}, nil).errors) > 0 {
+			continue
+		}
+		if best == nil || unreservedMB(h, vm.Self) > unreservedMB(best, vm.Self) {
+			best = h
 		}
 	}
-	sort.SliceStable(fits, func(i, j int) bool { return unreservedMB(fits[i], vm.Self) > unreservedMB(fits[j], vm.Self) })
-	if len(fits) == 0 {
-		return nil
-	}
-	return fits[0]
+	return best
 }
 
 func enterMaintenance(ctx *simulator.Context, t *labTask, h *simulator.HostSystem, timeout time.Duration, evacuateOff bool) {

@@ -145,15 +145,7 @@ func drsPick(vm *simulator.VirtualMachine, p placement) (*simulator.HostSystem, 
 			return h, nil
 		}
 	}
-	var best *simulator.HostSystem
-	for _, h := range p.hosts {
-		if len(check(move{vm: vm, src: src, dest: h, pool: p.pool}, nil).errors) > 0 {
-			continue
-		}
-		if best == nil || unreservedMB(h, vm.Self) > unreservedMB(best, vm.Self) {
-			best = h
-		}
-	}
+	best := roomiest(vm, src, p.hosts, p.pool)
 	if best == nil { // none passes: try the first, whose checks then say why
 		best = p.hosts[0]
 	}
