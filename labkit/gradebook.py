@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from . import exercises as registry
 from .errors import LabkitError
-from .grading import REASONS, Grade
+from .grading import NO_SANDBOX, REASONS, Grade
 
 PLOTLY_JS = "plotly.min.js"
 
@@ -106,6 +106,7 @@ table.grades { border-collapse: collapse; }
 .grades td.notes { font-size: 85%; max-width: 40em; }
 .grades tfoot td { font-style: italic; }
 table.reasons th { text-align: left; padding-right: 1.5em; white-space: nowrap; }
+p.warning { background: #fdecea; padding: .5em; }
 """
 
 
@@ -140,7 +141,9 @@ def summary_html(grades: list[Grade], plotly_src: str = PLOTLY_JS) -> str:
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>Grading summary</title>"
             f"<style>{_STYLE}</style><script charset='utf-8' src='{e(plotly_src)}'></script></head><body>"
             f"<h1>Grading summary</h1><p>{len(grades)} submissions. Hover a zero for the student's verdict line.</p>"
-            f"<table class='grades'><thead><tr><th>student</th>{head}<th>total</th><th>notes</th></tr></thead>"
+            + (f"<p class='warning'><strong>{e(NO_SANDBOX)}.</strong></p>"
+               if any(NO_SANDBOX in g.notes for g in grades) else "")
+            + f"<table class='grades'><thead><tr><th>student</th>{head}<th>total</th><th>notes</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody>"
             f"<tfoot><tr><td>pass rate</td>{foot}<td></td><td></td></tr></tfoot></table>"
             + (f"<h2>Reasons for a zero</h2><table class='reasons'>{legend}</table>" if legend else "")

@@ -1,10 +1,12 @@
 """Grade a class: assemble each submission against the source, run it under nbval, score it.
 
-Each submission is graded in its own folder, by its own ``pytest --nbval-lax``
-process, with its own kernel and its own lab simulator, under a per-cell and a
-per-notebook timeout. A crashing, hanging or destructive notebook fails its own
-grade and nothing else; every process it started is ended afterwards (they
-carry a per-submission token in their environment).
+Each submission is graded by its own ``pytest --nbval-lax`` process, with its own
+kernel and its own lab simulator, under a per-cell and a per-notebook timeout, inside
+a sandbox of its own (labkit.sandbox: bubblewrap, a uid of its own, limits on memory,
+processes, files, disk and CPU). A crashing, hanging or hostile notebook fails its
+own grade and nothing else; every process it started ends with its sandbox. The
+cell outcomes come back through a file descriptor the grader opened
+(labkit._nbval_report), never through a path the notebook could reach.
 """
 from __future__ import annotations
 
@@ -23,8 +25,9 @@ from pathlib import Path
 
 import nbformat
 
-from . import authoring, exercises
+from . import _nbval_report, authoring, exercises, sandbox
 from .errors import LabkitError
+from .sim import paths
 
 CELL_TIMEOUT_S = 60
 NOTEBOOK_TIMEOUT_S = 300
@@ -43,6 +46,10 @@ NOT_ANSWERED = "not answered"
 WRONG_ANSWER = "wrong answer"
 ANSWER_ERROR = "error in answer cell"
 NOT_RUN = "not run"
+PROCESS_LIMIT = sandbox.PROCESS_LIMIT
+MEMORY_LIMIT = sandbox.MEMORY_LIMIT
+OUTPUT_LIMIT = _nbval_report.OUTPUT_CUT
+NO_SANDBOX = "graded without a sandbox (--no-sandbox): the notebook ran with the grader's rights"
 #: each reason phrase -> what it means, for the summary's legend
 REASONS = {
     MISSING_NOTEBOOK: "the student's folder has no notebook of this lesson",
@@ -50,14 +57,17 @@ REASONS = {
     WRONG_LESSON: "the notebook belongs to another lesson",
     WRONG_NOTEBOOK: "too few of the lesson's cells are in it to be a copy of the lesson",
     TIME_LIMIT: "a cell ran past the per-cell limit, or the notebook past the per-notebook limit, and was stopped",
-    KERNEL_DIED: "the kernel ended (os._exit, a crash, memory) or hung past the cell limit where it could not be "
-                 "interrupted; the cells after it could not run",
+    KERNEL_DIED: "the kernel ended (os._exit, a crash, memory), or was stopped after a cell ignored the interrupt "
+                 "at its time limit; the cells after it could not run",
     EDITED_TEST: "the test cell was edited; the original ran instead and did not pass",
     DELETED_TEST: "the test cell was deleted; the original ran instead and did not pass",
     NOT_ANSWERED: "the placeholder was left, or the answer cell was deleted",
     WRONG_ANSWER: "the check did not accept the answer",
     ANSWER_ERROR: "the answer cell raised an error",
     NOT_RUN: "the notebook stopped before this exercise",
+    PROCESS_LIMIT: "the notebook started more processes or threads than a submission may; it was stopped there",
+    MEMORY_LIMIT: "the notebook used more memory than a submission may; it was stopped there",
+    OUTPUT_LIMIT: "a cell printed more than a submission may; the rest of its output was dropped",
 }
 
 _CELL_TIMED_OUT = ("ran past the time limit", "seconds exceeded executing cell")  # _nbval_report's words, nbval's
@@ -168,7 +178,7 @@ def _kill_tagged(token: str) -> None:
 
 
 def _limit(pid: int) -> None:
-    """No file the grading process (and its kernel, started after this) writes may exceed 256 MiB."""
+    """Unsandboxed: no file the grading process (and its kernel, started after this) writes may exceed 256 MiB."""
     import resource
 
     try:
@@ -177,50 +187,107 @@ def _limit(pid: int) -> None:
         pass
 
 
-def run(notebook, *, cell_timeout: int = CELL_TIMEOUT_S, timeout: int = NOTEBOOK_TIMEOUT_S) -> tuple[list[dict], list[str]]:
-    """Execute an assembled notebook under nbval in a fresh folder and process; cell records and notes."""
-    records, notes, _ = _run(notebook, cell_timeout=cell_timeout, timeout=timeout)
+def run(notebook, *, cell_timeout: int = CELL_TIMEOUT_S, timeout: int = NOTEBOOK_TIMEOUT_S,
+        limits: sandbox.Limits | None = sandbox.Limits()) -> tuple[list[dict], list[str]]:
+    """Execute an assembled notebook under nbval in a fresh folder and process; cell records and notes.
+
+    ``limits``: run it in a sandbox with these limits (labkit.sandbox); None runs it unsandboxed."""
+    records, notes, _ = _run(notebook, cell_timeout=cell_timeout, timeout=timeout, limits=limits)
     return records, notes
 
 
-def _run(notebook, *, cell_timeout: int, timeout: int) -> tuple[list[dict], list[str], bool]:
-    """run(), plus whether the whole notebook ran past ``timeout`` and was stopped."""
+def _read_report(path: Path) -> tuple[list[dict], int, bool]:
+    """A report file's cell records (JSON lines, labkit._nbval_report), the count of processes the notebook left
+    running, and whether the report was finished (its last line, ``{"end": ...}``, was written)."""
+    records, leftovers, ended = [], 0, False
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict) and "end" in item:
+            leftovers, ended = int(item.get("leftovers") or 0), True
+        elif isinstance(item, dict) and "cell" in item:
+            records.append(item)
+    return records, leftovers, ended
+
+
+def _run(notebook, *, cell_timeout: int, timeout: int, limits: sandbox.Limits | None = None
+         ) -> tuple[list[dict], list[str], str | None]:
+    """run(), plus why the whole run was stopped early: TIME_LIMIT (past ``timeout``), sandbox.PROCESS_LIMIT or
+    sandbox.MEMORY_LIMIT (a cgroup limit hit; the job is stopped at once), or None."""
     token = uuid.uuid4().hex
     work = Path(tempfile.mkdtemp(prefix="labkit-grade-"))
     side = Path(tempfile.mkdtemp(prefix="labkit-grade-side-"))  # out of the notebook's reach by path
     nb_path = work / "submission.ipynb"
     nbformat.write(notebook, str(nb_path))
-    (work / "pytest.ini").write_text("[pytest]\naddopts =\n")
-    report = side / "report.json"
-    env = {**os.environ, TOKEN: token, "LABKIT_GRADING": "1", "LABKIT_STATE_DIR": str(side / "state"),
-           "PYTHONDONTWRITEBYTECODE": "1"}
-    cmd = [sys.executable, "-m", "pytest", str(nb_path), "--nbval-lax", f"--nbval-cell-timeout={cell_timeout}",
-           "-p", "labkit._nbval_report", f"--labkit-report={report}", "-p", "no:cacheprovider",
-           "-c", str(work / "pytest.ini"), "--rootdir", str(work), "-q"]
+    ini = work / "pytest.ini"
+    ini.write_text("[pytest]\naddopts =\n")
+    report = side / "report.jsonl"
+    box = None
+    if limits is not None:
+        box = sandbox.Sandbox(limits, files={nb_path: f"{sandbox.WORK}/submission.ipynb",
+                                             ini: f"{sandbox.WORK}/pytest.ini"},
+                              env={TOKEN: token, "LABKIT_GRADING": "1", "PYTHONDONTWRITEBYTECODE": "1",
+                                   "LABKIT_STATE_DIR": "/tmp/labkit-state",
+                                   "LABKIT_CACHE_DIR": str(paths.cache_dir().resolve())})  # its builds, bound
+        nb_arg, ini_arg, root, cwd = f"{sandbox.WORK}/submission.ipynb", f"{sandbox.WORK}/pytest.ini", sandbox.WORK, None
+        env = None
+    else:
+        nb_arg, ini_arg, root, cwd = str(nb_path), str(ini), str(work), work
+        env = {**os.environ, TOKEN: token, "LABKIT_GRADING": "1", "LABKIT_STATE_DIR": str(side / "state"),
+               "PYTHONDONTWRITEBYTECODE": "1"}
     notes: list[str] = []
-    timed_out = False
-    with open(side / "pytest.log", "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        _limit(proc.pid)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            notes.append(f"the notebook did not finish within {timeout} s; it was stopped")
-            timed_out = True
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    _kill_tagged(token)  # its kernel and its simulator run in sessions of their own
-    records = []
-    if report.exists():
-        try:
-            records = json.loads(report.read_text())
-        except ValueError:
-            notes.append("the grading report was unreadable")
-    elif not notes:
-        notes.append("the notebook could not be run (the grading process ended early)")
+    stopped = None
+    with open(report, "w") as out, open(side / "pytest.log", "wb") as log:
+        fd = out.fileno()
+        cmd = [sys.executable, "-m", "pytest", nb_arg, "--nbval-lax", f"--nbval-cell-timeout={cell_timeout}",
+               "-p", "labkit._nbval_report", f"--labkit-report-fd={fd}", "-p", "no:cacheprovider",
+               "-c", ini_arg, "--rootdir", root, "-q"]
+        if box is not None:
+            cmd = box.command(cmd)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                pass_fds=(fd, *(box.pass_fds if box else ())))
+        if box is None:
+            _limit(proc.pid)
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None:
+            try:
+                proc.wait(0.25)
+            except subprocess.TimeoutExpired:
+                pass
+            hit = box.exceeded() if box is not None else None
+            if hit or time.monotonic() > deadline:
+                stopped = hit or TIME_LIMIT
+                notes.append(_STOPPED[stopped].format(timeout=timeout, limits=limits))
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if box is not None:
+            hit = box.exceeded()  # an out-of-memory kill that the notebook outlived
+            if hit and stopped is None:
+                stopped = hit
+                notes.append(_STOPPED[hit].format(timeout=timeout, limits=limits))
+            box.close()
+    _kill_tagged(token)  # unsandboxed, its kernel and its simulator run in sessions of their own
+    records, leftovers, ended = _read_report(report)
+    if leftovers:
+        notes.append(f"the notebook left {leftovers} process(es) running; the sandbox ended them")
+    if not ended and not stopped:
+        notes.append("the notebook's grading process ended early (killed or crashed): the cells after "
+                     f"the last of the {len(records)} recorded could not be run" if records else
+                     "the notebook could not be run (the grading process ended early)")
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(side, ignore_errors=True)
-    return records, notes, timed_out
+    return records, notes, stopped
+
+
+#: the note for a run stopped as a whole, by the reason it was stopped
+_STOPPED = {
+    TIME_LIMIT: "the notebook did not finish within {timeout} s; it was stopped",
+    sandbox.PROCESS_LIMIT: "the notebook tried to run more than {limits.processes} processes or threads at once; "
+                           "it was stopped",
+    sandbox.MEMORY_LIMIT: "the notebook used more than {limits.memory_mb} MiB of memory; it was stopped",
+}
 
 
 def score(source, records: list[dict]) -> tuple[dict, dict, dict]:
@@ -264,12 +331,16 @@ def judge(source, records: list[dict]) -> tuple[dict, dict, dict, dict]:
         if passed:
             messages[ex] = "correct"
             continue
-        if any(_said(r, _KERNEL_DEAD) for r in tried + outcomes):
-            # nbval cannot tell a kernel that died (os._exit, a crash) from one that hung past the cell's limit
-            # and could not be interrupted: it stops the kernel and reports the cell as timed out either way
+        if failed is not None and _said(failed, _CELL_TIMED_OUT):
+            # the answer ran past its limit: the reason, whether or not its kernel then had to be stopped
+            reasons[ex] = OUTPUT_LIMIT if _said(failed, (OUTPUT_LIMIT,)) else TIME_LIMIT
+            messages[ex] = f"your answer cell failed: {failed['message']}"
+        elif any(_said(r, _KERNEL_DEAD) for r in tried + outcomes):
+            # a kernel gone while the answer ran (os._exit, a crash); one that would not stop at the time limit is
+            # the branch above (labkit._nbval_report tells them apart)
             reasons[ex] = KERNEL_DIED
-            if failed is not None and not _said(failed, _KERNEL_DEAD):
-                messages[ex] = ("the kernel died while your answer cell ran (it crashed, or hung past the time limit); "
+            if failed is not None and (_said(failed, (_nbval_report.DIED_HERE,)) or not _said(failed, _KERNEL_DEAD)):
+                messages[ex] = ("the kernel died while your answer cell ran (it crashed, exited or ran out of memory); "
                                 "the cells after it could not run")
             else:
                 messages[ex] = "not run: the kernel died in an earlier cell"
@@ -277,11 +348,14 @@ def judge(source, records: list[dict]) -> tuple[dict, dict, dict, dict]:
             reasons[ex] = NOT_RUN
             messages[ex] = "not run (the notebook stopped before this exercise)"
         elif failed is not None:
-            reasons[ex] = TIME_LIMIT if _said(failed, _CELL_TIMED_OUT) else ANSWER_ERROR
+            reasons[ex] = (OUTPUT_LIMIT if _said(failed, (OUTPUT_LIMIT,)) else
+                           TIME_LIMIT if _said(failed, _CELL_TIMED_OUT) else ANSWER_ERROR)
             messages[ex] = f"your answer cell failed: {failed['message'] or 'an error'}"
         else:
             messages[ex] = next(o["message"] for o in outcomes if o["outcome"] != "passed") or "the test cell failed"
-            if any(_said(o, _CELL_TIMED_OUT) for o in outcomes):
+            if any(_said(o, (OUTPUT_LIMIT,)) for o in outcomes):
+                reasons[ex] = OUTPUT_LIMIT
+            elif any(_said(o, _CELL_TIMED_OUT) for o in outcomes):
                 reasons[ex] = TIME_LIMIT
             elif ": no answer yet (" in messages[ex]:
                 reasons[ex] = NOT_ANSWERED
@@ -291,8 +365,11 @@ def judge(source, records: list[dict]) -> tuple[dict, dict, dict, dict]:
 
 
 def grade_one(source_path: Path, submission: Path, student: str, *, cell_timeout=CELL_TIMEOUT_S,
-              timeout=NOTEBOOK_TIMEOUT_S) -> Grade:
-    """One submission's Grade. A submission path that does not exist is a MISSING_NOTEBOOK row (0 points)."""
+              timeout=NOTEBOOK_TIMEOUT_S, limits: sandbox.Limits | None = None) -> Grade:
+    """One submission's Grade. A submission path that does not exist is a MISSING_NOTEBOOK row (0 points).
+
+    ``limits``: grade it in a sandbox with these limits (the caller has checked ``sandbox.probe()``); None runs
+    the student's code with the caller's rights, which ``labkit check`` does for a learner's own notebook."""
     t0 = time.perf_counter()
     source = authoring.read(source_path)
     ids = authoring.validate(source, str(source_path))
@@ -312,14 +389,19 @@ def grade_one(source_path: Path, submission: Path, student: str, *, cell_timeout
         assembled, notes, flags = _assemble(source, sub, source_path.stem)
     except NotThisLesson as e:
         return nothing(e.reason, str(e))
-    records, run_notes, timed_out = _run(assembled, cell_timeout=cell_timeout, timeout=timeout)
+    records, run_notes, stopped = _run(assembled, cell_timeout=cell_timeout, timeout=timeout, limits=limits)
     points, maximum, messages, reasons = judge(source, records)
     for ex in reasons:
-        if reasons[ex] == NOT_RUN and timed_out:
+        if reasons[ex] == NOT_RUN and stopped == TIME_LIMIT:
             reasons[ex] = TIME_LIMIT
             messages[ex] = f"not run (the notebook ran past its time limit of {timeout} s and was stopped)"
+        elif reasons[ex] in (NOT_RUN, KERNEL_DIED) and stopped in (PROCESS_LIMIT, MEMORY_LIMIT):
+            reasons[ex] = stopped
+            messages[ex] = f"not finished: the notebook was stopped at the {stopped} ({REASONS[stopped]})"
         elif reasons[ex] in (NOT_ANSWERED, WRONG_ANSWER, ANSWER_ERROR) and ex in flags:
             reasons[ex] = flags[ex]  # tampering or a removed answer cell says more than the failed check
+    cut = [r["cell"] for r in records if r.get("outcome") == "passed" and _said(r, (OUTPUT_LIMIT,))]
+    notes += [f"cell {c} printed more than {_nbval_report.MAX_OUTPUT >> 20} MiB; the rest was dropped" for c in cut]
     return Grade(student, str(submission), points, maximum, messages, notes + run_notes, time.perf_counter() - t0,
                  reasons)
 
@@ -373,19 +455,38 @@ def student_name(path: Path, all_paths: list[Path]) -> str:
     return path.stem
 
 
+def prepare(limits: sandbox.Limits | None) -> None:
+    """Before a class is graded: the lab simulator built once (no job may build it, and a sandboxed one cannot),
+    and, with ``limits``, a sandbox proven to work here (raises sandbox.SandboxUnavailable with the way out)."""
+    from .sim import builder
+
+    if builder.built_binary() is None:
+        builder.build()
+    if limits is not None:
+        sandbox.probe()
+
+
 def grade(source_path: Path, submissions: list[Path], *, jobs: int | None = None, cell_timeout=CELL_TIMEOUT_S,
-          timeout=NOTEBOOK_TIMEOUT_S, progress=None) -> list[Grade]:
+          timeout=NOTEBOOK_TIMEOUT_S, progress=None, limits: sandbox.Limits | None = sandbox.Limits()) -> list[Grade]:
     """Grade many submissions (notebook files, or students' folders) in parallel, one process each; the Grades
-    sorted by student. A folder without the lesson's notebook gets a MISSING_NOTEBOOK row."""
+    sorted by student. A folder without the lesson's notebook gets a MISSING_NOTEBOOK row.
+
+    Each submission runs in a sandbox of its own with ``limits`` (labkit.sandbox); raises
+    sandbox.SandboxUnavailable when this machine cannot make one. ``limits=None`` grades without a sandbox
+    (``--no-sandbox``), and every row says so in its notes (NO_SANDBOX)."""
+    prepare(limits)
     jobs = jobs or os.cpu_count() or 1
     submissions = [submission_path(Path(p), source_path.name) for p in submissions]
     names = {p: student_name(p, submissions) for p in submissions}
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(grade_one, source_path, p, names[p], cell_timeout=cell_timeout, timeout=timeout)
+        futures = [pool.submit(grade_one, source_path, p, names[p], cell_timeout=cell_timeout, timeout=timeout,
+                               limits=limits)
                    for p in submissions]
         results = []
         for f in concurrent.futures.as_completed(futures):
             results.append(f.result())
+            if limits is None:
+                results[-1].notes.append(NO_SANDBOX)
             if progress:
                 progress(results[-1])
     return sorted(results, key=lambda g: g.student)

@@ -4,6 +4,7 @@
 #   Go and govmomi's sources   build the lab simulator (vCenter); patch applies the
 #                              course's fixes to a private copy of those sources
 #   QEMU, busybox-static, gcc  the real-migration lab guest (lesson 03b)
+#   bubblewrap                 labkit grade's sandbox: each student's notebook runs in one
 #   chromium (Debian)          the real-browser tests, driven by Playwright; Ubuntu ships
 #                              chromium only as a snap, so there those tests are skipped
 #
@@ -17,7 +18,7 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 
-BASE=(golang-go golang-github-vmware-govmomi-dev patch python3-venv openssl busybox-static gcc libc6-dev)
+BASE=(golang-go golang-github-vmware-govmomi-dev patch python3-venv openssl busybox-static gcc libc6-dev bubblewrap)
 QEMU=(qemu-system-x86 qemu-system-common qemu-system-data seabios)
 
 codename=""
