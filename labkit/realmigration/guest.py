@@ -169,8 +169,13 @@ def load(build_if_missing: bool = True, log=print) -> Guest:
 
 
 def _guest(d: Path, meta: dict, binary: str) -> Guest:
+    """The cached guest. KVM, when the build's probe found it, only while /dev/kvm is still usable by this
+    process: another user (a grading sandbox, which has no /dev/kvm) runs it under TCG."""
+    accel, reason = meta["accel"], meta["accel_reason"]
+    if accel == "kvm" and not kvm_usable():
+        accel, reason = "tcg", "no usable /dev/kvm"
     return Guest(kernel=d / "vmlinuz", initrd=d / "initrd.gz", kernel_package=meta["kernel_package"], qemu=binary,
-                 qemu_version=tuple(meta["qemu_version"]), accel=meta["accel"], accel_reason=meta["accel_reason"])
+                 qemu_version=tuple(meta["qemu_version"]), accel=accel, accel_reason=reason)
 
 
 def build(force: bool = False, log=print) -> Guest:
