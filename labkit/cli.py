@@ -116,7 +116,7 @@ def _release(a) -> int:
 
 
 def _grade(a) -> int:
-    from . import gradebook, grading
+    from . import gradebook, grading, sandbox
 
     submissions = [Path(p) for p in a.submissions]  # notebook files, or students' folders
     missing = [str(p) for p in submissions if not p.exists()]
@@ -133,18 +133,46 @@ def _grade(a) -> int:
             raise LabkitError("No notebook in these folders says which lesson it is.",
                               fix="pass --source path/to/source.ipynb")
         source = _source_for(found or submissions[0])
-    print(f"grading {len(submissions)} submission(s) of {source.name} on {a.jobs or os.cpu_count()} worker(s)")
+    roster = None
+    if (a.roster or a.assignment) and not a.export:
+        raise LabkitError(f"{'--roster' if a.roster else '--assignment'} is for an LMS export.",
+                          fix="add --export canvas or --export moodle")
+    if a.roster:
+        from . import lms
+
+        roster = lms.read_roster(Path(a.roster))  # a bad roster is refused before any grading
+    if roster is not None:
+        paths = [grading.submission_path(p, source.name) for p in submissions]
+        absent = [n for n in (grading.student_name(p, paths) for p in paths) if n not in roster]
+        if absent:
+            raise LabkitError(f"The roster {a.roster} has no row for: {', '.join(sorted(absent))}.",
+                              fix="add a row per student folder (column 'student') before grading")
+    limits = None if a.no_sandbox else sandbox.Limits()
+    grading.prepare(limits)  # refuses here, before any work, when no sandbox can be made
+    print(f"grading {len(submissions)} submission(s) of {source.name} on {a.jobs or os.cpu_count()} worker(s)"
+          + (", in a sandbox each" if limits else ""))
+    if limits is None:
+        print("warning: --no-sandbox: the students' code runs with your rights, unconfined", file=sys.stderr)
 
     def done(g):
         notes = gradebook.notes_text(g)
         print(f"  {g.student}: {g.total}/{g.maximum}{'  (' + notes + ')' if notes else ''}")
 
     grades = grading.grade(source, submissions, jobs=a.jobs, cell_timeout=a.cell_timeout, timeout=a.timeout,
-                           progress=done)
+                           progress=done, limits=limits)
     files = gradebook.write(grades, Path(a.output))
     rates = gradebook.pass_rates(grades)
     print("pass rates: " + ", ".join(f"{ex} {r:.0%}" for ex, r in rates.items()))
     print(f"gradebook: {files['gradebook']}\nfeedback:  {files['feedback']}/\nsummary:   {files['summary']}")
+    if a.export:
+        from . import lms
+
+        for kind in dict.fromkeys(a.export):
+            path = lms.write(grades, Path(a.output), kind, a.assignment or source.stem, roster)
+            print(f"{kind}:{' ' * (10 - len(kind))}{path}")
+        left = lms.roster_only(grades, roster) if roster else []
+        if left:
+            print(f"not in the export (in the roster, not graded): {', '.join(left)}")
     return 0
 
 
@@ -360,6 +388,16 @@ def parser() -> argparse.ArgumentParser:
     gr.add_argument("-j", "--jobs", type=int, default=None, help="submissions graded at once (default: cores)")
     gr.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell (default: 60)")
     gr.add_argument("--timeout", type=int, default=300, help="seconds per notebook (default: 300)")
+    gr.add_argument("--export", choices=("canvas", "moodle"), action="append", default=[],
+                    help="also write the grades as the CSV file that LMS imports (canvas.csv, moodle.csv); repeatable")
+    gr.add_argument("--assignment", default=None,
+                    help="the Canvas assignment or Moodle grade item the export fills (default: the lesson's name)")
+    gr.add_argument("--roster", default=None,
+                    help="CSV mapping each student folder to LMS identities (column 'student', then e.g. "
+                         "sis_login_id, email); see docs/instructor-guide.md")
+    gr.add_argument("--no-sandbox", action="store_true",
+                    help="grade without the bubblewrap sandbox: each student's code runs with your rights "
+                         "(every row of the gradebook says so)")
     gr.set_defaults(func=_grade)
 
     ck = sub.add_parser("check", help="self-check a notebook's exercises before you submit it")
