@@ -4,6 +4,8 @@ import csv
 import io
 import json
 import os
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -196,24 +198,241 @@ def _samples(released, folder: Path) -> list[Path]:
     return [out[name] for name in slow] + [path for name, path in out.items() if name not in slow]
 
 
+# -- hostile submissions -------------------------------------------------------
+#: A sandboxed class run's limits, below the defaults so that the attacks on them are over quickly: lesson 00 needs
+#: about 400 MiB; the memory attack meets 1 GiB in a second, the file and disk attacks 64 and 256 MiB.
+LIMITS = grading.sandbox.Limits(memory_mb=1024, file_mb=64, disk_mb=256)
+
+#: a sleep that a hostile submission leaves running: a number no other process on the machine has in its args
+LINGER = f"613.{os.getpid()}"
+
+
+def _solution(exercise: str) -> str:
+    (cell,) = _cells(authoring.read(LESSON), exercise, "solution")
+    return "\n".join(_solution_lines(cell.source)) + "\n"
+
+
+def _hostile(student, root: Path, instructor: Path, victim: Path, port: int, address: str) -> dict:
+    """Submissions that attack the grader, each in its own way, and answer the rest of the lesson rightly.
+
+    Every path they aim at lies under ``root`` (the test's own folder): were the sandbox to fail, they would
+    damage nothing else. Each names the exercise whose answer cell attacks; the other exercises are answered."""
+    right = {ex: _solution(ex) for ex in ("00.cluster-hosts", "00.vms-on-esx-01", "00.guard")}
+    solutions = instructor / "solutions" / "answers.md"
+    source = instructor / "notebooks" / LESSON.name
+    pre = f"PREFIX = {str(root)!r}\n"
+    single = {
+        # the attack the issue measured: the grader's folder found through /proc/<ancestor>/cwd, then files
+        # deleted by absolute path: the instructor's, another student's notebook
+        "h-deleter": ("00.cluster-hosts", pre + """import os
+found = []
+pid = os.getpid()
+while pid > 1:
+    with open(f"/proc/{pid}/stat") as fh:
+        pid = int(fh.read().rsplit(")", 1)[1].split()[1])
+    try:
+        here = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        continue
+    if here.startswith(PREFIX):
+        for d, _, files in os.walk(here):
+            found += [os.path.join(d, f) for f in files]
+for link in os.listdir("/proc"):
+    if link.isdigit():
+        try:
+            here = os.readlink(f"/proc/{link}/cwd")
+        except OSError:
+            continue
+        if here.startswith(PREFIX):
+            found.append(here)
+for f in found:
+    os.remove(f)
+""" + f"os.remove({str(victim)!r})\nos.remove({str(source)!r})\n" + right["00.cluster-hosts"]),
+        # writes outside its folder: a relative path up the tree, a symlink, the home folder, /root and /tmp
+        "h-writer": ("00.vms-on-esx-01", f"""import os, pathlib
+pathlib.Path.home().joinpath(".bashrc").write_text("rm -rf ~")
+for marker in ({str(Path.home() / "labkit-hostile-marker")!r}, "/tmp/labkit-hostile-marker"):
+    try:
+        open(marker, "w").write("was here")
+    except OSError:
+        pass
+os.symlink({str(victim)!r}, "victim.ipynb")
+up = "../" * 12 + {str(victim)!r}.lstrip("/")
+try:
+    open(up, "w").write("{{}}")
+except OSError:
+    pass
+open("victim.ipynb", "w").write("{{}}")
+""" + right["00.vms-on-esx-01"]),
+        # reads: another student's notebook, the instructor's solutions and source
+        "h-reader": ("00.guard", f"""leaked = open({str(solutions)!r}).read() + open({str(victim)!r}).read()
+leaked += open({str(source)!r}).read()
+""" + right["00.guard"]),
+        "h-forkbomb": ("00.cluster-hosts", "import os\nwhile True:\n    os.fork()\n"),
+        "h-memory": ("00.cluster-hosts", "hoard = []\nwhile True:\n    hoard.append(bytearray(64 << 20))\n"),
+        "h-bigfile": ("00.cluster-hosts", "with open('big.bin', 'wb') as fh:\n    while True:\n"
+                                          "        fh.write(b'x' * (1 << 20))\n"),
+        "h-diskfill": ("00.vms-on-esx-01", "import itertools\nfor i in itertools.count():\n"
+                                           "    with open(f'fill-{i}.bin', 'wb') as fh:\n"
+                                           "        fh.write(b'x' * (32 << 20))\n"),
+        # prints without end (paced, so that the lesson's other cells keep their share of the machine)
+        "h-flood": ("00.cluster-hosts", "import time\nwhile True:\n    print('spam ' * 200)\n    time.sleep(0.005)\n"),
+        "h-swallow": ("00.cluster-hosts", "import time\nwhile True:\n    try:\n        time.sleep(1)\n"
+                                          "    except KeyboardInterrupt:\n        print('not stopping')\n"),
+        # the network: anything but its own simulator (the test's listener on this machine, by loopback and
+        # by the machine's address; an address outside)
+        "h-network": ("00.cluster-hosts", f"""import socket
+for address in (("127.0.0.1", {port}), ({address!r}, {port}), ("1.1.1.1", 443)):
+    try:
+        socket.create_connection(address, timeout=3).close()
+    except OSError as e:
+        last = e
+    else:
+        break
+else:
+    raise last
+""" + right["00.cluster-hosts"]),
+        # signals: the grader (its pid on this machine, and its parent's) and every process it can see
+        "h-killer": ("00.cluster-hosts", f"""import os, signal
+for pid in [{os.getpid()}, {os.getppid()}] + [int(p) for p in os.listdir("/proc") if p.isdigit()]:
+    if pid != os.getpid():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+""" + right["00.cluster-hosts"]),
+        # processes left running: a session of their own, and a double fork
+        "h-lingerer": ("00.guard", f"""import os, subprocess
+subprocess.Popen(["sleep", "{LINGER}"], start_new_session=True)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv("/bin/sleep", ["sleep", "{LINGER}"])
+    os._exit(0)
+""" + right["00.guard"]),
+    }
+    # several attacks share a submission where each only fails its own exercise: fewer lesson runs
+    attacks = {
+        "h-files": dict([single["h-deleter"], single["h-writer"], single["h-reader"]]),
+        "h-forkbomb": dict([single["h-forkbomb"]]),
+        "h-memory": dict([single["h-memory"]]),
+        "h-disk": dict([single["h-bigfile"], single["h-diskfill"]]),
+        "h-flood": dict([single["h-flood"]]),
+        "h-swallow": dict([single["h-swallow"]]),
+        "h-network": dict([single["h-network"], ("00.guard", single["h-lingerer"][1])]),
+        "h-killer": dict([single["h-killer"]]),
+    }
+    out = {}
+    for name, cells in attacks.items():
+        nb = nbformat.from_dict(json.loads(json.dumps(student)))
+        for ex, code in right.items():
+            _answer(nb, ex, cells.get(ex, code))
+        out[name] = nb
+    return out
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _census() -> dict[int, str]:
+    """Every process on the machine: pid -> its command line."""
+    out = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                out[int(pid)] = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+    return out
+
+
+def _running_as(uids: set[int]) -> list[int]:
+    """Processes that run as one of these uids (the grading jobs' own)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid in uids:
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
 @pytest.fixture(scope="module")
 def graded(released, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("class")
+    """One class, graded once, in sandboxes: the samples above and the hostile submissions, side by side, from
+    the instructor's folder (the grader's working folder, as when an instructor runs `labkit grade`)."""
+    import socket
+    import threading
+
+    root = tmp_path_factory.mktemp("course")
+    instructor = root / "instructor"
+    (instructor / "notebooks").mkdir(parents=True)
+    (instructor / "solutions").mkdir()
+    source = instructor / "notebooks" / LESSON.name
+    source.write_bytes(LESSON.read_bytes())
+    (instructor / "solutions" / "answers.md").write_text("00.cluster-hosts: 3\n")
+    folder = root / "class"
+    folder.mkdir()
     subs = _samples(released, folder)
+    victim = folder / "perfect" / LESSON.name
+    listener = socket.create_server(("0.0.0.0", 0))
+    reached = []
+
+    def accept():
+        while True:
+            try:
+                reached.append(listener.accept())
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    student = authoring.read(released[LESSON.name])
+    address = socket.gethostbyname(socket.gethostname())  # this machine's address, as its name resolves here
+    for name, nb in _hostile(student, root, instructor, victim, listener.getsockname()[1], address).items():
+        (folder / name).mkdir()
+        nbformat.write(nb, str(folder / name / LESSON.name))
+        subs.append(folder / name / LESSON.name)
+    # those that wait out a cell's time limit start first, so that the others are graded meanwhile
+    slow = [p for p in subs if p.parent.name in ("h-swallow", "h-flood", "malicious", "crasher")]
+    subs = slow + [p for p in subs if p not in slow]
+    # a bystander: one of the instructor's own processes, which no submission may end
+    bystander = subprocess.Popen(["sleep", "600"])
+    before = {"course": _hashes(root), "census": _census()}
     kill = grading._kill_tagged
 
     def kill_and_record(token):
         _TOKENS.add(token)
         kill(token)
 
+    boxes = []
+
+    class RecordedSandbox(grading.sandbox.Sandbox):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            boxes.append(self)
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(grading, "_kill_tagged", kill_and_record)
+        mp.setattr(grading.sandbox, "Sandbox", RecordedSandbox)
+        mp.chdir(instructor)
         # 30 s a cell: room for the lesson's own cells on a machine busy with the other test worker too (at 20 s,
-        # a clean-clone run once stopped the 'empty' lesson early); the hanging answer and the dead kernel each wait
-        # it out once, side by side, while a third job grades the other submissions
-        grades = grading.grade(LESSON, subs, jobs=3, cell_timeout=30, timeout=240)
-    files = gradebook.write(grades, folder / "graded")
-    return grades, files
+        # a clean-clone run once stopped the 'empty' lesson early); the hanging answer, the dead kernel and the
+        # hostile ones that wait out a limit do so side by side, while the other jobs grade the rest
+        grades = grading.grade(source, subs, jobs=6, cell_timeout=30, timeout=240, limits=LIMITS)
+    uids = {box.uid for box in boxes} - {None}  # None: graded as a user, in a user namespace
+    after = {"course": _hashes(root), "census": _census(), "reached": list(reached), "bystander": bystander.poll(),
+             "jobs": len(boxes), "job_uids": uids, "running_as_jobs": _running_as(uids),
+             "cgroups": [d for box in boxes for d in box.cgroup.dirs.values()]}
+    bystander.kill()
+    bystander.wait()
+    listener.close()
+    files = gradebook.write(grades, root / "graded")
+    return grades, files, {"root": root, "before": before, "after": after}
 
 
 #: the grading tokens of this process's class run (another test worker may be grading its own class meanwhile)
@@ -231,11 +450,20 @@ REASONS = {
     "partial": "00.vms-on-esx-01: wrong answer",
     "perfect": "",
     "tampered": "00.vms-on-esx-01: deleted test cell; 00.guard: edited test cell",
+    # the hostile submissions (HOSTILE, below, gives their points and messages)
+    "h-disk": "00.cluster-hosts: error in answer cell; 00.vms-on-esx-01: error in answer cell",
+    "h-files": "error in answer cell",
+    "h-flood": "00.cluster-hosts: output limit",
+    "h-forkbomb": "process limit",
+    "h-killer": "not run",
+    "h-memory": "memory limit",
+    "h-network": "00.cluster-hosts: error in answer cell",
+    "h-swallow": "00.cluster-hosts: time limit; 00.vms-on-esx-01: kernel died; 00.guard: kernel died",
 }
 
 
 def test_the_gradebook_is_exactly_as_expected(graded):
-    grades, files = graded
+    grades, files, _ = graded
     got = list(csv.DictReader(open(files["gradebook"])))
     want = list(csv.DictReader(open(EXPECTED)))
     assert [{k: r[k] for k in r if k != "notes"} for r in got] == [{k: r[k] for k in r if k != "notes"} for r in want]
@@ -250,7 +478,7 @@ def test_the_gradebook_is_exactly_as_expected(graded):
 
 
 def test_every_zero_has_a_reason(graded):
-    grades, _ = graded
+    grades, _, _ = graded
     for g in grades:
         short = {ex for ex in g.max_points if g.points[ex] < g.max_points[ex]}
         assert set(g.reasons) == short, g.student
@@ -262,7 +490,7 @@ def test_every_zero_has_a_reason(graded):
 
 
 def test_tampering_is_reported_and_does_not_pay(graded):
-    grades, _ = graded
+    grades, _, _ = graded
     t = next(g for g in grades if g.student == "tampered")
     assert t.points == {"00.cluster-hosts": 1, "00.vms-on-esx-01": 0, "00.guard": 0}
     assert "00.guard: the test cell was edited; the original was used" in t.notes
@@ -270,7 +498,7 @@ def test_tampering_is_reported_and_does_not_pay(graded):
 
 
 def test_malicious_and_crashing_notebooks_fail_only_themselves(graded):
-    grades, _ = graded
+    grades, _, _ = graded
     m = next(g for g in grades if g.student == "malicious")
     assert m.points == {"00.cluster-hosts": 0, "00.vms-on-esx-01": 2, "00.guard": 0}
     assert m.messages["00.cluster-hosts"].startswith("your answer cell failed:")
@@ -283,7 +511,7 @@ def test_malicious_and_crashing_notebooks_fail_only_themselves(graded):
     assert c.reasons == {"00.vms-on-esx-01": grading.KERNEL_DIED, "00.guard": grading.KERNEL_DIED}
     # the well-behaved submissions graded in the same run are untouched
     assert next(g for g in grades if g.student == "perfect").total == 4
-    assert len(_TOKENS) == 6 and _grading_processes(_TOKENS) == []  # six submissions were run
+    assert len(_TOKENS) == 6 + len(HOSTILE) and _grading_processes(_TOKENS) == []  # the lesson ran that often
 
 
 def _grading_processes(tokens) -> list[int]:
@@ -301,7 +529,7 @@ def _grading_processes(tokens) -> list[int]:
 
 
 def test_bad_inputs_get_clear_messages(graded):
-    grades, _ = graded
+    grades, _, _ = graded
     by = {g.student: g for g in grades}
     assert by["corrupt"].notes == [f"{by['corrupt'].submission}: not a readable notebook (NotJSONError). "
                                    "Fix: re-download it, or export it again from JupyterLab"]
@@ -315,7 +543,7 @@ def test_labkit_grade_takes_students_folders(graded, tmp_path):
     """`labkit grade submitted/*`: a folder without the lesson's notebook is a row with 0 points, 'missing
     notebook'; the lesson comes from --source or from the notebooks in the folders. Only submissions that need
     no lesson run are used here (a missing one and one of another lesson)."""
-    grades, _ = graded
+    grades, _, _ = graded
     by = {g.student: g for g in grades}
     absent, other = Path(by["absent"].submission).parent, Path(by["other-lesson"].submission).parent
     out = tmp_path / "graded"
@@ -326,6 +554,23 @@ def test_labkit_grade_takes_students_folders(graded, tmp_path):
     assert rows["absent"]["notes"].startswith("missing notebook; ") and rows["absent"]["total"] == "0"
     assert rows["other-lesson"]["notes"].startswith("wrong lesson; This notebook belongs to lesson 03")
     assert (out / "plotly.min.js").exists() and (out / "summary.html").stat().st_size < 200_000
+    # the same class exported for an LMS (labkit.lms; tests/test_lms.py checks the layouts against the documented
+    # samples): one row per graded student, identified through the roster
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student,name,sis_login_id,email\nabsent,\"Absent, Ann\",aann,ann@example.edu\n"
+                      "other-lesson,\"Other, Otto\",ootto,otto@example.edu\nnever,Never Graded,nnever,n@example.edu\n")
+    r = run_cli("grade", str(absent), str(other), "--source", str(LESSON), "-o", str(out), "--export", "canvas",
+                "--export", "moodle", "--roster", str(roster), "--assignment", "Lab 00", timeout=120)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    assert "not in the export (in the roster, not graded): never" in r.stdout
+    canvas = list(csv.reader((out / "canvas.csv").read_text(encoding="utf-8").splitlines()))
+    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Lab 00"]
+    assert canvas[1][0] == "Points Possible" and canvas[1][-1] == "4"
+    assert sorted((row[0], row[3], row[-1]) for row in canvas[2:]) == [("Absent, Ann", "aann", "0"),
+                                                                       ("Other, Otto", "ootto", "0")]
+    moodle = list(csv.DictReader((out / "moodle.csv").read_text(encoding="utf-8").splitlines()))
+    assert sorted(row["Email address"] for row in moodle) == ["ann@example.edu", "otto@example.edu"]
+    assert all(row["Lab 00"] == "0" and "Feedback: Lab 00" in row for row in moodle)
     # the command's refusals, in this process (each is refused before any grading)
     def refused(*args):
         with contextlib.redirect_stdout(io.StringIO()) as out_, contextlib.redirect_stderr(io.StringIO()) as err:
@@ -340,18 +585,25 @@ def test_labkit_grade_takes_students_folders(graded, tmp_path):
     assert code != 0 and "says which lesson it is" in text and "--source" in text
     code, text = refused(str(tmp_path / "not-there"), "--source", str(LESSON), "-o", str(out))
     assert code != 0 and "No such submission file or folder" in text
+    code, text = refused(str(absent), "--source", str(LESSON), "-o", str(out), "--roster", str(roster))
+    assert code != 0 and "--roster is for an LMS export" in text and "--export canvas" in text
+    roster.write_text("student,email\nabsent,ann@example.edu\n")  # other-lesson missing: refused before grading
+    code, text = refused(str(absent), str(other), "--source", str(LESSON), "-o", str(tmp_path / "late"),
+                         "--export", "moodle", "--roster", str(roster))
+    assert code != 0 and f"The roster {roster} has no row for: other-lesson." in text
+    assert not (tmp_path / "late").exists()
 
 
 def test_feedback_and_summary(graded):
-    grades, files = graded
+    grades, files, _ = graded
     text = (files["feedback"] / "partial.md").read_text()
     assert "Score: **2 / 4**" in text
     assert "[ ] 00.vms-on-esx-01 VMs running on esx-01: not yet (0/2). 1 name(s) too many." in text
     assert "web-02" not in text  # the feedback never names the answer
     html = files["summary"].read_text()
-    assert "Exercise pass rates (9 submissions)" in html and "plotly" in html
+    assert "Exercise pass rates (17 submissions)" in html and "plotly" in html
     rates = gradebook.pass_rates(grades)
-    assert rates["00.guard"] == pytest.approx(2 / 9)
+    assert rates["00.guard"] == pytest.approx(5 / 17)
 
 
 class _Tables(HTMLParser):
@@ -389,7 +641,7 @@ class _Tables(HTMLParser):
 
 
 def test_the_summary_is_a_table_of_students_with_a_reason_for_every_zero(graded):
-    grades, files = graded
+    grades, files, _ = graded
     page = _Tables()
     page.feed(files["summary"].read_text())
     (head,) = page.rows["thead"]
@@ -415,11 +667,11 @@ def test_the_summary_is_a_table_of_students_with_a_reason_for_every_zero(graded)
                            ("corrupt", "unreadable notebook")):
         assert any(cell.endswith("\n" + words) for cell in rows[student][1:-2]), (student, rows[student])
     (foot,) = page.rows["tfoot"]
-    assert foot[:4] == ["pass rate", "44%", "22%", "22%"]
+    assert foot[:4] == ["pass rate", "24%", "24%", "29%"]
 
 
 def test_the_summary_is_small_and_loads_plotly_from_a_sibling_file(graded):
-    grades, files = graded
+    grades, files, _ = graded
     html = files["summary"].read_text()
     assert len(html.encode()) < 200_000
     page = _Tables()
@@ -454,7 +706,7 @@ def test_a_dead_kernel_is_named(released, monkeypatch):
     source = authoring.read(LESSON)
     (answer,) = _cells(source, "00.vms-on-esx-01", "solution")
     records = _records(source, answer.id, "os._exit(9)", "pytest plugin exception: Kernel dead on test start")
-    monkeypatch.setattr(grading, "_run", lambda nb, **kw: (records, [], False))
+    monkeypatch.setattr(grading, "_run", lambda nb, **kw: (records, [], None))
     g = grading.grade_one(LESSON, released[LESSON.name], "x")
     assert g.points == {"00.cluster-hosts": 1, "00.vms-on-esx-01": 0, "00.guard": 0}
     assert g.reasons == {"00.vms-on-esx-01": grading.KERNEL_DIED, "00.guard": grading.KERNEL_DIED}
@@ -463,7 +715,8 @@ def test_a_dead_kernel_is_named(released, monkeypatch):
 
 
 def test_a_notebook_past_its_time_limit_loses_every_exercise_to_the_time_limit(released, monkeypatch):
-    monkeypatch.setattr(grading, "_run", lambda nb, **kw: ([], ["the notebook did not finish within 5 s"], True))
+    monkeypatch.setattr(grading, "_run", lambda nb, **kw: ([], ["the notebook did not finish within 5 s"],
+                                                           grading.TIME_LIMIT))
     g = grading.grade_one(LESSON, released[LESSON.name], "x", timeout=5)
     assert g.total == 0 and set(g.reasons.values()) == {grading.TIME_LIMIT}
     assert g.messages["00.guard"] == "not run (the notebook ran past its time limit of 5 s and was stopped)"
@@ -485,7 +738,7 @@ def test_labkit_check_agrees_with_the_grade(graded, tmp_path):
 
     The CLIs are compared here on a submission that needs no lesson run (it says it is lesson 03), so the
     class above stays the one place lesson 00 is graded end to end."""
-    grades, _ = graded
+    grades, _, _ = graded
     other = next(g for g in grades if g.student == "other-lesson")
     r = run_cli("check", other.submission, timeout=120)
     assert r.returncode == 0 and "Traceback" not in r.stderr
@@ -496,3 +749,113 @@ def test_labkit_check_agrees_with_the_grade(graded, tmp_path):
     for ex in [k for k in book if k not in ("student", "total", "max", "notes")]:
         assert f"{ex}: {book[ex]}/" in r.stdout, (ex, r.stdout)
     assert "does not look like a copy of lesson 03-memory-convergence" in r.stdout + book["notes"]
+
+
+
+#: each hostile submission: its points, and the reason (and words of the message) for each exercise short of them
+E1, E2, E3 = "00.cluster-hosts", "00.vms-on-esx-01", "00.guard"
+HOSTILE = {
+    # files outside its folder: deleted through the grader's folder and by absolute path; written through a
+    # relative path, a symlink, the home folder; read (another submission, the instructor's solutions)
+    "h-files": ({E1: 0, E2: 0, E3: 0}, {E1: (grading.ANSWER_ERROR, "FileNotFoundError"),
+                                        E2: (grading.ANSWER_ERROR, "FileNotFoundError"),
+                                        E3: (grading.ANSWER_ERROR, "FileNotFoundError")}),
+    "h-forkbomb": ({E1: 0, E2: 0, E3: 0}, {ex: (grading.PROCESS_LIMIT, "process limit") for ex in (E1, E2, E3)}),
+    "h-memory": ({E1: 0, E2: 0, E3: 0}, {ex: (grading.MEMORY_LIMIT, "memory limit") for ex in (E1, E2, E3)}),
+    "h-disk": ({E1: 0, E2: 0, E3: 1}, {E1: (grading.ANSWER_ERROR, "File too large"),
+                                       E2: (grading.ANSWER_ERROR, "No space left on device")}),
+    "h-flood": ({E1: 0, E2: 2, E3: 1}, {E1: (grading.OUTPUT_LIMIT, "output limit: it printed more than 2 MiB")}),
+    "h-swallow": ({E1: 0, E2: 0, E3: 0}, {E1: (grading.TIME_LIMIT, "ignored the interrupt, so its kernel was stopped"),
+                                          E2: (grading.KERNEL_DIED, "kernel died"),
+                                          E3: (grading.KERNEL_DIED, "kernel died")}),
+    # the network beyond its own simulator (its second answer reads that simulator, and is right), and two
+    # processes left running by its third answer, which is right
+    "h-network": ({E1: 0, E2: 2, E3: 1}, {E1: (grading.ANSWER_ERROR, "Network is unreachable")}),
+    "h-killer": ({E1: 0, E2: 0, E3: 0}, {ex: (grading.NOT_RUN, "not run") for ex in (E1, E2, E3)}),
+}
+#: what the gradebook's notes add for a hostile submission, besides its reasons
+HOSTILE_NOTES = {
+    "h-forkbomb": "the notebook tried to run more than 256 processes or threads at once; it was stopped",
+    "h-memory": "the notebook used more than 1024 MiB of memory; it was stopped",
+    "h-killer": "the notebook's grading process ended early (killed or crashed)",
+    "h-network": "the notebook left 2 process(es) running; the sandbox ended them",
+}
+
+
+def test_each_hostile_submission_fails_only_itself_with_a_reason(graded):
+    """Every attack is contained and costs only the exercise it sits in (or, for an attack on the machine's
+    resources or on its own grading process, the rest of its own notebook), with its reason in the feedback and
+    the gradebook's notes."""
+    grades, files, _ = graded
+    by = {g.student: g for g in grades}
+    book = {r["student"]: r for r in csv.DictReader(open(files["gradebook"]))}
+    for name, (points, why) in HOSTILE.items():
+        g = by[name]
+        assert g.points == points, (name, g.points, g.messages, g.notes)
+        assert {ex: r for ex, (r, _) in why.items()} == g.reasons, (name, g.reasons, g.messages)
+        feedback = (files["feedback"] / f"{name}.md").read_text()
+        for ex, (reason, words) in why.items():
+            assert words in g.messages[ex], (name, ex, g.messages[ex])
+            assert reason in book[name]["notes"], (name, book[name]["notes"])
+            assert f"| {ex} | 0 / {g.max_points[ex]} | " in feedback and words in feedback, (name, feedback)
+        if name in HOSTILE_NOTES:
+            assert any(n.startswith(HOSTILE_NOTES[name]) for n in g.notes), (name, g.notes)
+            assert HOSTILE_NOTES[name] in book[name]["notes"] and HOSTILE_NOTES[name] in feedback
+
+
+def test_the_deletion_through_the_graders_folder_fails_only_itself(graded):
+    """The attack measured before the sandbox: an answer cell that finds the grader's folder through
+    /proc/<parent>/cwd and deletes by absolute path another student's notebook and the instructor's files. Now
+    none of them exists for it: it fails its own exercise, and every file of the course (the instructor's tree,
+    every submission) is byte-identical afterwards; the student it aimed at keeps full marks."""
+    grades, _, world = graded
+    by = {g.student: g for g in grades}
+    assert by["h-files"].points["00.cluster-hosts"] == 0
+    assert "perfect/00-getting-started.ipynb" in by["h-files"].messages["00.cluster-hosts"]
+    before, after = world["before"]["course"], world["after"]["course"]
+    assert "instructor/notebooks/00-getting-started.ipynb" in before and "class/perfect/00-getting-started.ipynb" in before
+    assert after == before
+    assert by["perfect"].total == by["perfect"].maximum == 4
+    assert by["perfect"].notes == [] and by["partial"].total == 2
+
+
+def test_no_attack_reaches_the_machine(graded):
+    """A process census and the machine's own files after the class: the instructor's process (a bystander)
+    still runs, nothing runs as a job's uid, no process a submission left behind survives, no cgroup of the
+    grader is left, nothing connected to the listener on this machine, and nothing was written in the home
+    folder or /tmp."""
+    _, _, world = graded
+    after = world["after"]
+    assert after["bystander"] is None  # still running when the class was done
+    # every lesson run had a sandbox of its own (the probe one more), each with a uid of its own
+    assert after["jobs"] >= len(_TOKENS) and len(after["job_uids"]) == after["jobs"]
+    assert after["running_as_jobs"] == [] and after["cgroups"] == []
+    assert [c for c in after["census"].values() if LINGER in c] == []
+    assert _grading_processes(_TOKENS) == []
+    assert after["reached"] == []
+    for marker in (Path.home() / "labkit-hostile-marker", Path("/tmp/labkit-hostile-marker")):
+        assert not marker.exists()
+    for ctl in ("pids", "memory"):
+        assert not list(Path("/sys/fs/cgroup", ctl).glob(f"labkit-grade-{os.getpid()}-*"))
+
+
+def test_without_a_sandbox_grading_refuses_and_names_the_way_out(graded, tmp_path):
+    """A machine where bubblewrap cannot make a sandbox (here: a user, in a user namespace that may not make
+    another, as on a kernel that forbids them): `labkit grade` stops before any work with one line naming the
+    cause, the fix and --no-sandbox; with --no-sandbox it grades, warns, and every gradebook row says so."""
+    grades, _, _ = graded
+    perfect = next(g for g in grades if g.student == "perfect").submission
+    outer = ["bwrap", "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-user", "--uid", "1000",
+             "--gid", "1000", "--disable-userns", "--", sys.executable, "-m", "labkit.cli", "grade", perfect,
+             "--source", str(LESSON), "-o", str(tmp_path / "graded")]
+    r = subprocess.run(outer, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    (line,) = (r.stdout + r.stderr).strip().splitlines()
+    assert line.startswith("labkit: Grading runs students' code in a sandbox, and bubblewrap cannot make one here")
+    assert "let users create user namespaces" in line and "--no-sandbox" in line
+    assert not (tmp_path / "graded").exists()
+    r = subprocess.run([*outer, "--no-sandbox"], capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    assert "warning: --no-sandbox" in r.stderr
+    (row,) = csv.DictReader(open(tmp_path / "graded" / "gradebook.csv"))
+    assert row["total"] == "4" and row["notes"] == grading.NO_SANDBOX
