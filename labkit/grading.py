@@ -70,8 +70,6 @@ REASONS = {
     OUTPUT_LIMIT: "a cell printed more than a submission may; the rest of its output was dropped",
 }
 
-_CELL_TIMED_OUT = ("ran past the time limit", "seconds exceeded executing cell")  # _nbval_report's words, nbval's
-_KERNEL_DEAD = ("kernel dead", "kernel died")                                    # nbval's, jupyter_client's
 
 
 @dataclasses.dataclass
@@ -206,7 +204,7 @@ def _read_report(path: Path) -> tuple[list[dict], int, bool]:
         except ValueError:
             continue
         if isinstance(item, dict) and "end" in item:
-            leftovers, ended = int(item.get("leftovers") or 0), True
+            leftovers, ended = int(item.get("leftovers") or 0), bool(item["end"])
         elif isinstance(item, dict) and "cell" in item:
             records.append(item)
     return records, leftovers, ended
@@ -239,14 +237,16 @@ def _run(notebook, *, cell_timeout: int, timeout: int, limits: sandbox.Limits | 
                "PYTHONDONTWRITEBYTECODE": "1"}
     notes: list[str] = []
     stopped = None
-    with open(report, "w") as out, open(side / "pytest.log", "wb") as log:
+    with open(report, "w") as out:
         fd = out.fileno()
-        cmd = [sys.executable, "-m", "pytest", nb_arg, "--nbval-lax", f"--nbval-cell-timeout={cell_timeout}",
+        cmd = [sys.executable, "-P", "-m", "pytest", nb_arg, "--nbval-lax", f"--nbval-cell-timeout={cell_timeout}",
                "-p", "labkit._nbval_report", f"--labkit-report-fd={fd}", "-p", "no:cacheprovider",
                "-c", ini_arg, "--rootdir", root, "-q"]
         if box is not None:
             cmd = box.command(cmd)
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        # nothing reads pytest's own output, which a notebook could swell (the report is the descriptor)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True,
                                 pass_fds=(fd, *(box.pass_fds if box else ())))
         if box is None:
             _limit(proc.pid)
@@ -298,15 +298,23 @@ def score(source, records: list[dict]) -> tuple[dict, dict, dict]:
     return points, maximum, messages
 
 
-def _said(record: dict | None, words: tuple[str, ...]) -> bool:
-    """Whether a cell record's message contains one of ``words`` (case aside)."""
-    return record is not None and any(w in (record.get("message") or "").lower() for w in words)
+def _flag(record: dict | None, name: str) -> bool:
+    """A cell record's flag (labkit._nbval_report): set from nbval's and the kernel's state, never from the
+    message, whose words an answer cell can choose."""
+    return bool(record is not None and record.get(name))
+
+
+def _gone(record: dict | None) -> bool:
+    """The kernel died while this cell ran, or was gone before it started."""
+    return _flag(record, "died") or _flag(record, "dead_at_start")
 
 
 def judge(source, records: list[dict]) -> tuple[dict, dict, dict, dict]:
     """score(), plus {exercise: reason} for each exercise short of its points (a REASONS phrase).
 
-    What the cell records alone tell: TIME_LIMIT, KERNEL_DIED, NOT_ANSWERED, WRONG_ANSWER, ANSWER_ERROR, NOT_RUN."""
+    What the cell records alone tell: TIME_LIMIT, OUTPUT_LIMIT, KERNEL_DIED, NOT_ANSWERED, WRONG_ANSWER,
+    ANSWER_ERROR, NOT_RUN. Each record is {"cell", "outcome", "message"} and the flags "timed_out", "died",
+    "dead_at_start", "output_cut" (labkit._nbval_report), which alone decide the limits' reasons."""
     ids = authoring.validate(source, "source")
     tests: dict[str, list[str]] = {ex: [] for ex in ids}
     answers: dict[str, list[str]] = {ex: [] for ex in ids}
@@ -317,7 +325,7 @@ def judge(source, records: list[dict]) -> tuple[dict, dict, dict, dict]:
             answers[authoring.exercise_of(cell)].append(cell.get("id"))
     by_cell = {r["cell"]: r for r in records}
     # after a cell runs past its limit, nbval expects every later cell to fail: one that does is recorded as skipped
-    stop = next((i for i, r in enumerate(records) if _said(r, _CELL_TIMED_OUT)), len(records))
+    stop = next((i for i, r in enumerate(records) if _flag(r, "timed_out")), len(records))
     xfailed = {r["cell"] for r in records[stop + 1:] if r["outcome"] == "skipped" and r.get("message")}
     points, maximum, messages, reasons = {}, {}, {}, {}
     for ex in ids:
@@ -331,15 +339,15 @@ def judge(source, records: list[dict]) -> tuple[dict, dict, dict, dict]:
         if passed:
             messages[ex] = "correct"
             continue
-        if failed is not None and _said(failed, _CELL_TIMED_OUT):
+        if _flag(failed, "timed_out") and not _flag(failed, "died"):
             # the answer ran past its limit: the reason, whether or not its kernel then had to be stopped
-            reasons[ex] = OUTPUT_LIMIT if _said(failed, (OUTPUT_LIMIT,)) else TIME_LIMIT
+            reasons[ex] = OUTPUT_LIMIT if _flag(failed, "output_cut") else TIME_LIMIT
             messages[ex] = f"your answer cell failed: {failed['message']}"
-        elif any(_said(r, _KERNEL_DEAD) for r in tried + outcomes):
+        elif any(_gone(r) for r in tried + outcomes):
             # a kernel gone while the answer ran (os._exit, a crash); one that would not stop at the time limit is
             # the branch above (labkit._nbval_report tells them apart)
             reasons[ex] = KERNEL_DIED
-            if failed is not None and (_said(failed, (_nbval_report.DIED_HERE,)) or not _said(failed, _KERNEL_DEAD)):
+            if failed is not None and not _flag(failed, "dead_at_start"):
                 messages[ex] = ("the kernel died while your answer cell ran (it crashed, exited or ran out of memory); "
                                 "the cells after it could not run")
             else:
@@ -348,14 +356,13 @@ def judge(source, records: list[dict]) -> tuple[dict, dict, dict, dict]:
             reasons[ex] = NOT_RUN
             messages[ex] = "not run (the notebook stopped before this exercise)"
         elif failed is not None:
-            reasons[ex] = (OUTPUT_LIMIT if _said(failed, (OUTPUT_LIMIT,)) else
-                           TIME_LIMIT if _said(failed, _CELL_TIMED_OUT) else ANSWER_ERROR)
+            reasons[ex] = OUTPUT_LIMIT if _flag(failed, "output_cut") else ANSWER_ERROR
             messages[ex] = f"your answer cell failed: {failed['message'] or 'an error'}"
         else:
             messages[ex] = next(o["message"] for o in outcomes if o["outcome"] != "passed") or "the test cell failed"
-            if any(_said(o, (OUTPUT_LIMIT,)) for o in outcomes):
+            if any(_flag(o, "output_cut") for o in outcomes):
                 reasons[ex] = OUTPUT_LIMIT
-            elif any(_said(o, _CELL_TIMED_OUT) for o in outcomes):
+            elif any(_flag(o, "timed_out") for o in outcomes):
                 reasons[ex] = TIME_LIMIT
             elif ": no answer yet (" in messages[ex]:
                 reasons[ex] = NOT_ANSWERED
@@ -400,7 +407,7 @@ def grade_one(source_path: Path, submission: Path, student: str, *, cell_timeout
             messages[ex] = f"not finished: the notebook was stopped at the {stopped} ({REASONS[stopped]})"
         elif reasons[ex] in (NOT_ANSWERED, WRONG_ANSWER, ANSWER_ERROR) and ex in flags:
             reasons[ex] = flags[ex]  # tampering or a removed answer cell says more than the failed check
-    cut = [r["cell"] for r in records if r.get("outcome") == "passed" and _said(r, (OUTPUT_LIMIT,))]
+    cut = [r["cell"] for r in records if r.get("outcome") == "passed" and _flag(r, "output_cut")]
     notes += [f"cell {c} printed more than {_nbval_report.MAX_OUTPUT >> 20} MiB; the rest was dropped" for c in cut]
     return Grade(student, str(submission), points, maximum, messages, notes + run_notes, time.perf_counter() - t0,
                  reasons)

@@ -69,11 +69,12 @@ class Limits:
     ``memory_mb`` and ``processes`` cap the whole job when a cgroup can be made (else
     ``processes`` is the per-uid RLIMIT_NPROC and memory is capped per process by
     RLIMIT_DATA at ``memory_mb``); ``file_mb`` caps each file written (RLIMIT_FSIZE);
-    ``disk_mb`` caps the home folder and ``/tmp`` together (tmpfs sizes);
+    ``disk_mb`` caps the home folder and ``/tmp`` together (two tmpfs mounts, half each);
     ``open_files`` is RLIMIT_NOFILE; ``cpu_s`` is RLIMIT_CPU.
     The defaults leave every lesson ample room: lesson 00's kernel, pytest and simulator take about
     300 MiB and 60 threads; lesson 03b's two QEMU guests take 128 MiB each, and its memory check writes
-    each guest's memory (128 MiB) to a file. The tmpfs mounts' pages count against ``memory_mb`` too."""
+    each guest's memory (128 MiB) to a file in /tmp. The tmpfs mounts' pages count against ``memory_mb``
+    too, so a full disk (1 GiB) still leaves the notebook room to run."""
     memory_mb: int = 2048
     processes: int = 256
     file_mb: int = 256
@@ -108,19 +109,36 @@ def _python_roots() -> list[Path]:
             roots.append((paths.cache_dir() / built).resolve())
     out: list[Path] = []
     for r in roots:  # drop what lies under a root already bound, and /usr (bound anyway)
-        if str(r).startswith("/usr/") or any(r == o or o in r.parents for o in out):
+        if Path("/usr") in (r, *r.parents) or any(r == o or o in r.parents for o in out):
             continue
         out = [o for o in out if r not in o.parents] + [r]
     return out
 
 
+CONTROLLERS = ("pids", "memory", "cpu")  # cpu: no limit, but each job its own group, so CFS shares the CPU per job
+
+
+def _own_cgroup(ctl: str) -> Path:
+    """This process's cgroup v1 folder for a controller: the jobs' groups go under it, so that a limit on the
+    grader's session or container holds for them too."""
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, ctls, path = line.split(":", 2)
+            if ctl in ctls.split(","):
+                return CGROUP_V1 / ctl / path.lstrip("/")
+    except (OSError, ValueError):
+        pass
+    return CGROUP_V1 / ctl
+
+
 def whole_job_limits() -> bool:
-    """Whether this machine lets labkit cap memory and processes for a whole job (a cgroup v1 pair it may make)."""
-    return all(os.access(CGROUP_V1 / ctl, os.W_OK) for ctl in ("pids", "memory"))
+    """Whether this machine lets labkit cap memory and processes for a whole job (cgroup v1 groups it may make)."""
+    return all(os.access(_own_cgroup(ctl), os.W_OK) for ctl in CONTROLLERS)
 
 
 class _Cgroup:
-    """A cgroup v1 ``pids`` + ``memory`` pair for one job, or nothing when the machine does not let us make one."""
+    """A cgroup v1 ``pids``, ``memory`` and ``cpu`` group for one job, under the grader's own, or nothing when
+    the machine does not let us make them."""
 
     def __init__(self, name: str, limits: Limits):
         self.dirs: dict[str, Path] = {}
@@ -128,8 +146,8 @@ class _Cgroup:
             return
         _remove_stale_cgroups()
         try:
-            for ctl in ("pids", "memory"):
-                d = CGROUP_V1 / ctl / name
+            for ctl in CONTROLLERS:
+                d = _own_cgroup(ctl) / name
                 d.mkdir()
                 self.dirs[ctl] = d
             (self.dirs["pids"] / "pids.max").write_text(str(limits.processes))
@@ -189,8 +207,8 @@ class _Cgroup:
 
 def _remove_stale_cgroups() -> None:
     """Empty job groups left by a grader that died (their name holds its pid): removed."""
-    for ctl in ("pids", "memory"):
-        for d in (CGROUP_V1 / ctl).glob("labkit-grade-*"):
+    for ctl in CONTROLLERS:
+        for d in _own_cgroup(ctl).glob("labkit-grade-*"):
             try:
                 owner = int(d.name.split("-")[2])
                 if not Path(f"/proc/{owner}").exists():
@@ -222,7 +240,7 @@ class Sandbox:
     def command(self, argv: list[str]) -> list[str]:
         """The argv that runs ``argv`` inside this sandbox, in WORK, with only ``env`` (plus PATH, HOME, TMPDIR)."""
         lim = self.limits
-        size = str(lim.disk_mb << 20)
+        size = str((lim.disk_mb << 20) // 2)  # the home folder and /tmp, half each
         args = [BWRAP, "--ro-bind", "/usr", "/usr", *_host_links(), "--ro-bind", "/etc", "/etc",
                 "--proc", "/proc", "--dev", "/dev",
                 "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
