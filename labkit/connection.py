@@ -152,6 +152,11 @@ def connect(url: str | None = None, *, user: str | None = None, password: str | 
         if insecure is None and os.environ.get("GOVC_INSECURE", "").lower() in ("1", "true", "yes"):
             insecure = True
 
+    if url is not None and (scenario is not None or reset or sim_flags is not None):
+        given = ", ".join(n for n, v in (("scenario=", scenario is not None), ("reset=True", reset),
+                                          ("sim_flags=", sim_flags is not None)) if v)
+        raise LabkitError(f"{given} chooses a lab world, and a URL ({url}) connects to a vCenter as it is.",
+                          fix=f"connect({given.split('=')[0]}=...) without the URL for a lab world, or the URL alone")
     managed = url is None
     world = None
     if managed:
