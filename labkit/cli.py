@@ -96,8 +96,8 @@ def _scenarios(a) -> int:
     from . import scenarios
 
     if a.check:
-        doc = scenarios.compile(a.check)
-        print(f"ok: {a.check} ({len(doc['hosts'])} hosts, {len(doc['vms'])} VMs)")
+        hosts, vms = scenarios.counts(scenarios.compile(a.check))
+        print(f"ok: {a.check} ({hosts:,} hosts, {vms:,} VMs)")
         return 0
     for s in scenarios.describe():
         print(f"{s['name']}: {s['title']}")
@@ -105,10 +105,25 @@ def _scenarios(a) -> int:
     return 0
 
 
+def _output_folder(path: str, option: str = "-o") -> Path:
+    """A folder results go to: refused, before any work, when it is a file or cannot be made or written."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise LabkitError(f"{out} is a file, not a folder for the results.", fix=f"give {option} a folder")
+    parent = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise LabkitError(f"{out} cannot be written here ({parent} is not a writable folder).",
+                          fix=f"give {option} a folder you can write")
+    return out
+
+
 def _release(a) -> int:
     from . import authoring
 
-    out = Path(a.output)
+    out = _output_folder(a.output)
+    for src in a.sources:
+        if not Path(src).is_file():
+            raise LabkitError(f"{src}: no such notebook.", fix="give the path of a lesson source (.ipynb)")
     for src in a.sources:
         target = authoring.release(Path(src), out, execute=not a.no_execute)
         print(f"released: {target}")
@@ -118,6 +133,7 @@ def _release(a) -> int:
 def _grade(a) -> int:
     from . import gradebook, grading, sandbox
 
+    out = _output_folder(a.output)
     submissions = [Path(p) for p in a.submissions]  # notebook files, or students' folders
     missing = [str(p) for p in submissions if not p.exists()]
     if missing:
@@ -133,6 +149,12 @@ def _grade(a) -> int:
             raise LabkitError("No notebook in these folders says which lesson it is.",
                               fix="pass --source path/to/source.ipynb")
         source = _source_for(found or submissions[0])
+    from . import authoring
+
+    try:
+        gradebook.earlier(out, authoring.validate(authoring.read(source), str(source)))  # another lesson's: refused
+    except authoring.AuthoringError as e:
+        raise LabkitError(f"{source} is not a lesson source: {e}", fix="pass --source a lesson's source notebook") from None
     roster = None
     if (a.roster or a.assignment) and not a.export:
         raise LabkitError(f"{'--roster' if a.roster else '--assignment'} is for an LMS export.",
@@ -160,15 +182,17 @@ def _grade(a) -> int:
 
     grades = grading.grade(source, submissions, jobs=a.jobs, cell_timeout=a.cell_timeout, timeout=a.timeout,
                            progress=done, limits=limits)
-    files = gradebook.write(grades, Path(a.output))
+    files = gradebook.write(grades, out)
     rates = gradebook.pass_rates(grades)
     print("pass rates: " + ", ".join(f"{ex} {r:.0%}" for ex, r in rates.items()))
     print(f"gradebook: {files['gradebook']}\nfeedback:  {files['feedback']}/\nsummary:   {files['summary']}")
+    if files["kept"]:
+        print(f"kept from the gradebook already there (not graded now): {', '.join(files['kept'])}")
     if a.export:
         from . import lms
 
         for kind in dict.fromkeys(a.export):
-            path = lms.write(grades, Path(a.output), kind, a.assignment or source.stem, roster)
+            path = lms.write(grades, out, kind, a.assignment or source.stem, roster)
             print(f"{kind}:{' ' * (10 - len(kind))}{path}")
         left = lms.roster_only(grades, roster) if roster else []
         if left:
@@ -338,8 +362,37 @@ def _qemu_migrate(a) -> int:
     return 0 if run["outcome"] == "completed" and run["pages_differ"] in (0, None) else 1
 
 
+def _port(text: str) -> int:
+    """argparse type: a TCP port, 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1 to 65535)")
+    return port
+
+
+def _positive(text: str) -> int:
+    """argparse type: a whole number of at least 1 (seconds, workers)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is not at least 1")
+    return n
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors are one line: what is wrong, and where the help is."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message}. Fix: {self.prog} --help\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="labkit", description="vMotion Labs: the lab simulator and helpers.")
+    p = _Parser(prog="labkit", description="vMotion Labs: the lab simulator and helpers.")
     sub = p.add_subparsers(dest="command", required=True)
 
     ps = sub.add_parser("sim", help="build and run the lab simulator").add_subparsers(dest="action", required=True)
@@ -385,9 +438,9 @@ def parser() -> argparse.ArgumentParser:
                          "a folder without it gets 0 points, 'missing notebook')")
     gr.add_argument("--source", help="the instructor source notebook (default: found from the lesson name)")
     gr.add_argument("-o", "--output", default="graded", help="folder for the results (default: graded)")
-    gr.add_argument("-j", "--jobs", type=int, default=None, help="submissions graded at once (default: cores)")
-    gr.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell (default: 60)")
-    gr.add_argument("--timeout", type=int, default=300, help="seconds per notebook (default: 300)")
+    gr.add_argument("-j", "--jobs", type=_positive, default=None, help="submissions graded at once (default: cores)")
+    gr.add_argument("--cell-timeout", type=_positive, default=60, help="seconds per cell (default: 60)")
+    gr.add_argument("--timeout", type=_positive, default=300, help="seconds per notebook (default: 300)")
     gr.add_argument("--export", choices=("canvas", "moodle"), action="append", default=[],
                     help="also write the grades as the CSV file that LMS imports (canvas.csv, moodle.csv); repeatable")
     gr.add_argument("--assignment", default=None,
@@ -402,8 +455,8 @@ def parser() -> argparse.ArgumentParser:
 
     ck = sub.add_parser("check", help="self-check a notebook's exercises before you submit it")
     ck.add_argument("notebook")
-    ck.add_argument("--cell-timeout", type=int, default=60)
-    ck.add_argument("--timeout", type=int, default=300)
+    ck.add_argument("--cell-timeout", type=_positive, default=60)
+    ck.add_argument("--timeout", type=_positive, default=300)
     ck.set_defaults(func=_check)
 
     pq = sub.add_parser("qemu", help="real pre-copy: a live QEMU guest migrated on loopback").add_subparsers(
@@ -428,7 +481,7 @@ def parser() -> argparse.ArgumentParser:
     qm.set_defaults(func=_qemu_migrate)
 
     doc = sub.add_parser("doctor", help="what the lab needs on this machine, and the command that fixes each gap")
-    doc.add_argument("--port", default=int(os.environ.get("LABKIT_LAB_PORT", "8888")), type=int,
+    doc.add_argument("--port", default=os.environ.get("LABKIT_LAB_PORT", "8888"), type=_port,
                      help="the port JupyterLab will use (default 8888)")
     doc.set_defaults(func=_doctor)
 
@@ -441,7 +494,7 @@ def parser() -> argparse.ArgumentParser:
                      help="the lab scenario a notebook gets from labkit.connect() with no scenario (the lessons "
                           "name their own)")
     lab.add_argument("--ip", default="127.0.0.1", help="the address JupyterLab listens on (default: 127.0.0.1)")
-    lab.add_argument("--port", default=int(os.environ.get("LABKIT_LAB_PORT", "8888")), type=int,
+    lab.add_argument("--port", default=os.environ.get("LABKIT_LAB_PORT", "8888"), type=_port,
                      help="JupyterLab's port (default: $LABKIT_LAB_PORT, else 8888)")
     lab.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
     lab.set_defaults(func=_lab)
@@ -461,6 +514,34 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # output piped into head and the like
         return 0
+    except Exception as e:  # noqa: BLE001 - no traceback reaches a user: one line, the details in a log
+        print(f"labkit: {_unexpected(e, argv if argv is not None else sys.argv[1:])}", file=sys.stderr)
+        return 1
+
+
+def _unexpected(e: Exception, argv: list[str]) -> str:
+    """One line for an error labkit did not foresee; its traceback goes to a log file the line names."""
+    import tempfile
+    import time
+    import traceback
+
+    from .sim import paths
+
+    text = (f"{time.strftime('%Y-%m-%d %H:%M:%S')} labkit {' '.join(argv)}\n"
+            + "".join(traceback.format_exception(e)) + "\n")
+    for folder in (paths.cache_dir(), Path(tempfile.gettempdir())):
+        log = folder / "labkit-errors.log"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write(text)
+            break
+        except OSError:
+            log = None
+    what = str(e).splitlines()[0] if str(e) else ""
+    where = f"; the details are in {log}" if log else ""
+    return f"unexpected error, {type(e).__name__}{': ' + what if what else ''}{where}. Fix: check the arguments; " \
+           "if they are right, report it with that log"
 
 
 if __name__ == "__main__":

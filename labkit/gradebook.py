@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import html
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -161,11 +162,45 @@ def _plotly_js(folder: Path) -> Path:
     return path
 
 
-def write(grades: list[Grade], folder: Path) -> dict[str, Path]:
-    """gradebook.csv, feedback/<student>.md, summary.html and the plotly.min.js it loads, in ``folder``."""
+def columns(exercise_ids: list[str]) -> list[str]:
+    """gradebook.csv's header for a lesson with these exercises."""
+    return ["student", *exercise_ids, "total", "max", "notes"]
+
+
+def earlier(folder: Path, exercise_ids: list[str]) -> pd.DataFrame | None:
+    """The gradebook already in ``folder`` (None if there is none), which a new run merges into: LabkitError
+    when it is another lesson's (other columns) or unreadable, so that nothing is graded into it."""
+    book = folder / "gradebook.csv"
+    if not book.exists():
+        return None
+    try:
+        old = pd.read_csv(book, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError) as e:
+        raise LabkitError(f"{book} is there but unreadable ({e}).",
+                          fix="move it away, or grade into another folder (-o)") from None
+    if list(old.columns) != columns(exercise_ids):
+        raise LabkitError(f"{book} is the gradebook of another lesson (its columns: {', '.join(old.columns)}).",
+                          fix="grade into another folder (-o)")
+    return old
+
+
+def write(grades: list[Grade], folder: Path) -> dict:
+    """gradebook.csv, feedback/<student>.md, summary.html and the plotly.min.js it loads, in ``folder``.
+
+    A gradebook already there (the same lesson's, see :func:`earlier`) is merged, never replaced: its rows
+    for students graded now are replaced, the others kept; ``result["kept"]`` names those kept."""
     folder.mkdir(parents=True, exist_ok=True)
     book = folder / "gradebook.csv"
-    table(grades).to_csv(book, index=False, quoting=csv.QUOTE_MINIMAL)
+    new = table(grades)
+    old = earlier(folder, _exercises(grades)) if grades else None
+    kept: list[str] = []
+    if old is not None:
+        rest = old[~old["student"].isin(set(new["student"]))]
+        kept = list(rest["student"])
+        new = pd.concat([new.astype(str), rest], ignore_index=True).sort_values("student", kind="stable")
+    tmp = book.with_name(f".{book.name}.tmp")
+    new.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
+    os.replace(tmp, book)  # whole or not at all
     fb = folder / "feedback"
     fb.mkdir(exist_ok=True)
     for g in grades:
@@ -173,4 +208,4 @@ def write(grades: list[Grade], folder: Path) -> dict[str, Path]:
     js = _plotly_js(folder)
     summary = folder / "summary.html"
     summary.write_text(summary_html(grades, js.name), encoding="utf-8")
-    return {"gradebook": book, "feedback": fb, "summary": summary, "plotly": js}
+    return {"gradebook": book, "feedback": fb, "summary": summary, "plotly": js, "kept": kept}
