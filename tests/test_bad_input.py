@@ -214,3 +214,24 @@ def test_the_table_covers_the_commands():
     covered = {r[1][0] if r[1] else "" for r in CLI_ROWS}
     assert {"lab", "doctor", "grade", "check", "release", "scenarios", "sim"} <= covered
     assert len({r[0] for r in CLI_ROWS}) == len(CLI_ROWS)  # each row named once
+
+
+def test_a_busy_lab_port_is_refused_before_anything_starts(course, monkeypatch, tmp_path, capsys):
+    """`labkit lab --port P` with P taken once printed a URL with P and the token while JupyterLab moved to P+1:
+    the printed link sent the token to the other program. Now the port is checked first, and nothing starts."""
+    import socket
+
+    from helpers import free_port
+
+    monkeypatch.setenv("LABKIT_STATE_DIR", str(tmp_path / "state"))
+    port = free_port()
+    with socket.create_server(("0.0.0.0", port)):
+        children = _children()
+        code = cli.main(["lab", "--port", str(port), "--no-browser", "--notebooks", str(course / "notebooks"),
+                         "--workspace", str(tmp_path / "ws")])
+        assert _children() <= children
+    out, err = capsys.readouterr()
+    lines = [ln for ln in (out + err).splitlines() if ln.strip()]
+    assert code == 1 and len(lines) == 1, out + err
+    assert lines[0] == f"labkit: Port {port} is in use by another program. Fix: " + lines[0].split("Fix: ")[1]
+    assert "token" not in out + err and not (tmp_path / "ws").exists()
