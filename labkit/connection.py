@@ -265,6 +265,11 @@ def _login(ep, user, password, context, timeout, managed):
                           fix="check that the address is right and reachable, or pass a larger timeout=") from None
     except ConnectionRefusedError:
         if managed or ep.is_loopback:
+            elsewhere = _running_simulator_url()
+            if elsewhere and elsewhere != ep.url:
+                raise SimulatorNotRunning(f"Nothing answers at {ep.url}; the lab simulator runs at {elsewhere}.",
+                                          fix=f"connect to {elsewhere}, or call labkit.connect() with no address"
+                                          ) from None
             raise SimulatorNotRunning(f"Nothing answers at {ep.url}: the lab simulator is not running there.") from None
         raise EndpointUnreachable(f"{ep.url} refused the connection.",
                                   fix="check the address and port, and that vCenter is up") from None
@@ -275,7 +280,32 @@ def _login(ep, user, password, context, timeout, managed):
         raise EndpointUnreachable(f"Cannot reach {ep.url}: {e.strerror or e}.",
                                   fix="check the address and your network") from None
     except Exception as e:  # pyVmomi raises a bare Exception when no vSphere API answers
+        if ep.scheme == "http" and _speaks_tls(ep.host, ep.port, timeout):  # https spoken to as http
+            secure = "https://" + ep.url.split("://", 1)[1]
+            raise EndpointUnreachable(f"{ep.url} does not serve the vSphere API over http.",
+                                      fix=f"use https: {secure}") from None
         if "is not a VIM server" in str(e) or "down" in str(e):
             raise EndpointUnreachable(f"{ep.url} answers, but not with the vSphere API.",
                                       fix="check the address; it should be a vCenter or ESXi host") from None
-        raise
+        raise EndpointUnreachable(f"{ep.url} answered in a way labkit does not understand ({type(e).__name__}: "
+                                  f"{str(e).splitlines()[0] if str(e) else ''}).",
+                                  fix="check the address; it should be a vCenter or ESXi host") from None
+
+
+def _speaks_tls(host: str, port: int, timeout: float) -> bool:
+    """Whether host:port completes a TLS handshake (certificate unchecked: only the protocol is asked)."""
+    try:
+        with socket.create_connection((host, port), timeout=min(timeout, 5)) as raw:
+            with ssl._create_unverified_context().wrap_socket(raw, server_hostname=host):
+                return True
+    except (OSError, ssl.SSLError):
+        return False
+
+
+def _running_simulator_url() -> str | None:
+    """The address of the lab simulator `labkit sim` runs, or of this kernel's newest world, if any runs."""
+    world = worlds.latest()
+    if world is not None:
+        return world.url
+    st = sim.status()
+    return st.sim.url if st.sim is not None else None

@@ -235,3 +235,27 @@ def test_a_busy_lab_port_is_refused_before_anything_starts(course, monkeypatch, 
     assert code == 1 and len(lines) == 1, out + err
     assert lines[0] == f"labkit: Port {port} is in use by another program. Fix: " + lines[0].split("Fix: ")[1]
     assert "token" not in out + err and not (tmp_path / "ws").exists()
+
+
+def test_wrong_addresses_name_the_world_that_runs_and_a_typo_leaves_it_alone():
+    """With this kernel's lab world running: a wrong port once said "the lab simulator is not running", http://
+    once said "not with the vSphere API", and a scenario name with a typo must not touch the running world."""
+    import labkit
+    from labkit.errors import LabkitError
+
+    session = labkit.connect(scenario="healthy-cluster")
+    url = session.world.url
+    with pytest.raises(LabkitError) as e:
+        labkit.connect("https://127.0.0.1:9/sdk", user="u", password="p")
+    assert str(e.value) == (f"Nothing answers at https://127.0.0.1:9/sdk; the lab simulator runs at {url}. "
+                            f"Fix: connect to {url}, or call labkit.connect() with no address")
+    plain = url.replace("https://", "http://")
+    with pytest.raises(LabkitError) as e:
+        labkit.connect(plain, user="u", password="p")
+    assert str(e.value) == f"{plain} does not serve the vSphere API over http. Fix: use https: {url}"
+    with pytest.raises(LabkitError, match="There is no scenario 'healthy-clustr'"):
+        labkit.connect(scenario="healthy-clustr")
+    again = labkit.connect()
+    assert session.world.running() and again.world.url == url
+    again.close()
+    session.close()
