@@ -67,7 +67,7 @@ def _children() -> set[int]:
     return out
 
 
-#: (id, argv with {d} for the course folder, exit code, the one line as a regex)
+#: (id, argv with {d} for the course folder, exit code, the one line as a regex[, environment])
 CLI_ROWS = [
     # ports: numbers in 1-65535 (99999 once went to JupyterLab as 34463, printed nowhere)
     ("lab-port-too-big", ["lab", "--port", "99999", "--no-browser"], 2, r"--port: 99999 is not a port number \(1 to 65535\)\. Fix: labkit lab --help"),
@@ -130,6 +130,24 @@ CLI_ROWS = [
     ("scenario-empty", ["scenarios", "--check", "{d}/scenarios/empty.yaml"], 1, r"empty\.yaml: a scenario file is a mapping"),
     ("scenario-unknown-name", ["scenarios", "--check", "healthy-clustr"], 1, r"There is no scenario 'healthy-clustr'"),
     ("sim-start-unknown-scenario", ["sim", "start", "--scenario", "healthy-clustr"], 1, r"There is no scenario 'healthy-clustr'"),
+    # the simulator: a Go panic's stack never reaches the user, the cause and the log do
+    ("sim-start-malformed-listen-port", ["sim", "start", "--", "-l", "127.0.0.1:notaport"], 1,
+     r"exited during start-up \(code 2\): httptest: failed to listen on 127\.0\.0\.1:notaport: .*unknown port; "
+     r"the whole log is .*/sim\.log\. Fix: correct the simulator flag"),
+    ("sim-status-state-folder-is-a-file", ["sim", "status"], 1,
+     r"The simulator's state folder .*/a-file is a file\. Fix: point LABKIT_STATE_DIR at a folder", {"LABKIT_STATE_DIR": "{d}/a-file"}),
+    ("sim-start-state-folder-is-a-file", ["sim", "start"], 1, r"state folder .*/a-file is a file",
+     {"LABKIT_STATE_DIR": "{d}/a-file"}),
+    ("sim-stop-state-folder-is-a-file", ["sim", "stop"], 1, r"state folder .*/a-file is a file",
+     {"LABKIT_STATE_DIR": "{d}/a-file"}),
+    ("sim-env-nothing-running", ["sim", "env"], 1, r"no lab simulator is running \(start one with: labkit sim start\)"),
+    # the other commands
+    ("workspace-no-lessons", ["workspace", "--notebooks", "{d}/nowhere", "--workspace", "{d}/ws"], 1,
+     r"No lessons at .*/nowhere\. Fix: check the path given to --notebooks"),
+    ("inventory-unknown-table", ["inventory", "https://127.0.0.1:9/sdk"], 2, r"argument table: invalid choice"),
+    ("qemu-memory-negative", ["qemu", "migrate", "--memory", "-5"], 1, r"memory_mib must be at least 128, not -5"),
+    ("qemu-bandwidth-negative", ["qemu", "migrate", "--bandwidth", "-1"], 1, r"max_bandwidth_mibps must be greater than 0"),
+    ("qemu-timeout-zero", ["qemu", "migrate", "--timeout", "0"], 1, r"timeout_s must be greater than 0, not 0"),
     # the command line itself: argparse's two lines (usage, error) are one
     ("unknown-command", ["migrate-now"], 2, r"^labkit: argument command: invalid choice: 'migrate-now' .*\. Fix: labkit --help$"),
     ("no-command", [], 2, r"^labkit: the following arguments are required: command\. Fix: labkit --help$"),
@@ -137,9 +155,13 @@ CLI_ROWS = [
 ]
 
 
-@pytest.mark.parametrize("argv, code, line", [r[1:] for r in CLI_ROWS], ids=[r[0] for r in CLI_ROWS])
-def test_a_bad_command_line_is_refused_in_one_line_and_changes_nothing(course, argv, code, line, monkeypatch, tmp_path):
+@pytest.mark.parametrize("argv, code, line, env", [(*r[1:4], r[4] if len(r) > 4 else {}) for r in CLI_ROWS],
+                         ids=[r[0] for r in CLI_ROWS])
+def test_a_bad_command_line_is_refused_in_one_line_and_changes_nothing(course, argv, code, line, env, monkeypatch,
+                                                                       tmp_path):
     monkeypatch.setenv("LABKIT_STATE_DIR", str(tmp_path / "state"))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value.format(d=course))
     monkeypatch.chdir(course)
     before, children = _hashes(course), _children()
     out, err = io.StringIO(), io.StringIO()
@@ -154,7 +176,7 @@ def test_a_bad_command_line_is_refused_in_one_line_and_changes_nothing(course, a
     assert "Traceback" not in text and len(lines) == 1, text
     assert re.search(line, lines[0]), lines[0]
     assert _hashes(course) == before and _children() <= children
-    assert not (course / "released").exists()
+    assert not (course / "released").exists() and not (course / "ws").exists()
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -259,3 +281,18 @@ def test_wrong_addresses_name_the_world_that_runs_and_a_typo_leaves_it_alone():
     assert session.world.running() and again.world.url == url
     again.close()
     session.close()
+
+
+def test_a_busy_simulator_port_is_named_with_the_log(tmp_path, monkeypatch, capsys):
+    import socket
+
+    from helpers import free_port
+
+    monkeypatch.setenv("LABKIT_STATE_DIR", str(tmp_path / "state"))
+    port = free_port()
+    with socket.create_server(("127.0.0.1", port)):
+        assert cli.main(["sim", "start", "--", "-l", f"127.0.0.1:{port}"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "goroutine" not in err and "Traceback" not in err
+    assert f"failed to listen on 127.0.0.1:{port}: " in err and "address already in use" in err
+    assert err.rstrip().endswith(f"the whole log is {tmp_path / 'state' / 'sim.log'}. Fix: give -l a free port, or leave -l out")

@@ -21,10 +21,17 @@ def state_dir() -> Path:
     touch a learner's simulator.
     """
     if os.environ.get("LABKIT_STATE_DIR"):
-        return Path(os.environ["LABKIT_STATE_DIR"])
-    if os.environ.get("XDG_RUNTIME_DIR"):
-        return Path(os.environ["XDG_RUNTIME_DIR"]) / "labkit"
-    return cache_dir() / "run"
+        d = Path(os.environ["LABKIT_STATE_DIR"])
+    elif os.environ.get("XDG_RUNTIME_DIR"):
+        d = Path(os.environ["XDG_RUNTIME_DIR"]) / "labkit"
+    else:
+        d = cache_dir() / "run"
+    if d.exists() and not d.is_dir():
+        from ..errors import LabkitError
+
+        raise LabkitError(f"The simulator's state folder {d} is a file.",
+                          fix="point LABKIT_STATE_DIR at a folder (or unset it), or move that file away")
+    return d
 
 
 def launcher_source() -> Path:

@@ -190,6 +190,18 @@ def _strip_userinfo(url: str) -> str:
     return urlunsplit((u.scheme, netloc, u.path, u.query, u.fragment))
 
 
+def _cause(log_text: str) -> str:
+    """The line of a start-up log that says why: a Go panic's message, else the last line that is not a
+    stack frame (a Go traceback never reaches the user)."""
+    lines = [ln.strip() for ln in log_text.splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith(("panic: ", "fatal error: ")):
+            return ln.split(": ", 1)[1][:300]
+    frames = re.compile(r"^(goroutine \d+|[\w./*()\-]+\(.*\)$|/?[\w./\-]+\.go:\d+|_/|exit status)")
+    said = [ln for ln in lines if not frames.match(ln)]
+    return (said[-1] if said else "no message")[:300]
+
+
 def _wait_for_announcement(proc: subprocess.Popen, log: Path, timeout: float) -> re.Match:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -198,8 +210,10 @@ def _wait_for_announcement(proc: subprocess.Popen, log: Path, timeout: float) ->
         if m:
             return m
         if proc.poll() is not None:
-            tail = "\n".join(text.strip().splitlines()[-8:])
-            raise SimulatorError(f"The lab simulator exited during start-up (code {proc.returncode}):\n{tail}")
+            raise SimulatorError(f"The lab simulator exited during start-up (code {proc.returncode}): "
+                                 f"{_cause(text)}; the whole log is {log}.",
+                                 fix="give -l a free port, or leave -l out" if "address already in use" in text
+                                 else "correct the simulator flag it names (labkit sim start -- -h lists them)")
         time.sleep(0.05)
     _kill(proc)
     raise SimulatorError(f"The lab simulator did not announce itself within {timeout:.0f} s; see {log}.")

@@ -30,6 +30,7 @@ import threading
 from pathlib import Path
 
 from .. import cells
+from ..errors import LabkitError
 from . import paths, process
 
 #: the scenario name of the simulator's generated inventory (no scenario file)
@@ -177,7 +178,8 @@ def close_all() -> None:
                 process.stop(w.folder)
         _worlds.clear()
         _latest.clear()
-        shutil.rmtree(root() / owner(), ignore_errors=True)
+        with contextlib.suppress(LabkitError):  # a state folder that is not one: there is nothing of ours in it
+            shutil.rmtree(root() / owner(), ignore_errors=True)
 
 
 atexit.register(close_all)
