@@ -38,6 +38,10 @@ def _sim_build(a) -> int:
 
 
 def _sim_start(a) -> int:
+    if a.scenario:  # a wrong name is refused whether or not a simulator runs
+        from . import scenarios
+
+        scenarios.compile(a.scenario)
     before = sim.status()
     s = sim.start(a.flags, scenario=a.scenario, binary=a.vcsim)
     reused = before.running and before.sim.pid == s.pid

@@ -296,3 +296,18 @@ def test_a_busy_simulator_port_is_named_with_the_log(tmp_path, monkeypatch, caps
     assert err.count("\n") == 1 and "goroutine" not in err and "Traceback" not in err
     assert f"failed to listen on 127.0.0.1:{port}: " in err and "address already in use" in err
     assert err.rstrip().endswith(f"the whole log is {tmp_path / 'state' / 'sim.log'}. Fix: give -l a free port, or leave -l out")
+
+
+def test_a_wrong_scenario_name_is_refused_while_a_simulator_runs(tmp_path, monkeypatch, capsys):
+    """`labkit sim start --scenario <typo>` with a simulator running once answered "already running" and exit 0."""
+    monkeypatch.setenv("LABKIT_STATE_DIR", str(tmp_path / "state"))
+    assert cli.main(["sim", "start", "--scenario", "healthy-cluster"]) == 0
+    try:
+        pid = cli.sim.status().sim.pid
+        capsys.readouterr()
+        assert cli.main(["sim", "start", "--scenario", "healthy-clustr"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("labkit: There is no scenario 'healthy-clustr'.") and err.count("\n") == 1
+        assert cli.sim.status().sim.pid == pid  # the running one untouched
+    finally:
+        cli.main(["sim", "stop"])
