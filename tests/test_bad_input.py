@@ -311,3 +311,32 @@ def test_a_wrong_scenario_name_is_refused_while_a_simulator_runs(tmp_path, monke
         assert cli.sim.status().sim.pid == pid  # the running one untouched
     finally:
         cli.main(["sim", "stop"])
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "deleted"])
+def test_a_damaged_state_file_is_rebuilt_from_the_running_simulator(damage, tmp_path, monkeypatch, capsys):
+    """A state file corrupted (or deleted) while its simulator runs once made `status` say stopped, `stop` stop
+    nothing and `start` start a second simulator, orphaning the first: the state is now rebuilt from the
+    process itself (its log's announcement, checked against the process holding that log)."""
+    monkeypatch.setenv("LABKIT_STATE_DIR", str(tmp_path / "state"))
+    assert cli.main(["sim", "start", "--scenario", "healthy-cluster"]) == 0
+    first = cli.sim.status().sim
+    state = tmp_path / "state" / "sim.json"
+    try:
+        if damage == "corrupt":
+            state.write_text('{"pid": garb')
+        else:
+            state.unlink()
+        capsys.readouterr()
+        assert cli.main(["sim", "status"]) == 0
+        assert capsys.readouterr().out.startswith(f"running: pid {first.pid}, {first.url}")
+        state.write_text("\0\0\0") if damage == "corrupt" else state.unlink()
+        assert cli.main(["sim", "start"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"already running: pid {first.pid}, {first.url} (user {first.username}, "
+                              "scenario healthy-cluster)"), out
+    finally:
+        state.write_text("not json")
+        assert cli.main(["sim", "stop"]) == 0
+    assert capsys.readouterr().out.strip() == f"stopped: pid {first.pid}"
+    assert cli.sim.status().state == "stopped" and not Path(f"/proc/{first.pid}").exists()

@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..errors import SimulatorError, SimulatorNotBuilt
 from . import builder, paths
@@ -139,9 +139,42 @@ def _answers(s: SimState, timeout: float = 2.0) -> bool:
         return False
 
 
+def _recover(folder: Path | None = None) -> SimState | None:
+    """The simulator a state folder's state file no longer describes (the file unreadable, or gone), found from
+    the process itself: the announcement in its log (pid, address and login), checked against the process that
+    holds that log open (so a reused pid is never taken for it). Its state file is written anew."""
+    d = folder or paths.state_dir()
+    log = d / "sim.log"
+    try:
+        m = ANNOUNCE.search(log.read_text(errors="replace"))
+        if m is None:
+            return None
+        pid, target = int(m.group("pid")), str(log.resolve())
+        if not any(os.readlink(f"/proc/{pid}/fd/{fd}") == target for fd in os.listdir(f"/proc/{pid}/fd")):
+            return None
+        argv = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]]
+    except OSError:
+        return None
+    url = urlsplit(m.group("url"))
+    args = argv[7:] if len(argv) > 7 and argv[1] == "-l" else []
+    scenario = ""
+    if "-scenario" in args[:-1]:
+        scenario = Path(args[args.index("-scenario") + 1]).stem.removeprefix("scenario-")
+    s = SimState(pid=pid, url=_strip_userinfo(m.group("url")), username=unquote(url.username or ""),
+                 password=unquote(url.password or ""), binary=argv[0] if argv else "", args=args, log=str(log),
+                 started=log.stat().st_mtime, proc_start=_proc_start_time(pid) or "", scenario=scenario)
+    if not s.proc_start:
+        return None
+    with contextlib.suppress(OSError):
+        _write_state(s, d)
+    return s
+
+
 def status(folder: Path | None = None) -> SimStatus:
-    """The simulator of a state folder (default: :func:`paths.state_dir`)."""
-    s = _read_state(folder)
+    """The simulator of a state folder (default: :func:`paths.state_dir`). A state file that is unreadable or
+    gone while its simulator runs is rebuilt from the process (:func:`_recover`): never a second simulator,
+    never an orphan."""
+    s = _read_state(folder) or _recover(folder)
     if s is None:
         return SimStatus("stopped")
     if not _alive(s):
