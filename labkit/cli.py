@@ -354,6 +354,13 @@ def _qemu_migrate(a) -> int:
               f"{last['transferred_mib']:8.1f} MiB sent  {last['remaining_mib']:7.1f} MiB left  "
               f"throttle {last['throttle_pct']:>2.0f} %", end="", flush=True)
 
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    # a closed terminal (SIGHUP) or a kill (SIGTERM) ends the run as Ctrl-C does: the migration's own clean-up
+    # stops both QEMU guests and removes its work folder (by default, either signal ended labkit alone)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupt)
     run = realmigration.migrate(
         on_sample=None if a.quiet else progress, memory_mib=a.memory, wss_mib=a.wss, hot_mib=a.hot,
         dirty_rate=a.rate, pattern=a.pattern, mode=a.mode, max_bandwidth_mibps=a.bandwidth,

@@ -41,7 +41,8 @@ def own_temp(tmp_path, monkeypatch):  # tmp_path first: pytest picks its own bas
 
 def _our_qemus() -> list[str]:
     """Command lines of QEMU processes started from a labkit work folder of this test."""
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    # -ww: whole command lines (ps cuts them to $COLUMNS otherwise, and the work folder comes last)
+    out = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     return [line for line in out.splitlines() if line.startswith(QEMU) or f"/{QEMU} " in line
             if f"{tempfile.gettempdir()}/labkit-migrate-" in line]
 
@@ -275,3 +276,30 @@ def test_a_qemu_that_cannot_start_gets_a_clear_message(guest, tmp_path):
         rm.migrate(guest=broken, **SMALL)
     assert "QEMU" in str(e.value) and "Traceback" not in str(e.value)
     assert not _our_qemus()
+
+
+@needs_qemu
+@pytest.mark.parametrize("sig", ["SIGHUP", "SIGTERM"])
+def test_a_closed_terminal_or_a_kill_stops_both_guests(guest, sig):
+    """`labkit qemu migrate` whose terminal closes (SIGHUP) or that is killed (SIGTERM) once died alone: both QEMU
+    guests kept running (about 470 MB) and the work folder stayed. Now it ends as Ctrl-C does."""
+    import signal as signals
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "labkit.cli", "qemu", "migrate", "--memory", "128", "--wss", "32",
+                             "--hot", "8", "--bandwidth", "4", "--timeout", "60", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TMPDIR": tempfile.gettempdir()})  # its work folder where we look
+    deadline = time.monotonic() + 60
+    while len(_our_qemus()) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    if len(_our_qemus()) < 2:
+        proc.kill()
+        pytest.fail(f"both guests should be running by now; labkit said: {proc.communicate()}")
+    assert proc.poll() is None
+    proc.send_signal(getattr(signals, sig))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    time.sleep(0.2)
+    assert not _our_qemus()
+    assert not list(Path(tempfile.gettempdir()).glob("labkit-migrate-*"))

@@ -37,6 +37,9 @@ class GuestVM:
         except LabkitError:
             self.stop()
             raise LabkitError(f"QEMU ({name}) did not start: {self.stderr() or 'no message'}") from None
+        except BaseException:  # Ctrl-C, SIGTERM or SIGHUP while it starts: its caller holds no handle to stop it
+            self.stop()
+            raise
 
     def stderr(self) -> str:
         if self.proc.poll() is None or self.proc.stderr is None:
