@@ -359,13 +359,16 @@ def _qemu_migrate(a) -> int:
 
     # a closed terminal (SIGHUP) or a kill (SIGTERM) ends the run as Ctrl-C does: the migration's own clean-up
     # stops both QEMU guests and removes its work folder (by default, either signal ended labkit alone)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, interrupt)
-    run = realmigration.migrate(
-        on_sample=None if a.quiet else progress, memory_mib=a.memory, wss_mib=a.wss, hot_mib=a.hot,
-        dirty_rate=a.rate, pattern=a.pattern, mode=a.mode, max_bandwidth_mibps=a.bandwidth,
-        downtime_limit_ms=a.downtime_limit, auto_converge=a.auto_converge, timeout_s=a.timeout,
-        verify=not a.no_verify)
+    before = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        run = realmigration.migrate(
+            on_sample=None if a.quiet else progress, memory_mib=a.memory, wss_mib=a.wss, hot_mib=a.hot,
+            dirty_rate=a.rate, pattern=a.pattern, mode=a.mode, max_bandwidth_mibps=a.bandwidth,
+            downtime_limit_ms=a.downtime_limit, auto_converge=a.auto_converge, timeout_s=a.timeout,
+            verify=not a.no_verify)
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
     if not a.quiet:
         print()
     print(run.guest.describe())

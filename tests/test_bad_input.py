@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -339,4 +340,11 @@ def test_a_damaged_state_file_is_rebuilt_from_the_running_simulator(damage, tmp_
         state.write_text("not json")
         assert cli.main(["sim", "stop"]) == 0
     assert capsys.readouterr().out.strip() == f"stopped: pid {first.pid}"
-    assert cli.sim.status().state == "stopped" and not Path(f"/proc/{first.pid}").exists()
+    assert cli.sim.status().state == "stopped"
+    from labkit.sim import process
+
+    for _ in range(100):  # ended (gone, or a zombie its reaper has yet to collect)
+        if process._proc_start_time(first.pid) is None:
+            break
+        time.sleep(0.05)
+    assert process._proc_start_time(first.pid) is None
