@@ -1,4 +1,8 @@
-"""In a notebook, a labkit error is one line of advice, not a traceback wall."""
+"""In a notebook, a labkit error is one line of advice, not a traceback wall (labkit._display, the notebook's
+entry point for errors, as cli.main is the terminal's)."""
+import re
+from pathlib import Path
+
 import nbformat
 from nbclient import NotebookClient
 
@@ -15,7 +19,9 @@ def _run(*sources):
 def test_labkit_errors_print_one_line_in_a_kernel():
     nb = _run("import labkit",
               "labkit.connect('https://vc:99999/sdk', user='u', password='p')",
-              "1/0")
+              "1/0",
+              "labkit.inventory.hosts(42)",
+              "def mine(x):\n    return x / 0\nmine(1)")
     (out,) = nb.cells[1].outputs
     assert out.output_type == "error" and out.ename == "MalformedURL"
     assert len(out.traceback) == 1
@@ -23,3 +29,15 @@ def test_labkit_errors_print_one_line_in_a_kernel():
     assert "Traceback" not in out.traceback[0]
     # other errors keep IPython's full traceback
     assert len(nb.cells[2].outputs[0].traceback) > 1
+    # an error labkit did not foresee is one line too; its traceback goes to the log the line names
+    (out,) = nb.cells[3].outputs
+    assert out.ename == "AttributeError" and len(out.traceback) == 1, out.traceback
+    m = re.fullmatch(r"unexpected error, AttributeError: 'int' object has no attribute 'content'; the details are "
+                     r"in (\S+)\. Fix: check the arguments; if they are right, report it with that log",
+                     out.traceback[0])
+    assert m, out.traceback[0]
+    assert "labkit/inventory.py" in Path(m.group(1)).read_text().rsplit("a notebook cell", 1)[-1]
+    # the learner's own function: their traceback, down to their line
+    (out,) = nb.cells[4].outputs
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "".join(out.traceback))  # without its colours
+    assert out.ename == "ZeroDivisionError" and len(out.traceback) > 1 and "return x / 0" in text, text
