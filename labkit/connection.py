@@ -27,6 +27,7 @@ from .errors import (
     EndpointUnreachable,
     InvalidLogin,
     LabkitError,
+    SimulatorError,
     SimulatorNotRunning,
     UntrustedCertificate,
 )
@@ -142,6 +143,7 @@ def connect(url: str | None = None, *, user: str | None = None, password: str | 
     change guard). On a real vCenter, changes need ``allow_changes=True`` and a
     ``lab_area`` of folder or resource pool paths.
     """
+    lab_area = _arguments(url, timeout, scenario, sim_flags, lab_area)
     if env:
         url = url or os.environ.get("GOVC_URL")
         if not url:
@@ -177,10 +179,42 @@ def connect(url: str | None = None, *, user: str | None = None, password: str | 
     is_lab = managed if lab is None else (lab and managed)
     context = _ssl_context(ep, insecure=insecure if insecure is not None else managed, cafile=cafile)
     si = _login(ep, user, password, context, timeout, managed)
-    guard = ChangeGuard(is_lab=is_lab, allow_changes=allow_changes, lab_area=tuple(lab_area))
+    guard = ChangeGuard(is_lab=is_lab, allow_changes=allow_changes, lab_area=lab_area)
     session = Session(si, ep, user, guard, timeout, world)
     _open.append(session)
     return session
+
+
+def _arguments(url, timeout, scenario, sim_flags, lab_area) -> tuple[str, ...]:
+    """Check connect()'s arguments before anything starts or stops; returns ``lab_area`` as a tuple of paths.
+
+    Raises :class:`LabkitError` (one line) for a wrong type or value. A single string for ``lab_area`` is one
+    path (``tuple("vm/lab")`` would be six one-letter paths).
+    """
+    if url is not None and not isinstance(url, str):
+        raise LabkitError(f"url= is a {type(url).__name__}, not an address.",
+                          fix="connect('https://vcenter.example.com/sdk', user=..., password=...)")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0 \
+            or timeout == float("inf"):
+        raise LabkitError(f"timeout={timeout!r} is not a number of seconds greater than 0.",
+                          fix=f"connect(..., timeout={DEFAULT_TIMEOUT_S:g}) or leave it out")
+    if scenario is not None and not isinstance(scenario, str):
+        raise LabkitError(f"scenario={scenario!r} is not a scenario name.",
+                          fix="connect(scenario='healthy-cluster'); labkit scenarios lists them")
+    if sim_flags is not None and not _strings(sim_flags):
+        raise LabkitError(f"sim_flags={sim_flags!r} is not a list of simulator flags.",
+                          fix='give one string per word: sim_flags=["-migration-seconds", "0.02"]')
+    if isinstance(lab_area, str):
+        return (lab_area,)
+    if not _strings(lab_area):
+        raise LabkitError(f"lab_area={lab_area!r} is not a list of folder or resource pool paths.",
+                          fix="lab_area=['vm/lab'] (inventory paths, as govc writes them)")
+    return tuple(lab_area)
+
+
+def _strings(value) -> bool:
+    """Is ``value`` a list or tuple of strings (not one string, not a number)?"""
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
 
 
 def _world(scenario: str | None, reset: bool, flags: Iterable[str] | None):
@@ -190,6 +224,14 @@ def _world(scenario: str | None, reset: bool, flags: Iterable[str] | None):
     cells.install()
     if scenario is not None or flags is not None:
         return worlds.open(scenario or worlds.GENERATED, args=list(flags or ()), fresh=True)
+    gone = worlds.lost()
+    if gone is not None:  # not silently another world: the learner's changes are gone, and the lesson's checks would
+        if reset:         # judge a world it never set
+            return worlds.open(gone.scenario, args=gone.args, fresh=True)
+        again = f"scenario={gone.scenario!r}" if gone.scenario else "reset=True"
+        raise SimulatorError(f"The lab world of {gone.label} has stopped unexpectedly; its log is "
+                             f"{gone.folder / 'sim.log'}.",
+                             fix=f"labkit.connect({again}) starts it again, pristine")
     last = worlds.latest()
     if last is not None:
         return worlds.open(last.scenario, args=last.args, fresh=True) if reset else last

@@ -54,7 +54,10 @@ def parse(text: str) -> Endpoint:
         if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", raw):
             raise MalformedURL(f"'{_mask(raw)}' is not a vCenter address (the scheme needs '://'). {FORM}")
         raw = "https://" + raw
-    u = urlsplit(raw)
+    try:
+        u = urlsplit(raw)
+    except ValueError as e:  # "Invalid IPv6 URL": a bracket left open
+        raise MalformedURL(f"'{_mask(text)}' is not a valid address ({e}). {FORM}") from None
     if u.scheme not in ("https", "http"):
         raise MalformedURL(f"'{_mask(text)}' uses '{u.scheme}://'; vCenter speaks https:// (or http:// to a simulator). {FORM}")
     try:

@@ -114,7 +114,7 @@ def open(scenario: str = GENERATED, *, args: list[str] | tuple[str, ...] = (), f
             _touch(scenario)
             return current
         folder = _folder(scenario)
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        paths.make(folder, "LABKIT_STATE_DIR", 0o700)
         if current is not None or process.status(folder).sim is not None:
             process.stop(folder)
         state = process.start(list(args), scenario=scenario or None, folder=folder, tied=True)
@@ -146,6 +146,19 @@ def latest() -> World | None:
             if w is not None:
                 return w
         return None
+
+
+def lost() -> World | None:
+    """The world this process used last, when it has stopped without being stopped (it crashed, or was killed).
+
+    None when the last world still runs, or when this process has opened none. Its folder, with ``sim.log``,
+    stays until the process ends, so the log can be read.
+    """
+    with _lock:
+        if not _latest:
+            return None
+        w = _worlds.get(_latest[-1])
+        return w if w is not None and not w.running() else None
 
 
 def find(url: str) -> World | None:
