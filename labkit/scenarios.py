@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,20 @@ def names() -> list[str]:
 
 
 def path_of(name: str) -> Path:
+    """The file of scenario ``name``: a shipped scenario's name, or the path of a scenario file.
+
+    A name with a ``/`` or a ``.yaml``/``.yml`` ending is a path. Raises :class:`ScenarioError` for an unknown
+    name, or a path that is missing or is a folder.
+    """
     p = Path(name)
-    if p.suffix in (".yaml", ".yml") and p.exists():
-        return p
+    if p.suffix in (".yaml", ".yml") or os.sep in name or "/" in name:
+        if p.is_file():
+            return p
+        if p.is_dir():
+            raise ScenarioError(f"{name} is a folder, not a scenario file.", fix="give the path of a .yaml file")
+        if p.suffix in (".yaml", ".yml") or not (directory() / f"{name}.yaml").exists():
+            raise ScenarioError(f"No such scenario file: {name}.",
+                                fix=f"check the path, or use a scenario name: {', '.join(names())}")
     candidate = directory() / f"{name}.yaml"
     if not candidate.exists():
         raise ScenarioError(f"There is no scenario '{name}'.", fix=f"use one of: {', '.join(names())}")
@@ -61,15 +73,27 @@ def esxi_versions() -> dict[str, int]:
         return {r["version"]: int(r["maxHardwareVersion"]) for r in csv.DictReader(fh)}
 
 
+#: A VM's memory and its reservation in MB are xsd:int in a VM's summary (VirtualMachineConfigSummary.memorySizeMB
+#: and .memoryReservation), which every client reads: a larger memory cannot be reported. Source: vSphere Web
+#: Services API 8.0U3, https://developer.broadcom.com/xapis/vsphere-web-services-api/8.0U3/vim.vm.Summary.ConfigSummary.html
+XSD_INT_MAX = 2**31 - 1
+MEMORY_WHY = " MB, the largest memory a VM's summary can report (memorySizeMB is an xsd:int)"
+#: A host's memory in bytes is an xsd:long (HostHardwareSummary.memorySize): at most this many GB.
+HOST_MEMORY_GB_MAX = (2**63 - 1) // 2**30
+
 #: The largest world a scenario may ask for: four times the shipped large datacenter (200 hosts, 8,000 VMs),
 #: which the lab builds in 13 s with a 333 MB simulator on a 2-core machine (labkit sim start, measured).
 MAX_HOSTS = 200
 MAX_VMS = 8000
+#: The largest scenario file read: 8,000 VMs written out one per line, each with a network and a device, take
+#: 1.3 MiB. A 2 MiB file is read and refused in about 5 s (measured, libyaml's parser); a 60 MB one, read, once
+#: took minutes and 1.5 GB.
+MAX_FILE_BYTES = 2 * 2**20
 
 
-class _UniqueKeys(yaml.SafeLoader):
-    """YAML's safe loader, except that a key given twice in one mapping (two VMs of one name) is an error,
-    where YAML itself would keep the last silently."""
+class _UniqueKeys(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML's safe loader (libyaml's parser where PyYAML has it, ten times faster), except that a key given twice
+    in one mapping (two VMs of one name) is an error, where YAML itself would keep the last silently."""
 
     def construct_mapping(self, node, deep=False):
         seen = {}
@@ -79,7 +103,7 @@ class _UniqueKeys(yaml.SafeLoader):
                 raise yaml.constructor.ConstructorError(
                     None, None, f"{key!r} is given twice (first at line {seen[key] + 1})", key_node.start_mark)
             seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
+        return yaml.constructor.SafeConstructor.construct_mapping(self, node, deep=deep)
 
 
 def _sizes(c, hosts: int, vms: int) -> None:
@@ -99,8 +123,15 @@ def counts(doc: dict[str, Any]) -> tuple[int, int]:
 
 
 def _read(p: Path) -> dict:
+    size = p.stat().st_size
+    if size > MAX_FILE_BYTES:  # refused before it is parsed
+        raise ScenarioError(f"{p}: {size / 2**20:,.1f} MiB; a scenario file is at most {MAX_FILE_BYTES // 2**20} MiB.",
+                            fix="describe a large world with generate: (see large-datacenter.yaml)")
     try:
-        doc = yaml.load(p.read_text(), Loader=_UniqueKeys)  # noqa: S506 - a SafeLoader
+        doc = yaml.load(p.read_text(encoding="utf-8"), Loader=_UniqueKeys)  # noqa: S506 - a SafeLoader
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{p}: not a text file (byte {e.start + 1} is not UTF-8).",
+                            fix="save the scenario as UTF-8 text") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -143,10 +174,13 @@ class _Checker:
                     self.fail(field, f"'{v}' is not defined; known: {', '.join(known)}")
         return list(value)
 
-    def number(self, value, field: str, minimum: float = 0, integer: bool = True):
+    def number(self, value, field: str, minimum: float = 0, integer: bool = True, maximum: float | None = None,
+               why: str = ""):
         ok = isinstance(value, int) if integer else isinstance(value, (int, float))
         if isinstance(value, bool) or not ok or value < minimum:
             self.fail(field, f"expected {'a whole number' if integer else 'a number'} of at least {minimum}, got {value!r}")
+        if maximum is not None and value > maximum:
+            self.fail(field, f"{value:,} is more than {maximum:,}{why}")
         return value
 
     def choice(self, value, field: str, options: list[str]):
@@ -365,7 +399,9 @@ def _host(c: _Checker, field: str, name: str, cluster: str, spec: dict, evc_mode
     return {
         "name": name, "cluster": cluster, "vendor": evc.vendor(cpu), "cpuModel": _cpu_model(cpu),
         "maxEVCModeKey": cpu, "features": {f: "1" for f in sorted(evc.features(cpu))},
-        "memoryMB": c.number(spec["memoryGB"], f"{field}.memoryGB", 1) * 1024,
+        "memoryMB": c.number(spec["memoryGB"], f"{field}.memoryGB", 1, maximum=HOST_MEMORY_GB_MAX,
+                             why=" GB, the largest memory the vSphere API can report for a host (memorySize, in "
+                                 "bytes, is an xsd:long)") * 1024,
         "cores": c.number(spec["cores"], f"{field}.cores", 1),
         "version": version, "build": releases.esxi()[version]["build"],
         "apiVersion": releases.esxi()[version]["apiVersion"], "maxHardwareVersion": esxi_versions()[version],
@@ -383,6 +419,8 @@ def requirement(mode: str) -> dict[str, str]:
 
 def _vm(c: _Checker, field: str, name: str, spec: dict, host: dict, datastores: list[dict],
         networks: list[dict], host_evc: str) -> dict:
+    if not datastores:
+        c.fail(f"{field}.datastore", "the scenario defines no datastore for the VM's files; add one under datastores:")
     ds = c.choice(spec.get("datastore"), f"{field}.datastore", [d["name"] for d in datastores])
     if host["name"] not in next(d["hosts"] for d in datastores if d["name"] == ds):
         c.fail(f"{field}.datastore", f"{ds} is not mounted on the VM's host {host['name']}")
@@ -411,8 +449,9 @@ def _vm(c: _Checker, field: str, name: str, spec: dict, host: dict, datastores: 
                                            "powers on); remove cpuBaseline or power the VM on")
         _check_baseline(c, f"{field}.cpuBaseline", spec["cpuBaseline"], host, host_evc)
     baseline = spec.get("cpuBaseline") or host_evc or host["maxEVCModeKey"]
-    memory = c.number(spec["memoryMB"], f"{field}.memoryMB", 4)
-    reservation = c.number(spec["memoryReservationMB"], f"{field}.memoryReservationMB", 0)
+    memory = c.number(spec["memoryMB"], f"{field}.memoryMB", 4, maximum=XSD_INT_MAX, why=MEMORY_WHY)
+    reservation = c.number(spec["memoryReservationMB"], f"{field}.memoryReservationMB", 0, maximum=XSD_INT_MAX,
+                           why=MEMORY_WHY)
     if reservation > memory:
         c.fail(f"{field}.memoryReservationMB", f"{reservation} MB is more than the VM's {memory} MB of memory; "
                                                "a memory reservation is at most the configured memory")
