@@ -152,15 +152,45 @@ def student_copy(nb, lesson: str):
 
 
 def release(source: Path, folder: Path, *, execute: bool = True, timeout: int = 120) -> Path:
-    """Write the student copy of ``source`` into ``folder``; executed, so it carries its outputs."""
+    """Write the student copy of ``source`` into ``folder``; executed, so it carries its outputs.
+
+    The copy records the fingerprint of its own cells (``metadata.labkit.released``), so that a later release
+    into the same folder can tell an untouched copy (replaced) from an edited one (refused, see
+    :func:`check_release_target`).
+    """
     nb = read(source)
     validate(nb, str(source))
+    target = check_release_target(source, folder)
     student = student_copy(nb, source.stem)
+    student.metadata["labkit"]["released"] = fingerprint(student)
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / source.name
     if execute:
         _execute(student, source.parent, timeout)
     nbformat.write(student, str(target))
+    return target
+
+
+def check_release_target(source: Path, folder: Path) -> Path:
+    """Where the student copy of ``source`` goes in ``folder``; raises :class:`LabkitError` if writing it there
+    would lose work: the source itself, a copy edited since labkit released it, or a notebook labkit did not
+    release. A copy released before and untouched since is replaced (a release after the source changed)."""
+    target = folder / source.name
+    if target.resolve() == source.resolve():
+        raise LabkitError(f"{source} would be overwritten by its own student copy in {folder}.",
+                          fix="give -o a folder other than the sources' own")
+    if not target.exists():
+        return target
+    try:
+        there = read(target)
+    except LabkitError:
+        there = None
+    mark = there.metadata.get("labkit", {}) if there is not None else {}
+    if not mark.get("lesson"):
+        raise LabkitError(f"{target} is already there, and it is not a student copy that labkit released.",
+                          fix="move it away, or release into another folder (-o)")
+    if mark.get("released") and mark["released"] != fingerprint(there):
+        raise LabkitError(f"{target} was edited since it was released; releasing again would replace those edits.",
+                          fix="move it away, or release into another folder (-o)")
     return target
 
 

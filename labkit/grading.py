@@ -14,6 +14,7 @@ import concurrent.futures
 import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -454,12 +455,26 @@ def lesson_notebook(paths: list[Path]) -> Path | None:
     return next(iter(found.values()), None)
 
 
-def student_name(path: Path, all_paths: list[Path]) -> str:
-    """The student's name: the folder's name when each notebook has a folder of its own, else the file's stem."""
-    parents = [p.parent for p in all_paths]
-    if len(set(parents)) == len(parents):  # one folder per student
-        return path.parent.name
-    return path.stem
+def student_names(given: list[Path], lesson_file: str) -> dict[Path, str]:
+    """Each submission's notebook (``submission_path``) and its student's name, as given on the command line.
+
+    A folder is a student's folder: its name. A notebook file named as a lesson is named by its folder
+    (``submitted/alice/00-getting-started.ipynb`` is alice's); any other file by its own name
+    (``submitted/alice.ipynb``). Raises :class:`LabkitError` when two submissions would share a name (the
+    second one's row and feedback would replace the first's), or one path is given twice.
+    """
+    names: dict[Path, str] = {}
+    seen: dict[str, Path] = {}
+    for p in given:
+        lesson_named = p.name == lesson_file or re.fullmatch(r"\d\d[a-z]?-[\w.-]+\.ipynb", p.name)
+        name = p.name if p.is_dir() else (p.resolve().parent.name if lesson_named else p.stem)
+        if name in seen:
+            raise LabkitError(f"Two submissions would be graded as the same student '{name}': {seen[name]} and {p}.",
+                              fix="give each student a folder of their own (submitted/<student>/) or a notebook "
+                                  "of their own name, and each path once")
+        seen[name] = p
+        names[submission_path(p, lesson_file)] = name
+    return names
 
 
 def prepare(limits: sandbox.Limits | None) -> None:
@@ -483,8 +498,8 @@ def grade(source_path: Path, submissions: list[Path], *, jobs: int | None = None
     (``--no-sandbox``), and every row says so in its notes (NO_SANDBOX)."""
     prepare(limits)
     jobs = jobs or os.cpu_count() or 1
-    submissions = [submission_path(Path(p), source_path.name) for p in submissions]
-    names = {p: student_name(p, submissions) for p in submissions}
+    names = student_names([Path(p) for p in submissions], source_path.name)
+    submissions = list(names)
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(grade_one, source_path, p, names[p], cell_timeout=cell_timeout, timeout=timeout,
                                limits=limits)

@@ -53,7 +53,7 @@ def sources() -> Path:
 @dataclasses.dataclass
 class Change:
     lesson: str          # file name, e.g. "02-compatibility-checks.ipynb"
-    what: str            # "added", "updated", "merged", "restored", "kept"
+    what: str            # "added", "updated", "merged", "restored", "kept", "unreadable"
     detail: str = ""
 
     @property
@@ -148,6 +148,9 @@ def sync(root: Path | None = None, source_dir: Path | None = None) -> list[Chang
     lessons = sorted(source_dir.glob("*.ipynb"))
     if not lessons:
         raise LabkitError(f"No lessons at {source_dir}.", fix="run labkit from the course's folder")
+    if root.resolve() == source_dir.resolve():  # the student copies would replace the sources, solutions and all
+        raise LabkitError(f"The workspace {root} is the folder of the lesson sources; the student copies would "
+                          "overwrite them.", fix="give the workspace a folder of its own (--workspace)")
     try:
         (root / BASES).mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -161,6 +164,10 @@ def sync(root: Path | None = None, source_dir: Path | None = None) -> list[Chang
         fingerprint = authoring.fingerprint(source_nb)
         target, base_path = root / src.name, root / BASES / src.name
         entry = known.get(src.name)
+        if target.exists() and not _readable(target):  # the learner's file is kept as it is, and said to be broken
+            changes.append(Change(src.name, "unreadable", "not a readable notebook, so labkit left it as it is; "
+                                  "rename it, and labkit workspace puts a fresh copy in its place"))
+            continue
         if entry is not None and entry.get("source") == fingerprint and target.exists():
             continue  # nothing new from the course
         new = learner_copy(source_nb, src.stem)
@@ -190,6 +197,16 @@ def sync(root: Path | None = None, source_dir: Path | None = None) -> list[Chang
         shutil.copyfile(readme, root / "README.md")
     (root / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
     return changes
+
+
+def _readable(path: Path) -> bool:
+    """Is ``path`` a notebook's JSON (an object with cells)? Cheap: no schema validation."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            nb = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return isinstance(nb, dict) and isinstance(nb.get("cells"), list)
 
 
 def first_lesson(root: Path) -> str | None:
