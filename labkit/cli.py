@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -42,15 +43,25 @@ def _sim_start(a) -> int:
         from . import scenarios
 
         scenarios.compile(a.scenario)
+    if a.vcsim:  # checked whether or not a simulator runs, as the scenario is
+        from .sim import process
+
+        process.resolve_binary(a.vcsim)
     before = sim.status()
     s = sim.start(a.flags, scenario=a.scenario, binary=a.vcsim)
     reused = before.running and before.sim.pid == s.pid
     world = f"scenario {s.scenario}" if s.scenario else "generated inventory"
-    print(f"{'already running' if reused else 'started'}: pid {s.pid}, {s.url} (user {s.username}, {world})")
+    # a simulator that serves another world than the one asked for is not a success: `labkit sim start --scenario X
+    # && govc ...` would run against the wrong world. It is left running, untouched.
+    asked = " ".join(["labkit sim start", *(["--scenario", a.scenario] if a.scenario else []),
+                      *(["--", *a.flags] if a.flags else [])])
     if reused and a.scenario and a.scenario != s.scenario:
-        print(f"note: it serves {world}; to serve {a.scenario}, run labkit sim stop first")
-    elif reused and a.flags and a.flags != s.args:
-        print(f"note: it runs with {s.args or 'default flags'}; to use {a.flags}, run labkit sim stop first")
+        raise LabkitError(f"The lab simulator already serves {world} (pid {s.pid}), not {a.scenario}; it was left "
+                          "running.", fix=f"labkit sim stop, then {asked}")
+    if reused and a.flags and a.flags != s.args:
+        raise LabkitError(f"The lab simulator already runs with {s.args or 'default flags'} (pid {s.pid}), not "
+                          f"{a.flags}; it was left running.", fix=f"labkit sim stop, then {asked}")
+    print(f"{'already running' if reused else 'started'}: pid {s.pid}, {s.url} (user {s.username}, {world})")
     return 0
 
 
@@ -128,6 +139,7 @@ def _release(a) -> int:
     for src in a.sources:
         if not Path(src).is_file():
             raise LabkitError(f"{src}: no such notebook.", fix="give the path of a lesson source (.ipynb)")
+        authoring.check_release_target(Path(src), out)  # its own source, or edits, would be lost: refused first
     for src in a.sources:
         target = authoring.release(Path(src), out, execute=not a.no_execute)
         print(f"released: {target}")
@@ -160,6 +172,9 @@ def _grade(a) -> int:
     except authoring.AuthoringError as e:
         raise LabkitError(f"{source} is not a lesson source: {e}", fix="pass --source a lesson's source notebook") from None
     roster = None
+    if a.assignment is not None and not a.assignment.strip():
+        raise LabkitError("--assignment is empty.", fix="give the assignment's name as the LMS shows it, or leave "
+                          "--assignment out for the lesson's name")
     if (a.roster or a.assignment) and not a.export:
         raise LabkitError(f"{'--roster' if a.roster else '--assignment'} is for an LMS export.",
                           fix="add --export canvas or --export moodle")
@@ -167,9 +182,9 @@ def _grade(a) -> int:
         from . import lms
 
         roster = lms.read_roster(Path(a.roster))  # a bad roster is refused before any grading
+    names = grading.student_names(submissions, source.name)  # two students of one name: refused before grading
     if roster is not None:
-        paths = [grading.submission_path(p, source.name) for p in submissions]
-        absent = [n for n in (grading.student_name(p, paths) for p in paths) if n not in roster]
+        absent = [n for n in names.values() if n not in roster]
         if absent:
             raise LabkitError(f"The roster {a.roster} has no row for: {', '.join(sorted(absent))}.",
                               fix="add a row per student folder (column 'student') before grading")
@@ -259,7 +274,11 @@ def _inventory(a) -> int:
 
     pd.set_option("display.width", 200)
     pd.set_option("display.max_columns", 20)
+    running = sim.status().running
     shared = sim.start()  # the terminal's simulator (labkit sim start), not a notebook's own world
+    if not running:  # said, not silent: it keeps running for the next command, as labkit sim start's does
+        print(f"labkit inventory: started the lab simulator (generated inventory, pid {shared.pid}); "
+              "labkit sim stop ends it", file=sys.stderr)
     with connect(shared.url, user=shared.username, password=shared.password) as session:
         print(getattr(inventory, a.table)(session).to_string(index=False))
     return 0
@@ -277,12 +296,18 @@ def _lab(a) -> int:
         raise LabkitError("JupyterLab is not installed in this environment.", fix="pip install vmotion-labs")
     from . import doctor, labserver
 
+    from . import scenarios
+
+    scenarios.compile(a.scenario)  # a wrong name is refused before the workspace is written or anything starts
     # before the simulator starts: a second labkit lab must neither serve elsewhere nor stop the first one's simulator
     running = labserver.running(a.port)
     if running is not None:
         print(f"the lab is already running here (pid {running.pid}): open {running.url}")
         return 0
     port = doctor.jupyterlab_port(a.port, a.ip or "0.0.0.0")
+    if not port.ok and port.detail.startswith("cannot be used on"):  # the address, not the port, is wrong
+        raise LabkitError(f"--ip {a.ip}: JupyterLab {port.detail.replace('cannot be used', 'cannot listen')}.",
+                          fix="--ip 127.0.0.1 (this machine only) or --ip 0.0.0.0 (every address it has)")
     if not port.ok:
         raise LabkitError(f"Port {a.port} is {port.detail}.", fix=port.fix)
     sim.build()  # each lesson's kernel starts its own lab worlds from this build (labkit.sim.worlds)
@@ -345,6 +370,12 @@ def _qemu_build(a) -> int:
     return 0
 
 
+#: realmigration.migrate()'s arguments, as `labkit qemu migrate` names them
+QEMU_OPTIONS = {"memory_mib": "--memory", "wss_mib": "--wss", "hot_mib": "--hot", "dirty_rate": "--rate",
+                "max_bandwidth_mibps": "--bandwidth", "downtime_limit_ms": "--downtime-limit", "timeout_s": "--timeout",
+                "pattern": "--pattern", "mode": "--mode"}
+
+
 def _qemu_migrate(a) -> int:
     from . import realmigration
 
@@ -354,7 +385,10 @@ def _qemu_migrate(a) -> int:
               f"{last['transferred_mib']:8.1f} MiB sent  {last['remaining_mib']:7.1f} MiB left  "
               f"throttle {last['throttle_pct']:>2.0f} %", end="", flush=True)
 
+    received = [signal.SIGINT]
+
     def interrupt(signum, frame):
+        received[0] = signum
         raise KeyboardInterrupt
 
     # a closed terminal (SIGHUP) or a kill (SIGTERM) ends the run as Ctrl-C does: the migration's own clean-up
@@ -366,6 +400,16 @@ def _qemu_migrate(a) -> int:
             dirty_rate=a.rate, pattern=a.pattern, mode=a.mode, max_bandwidth_mibps=a.bandwidth,
             downtime_limit_ms=a.downtime_limit, auto_converge=a.auto_converge, timeout_s=a.timeout,
             verify=not a.no_verify)
+    except KeyboardInterrupt:  # said, not silent; the exit code is the shell's for that signal (130 for Ctrl-C)
+        name = signal.Signals(received[0]).name
+        print(f"\nlabkit qemu migrate: stopped by {name}; both QEMU guests were stopped and the work folder removed",
+              file=sys.stderr)
+        return 128 + received[0]
+    except LabkitError as e:  # the library names its arguments; here they are options
+        text = str(e)
+        for arg, option in QEMU_OPTIONS.items():
+            text = re.sub(rf"\b{arg}\b", option, text)
+        raise LabkitError(text.rstrip(), fix=None if "Fix:" in text else "labkit qemu migrate --help") from None
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
@@ -535,27 +579,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _unexpected(e: Exception, argv: list[str]) -> str:
     """One line for an error labkit did not foresee; its traceback goes to a log file the line names."""
-    import tempfile
-    import time
-    import traceback
+    from . import errorlog
 
-    from .sim import paths
-
-    text = (f"{time.strftime('%Y-%m-%d %H:%M:%S')} labkit {' '.join(argv)}\n"
-            + "".join(traceback.format_exception(e)) + "\n")
-    for folder in (paths.cache_dir(), Path(tempfile.gettempdir())):
-        log = folder / "labkit-errors.log"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with open(log, "a", encoding="utf-8") as fh:
-                fh.write(text)
-            break
-        except OSError:
-            log = None
-    what = str(e).splitlines()[0] if str(e) else ""
-    where = f"; the details are in {log}" if log else ""
-    return f"unexpected error, {type(e).__name__}{': ' + what if what else ''}{where}. Fix: check the arguments; " \
-           "if they are right, report it with that log"
+    return errorlog.line(e, errorlog.write(e, "labkit " + " ".join(argv)))
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ def build(force: bool = False, log=print) -> Guest:
     if (d / "guest.json").exists() and not force:
         meta = json.loads((d / "guest.json").read_text())
         return _guest(d, meta, binary)
-    d.mkdir(parents=True, exist_ok=True)
+    paths.make(d, "LABKIT_CACHE_DIR")
     with tempfile.TemporaryDirectory(prefix="labkit-guest-") as tmp:
         tmp = Path(tmp)
         log(f"downloading {package} (the kernel is extracted, not installed)")

@@ -144,7 +144,7 @@ def build(force: bool = False, log=None) -> tuple[Path, bool]:
     target = d / f"labsim-{key}"
     if target.exists() and not force:
         return target, False
-    d.mkdir(parents=True, exist_ok=True)
+    paths.make(d, "LABKIT_CACHE_DIR")
     overlay = _patched_govmomi(key)
     fd, tmp = tempfile.mkstemp(prefix=".labsim-", dir=d)
     os.close(fd)

@@ -6,11 +6,36 @@ from pathlib import Path
 
 
 def cache_dir() -> Path:
-    """Built binaries: ``$LABKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/labkit``."""
+    """Built binaries: ``$LABKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/labkit``.
+
+    Raises :class:`labkit.errors.LabkitError` when that path is a file.
+    """
     if os.environ.get("LABKIT_CACHE_DIR"):
-        return Path(os.environ["LABKIT_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "labkit"
+        d = Path(os.environ["LABKIT_CACHE_DIR"])
+    else:
+        d = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "labkit"
+    if d.exists() and not d.is_dir():
+        from ..errors import LabkitError
+
+        raise LabkitError(f"labkit's cache folder {d} is a file.",
+                          fix="point LABKIT_CACHE_DIR at a folder (or unset it), or move that file away")
+    return d
+
+
+def make(folder: Path, variable: str, mode: int = 0o777) -> Path:
+    """Create ``folder`` (and its parents) if missing; returns it.
+
+    Raises :class:`labkit.errors.LabkitError` naming the environment ``variable`` that chooses it when it cannot be
+    created (a parent that is a file, no permission, a read-only file system).
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=mode)
+    except OSError as e:
+        from ..errors import LabkitError
+
+        raise LabkitError(f"Cannot create the folder {folder}: {e.strerror or e}.",
+                          fix=f"point {variable} at a folder you can write") from None
+    return folder
 
 
 def state_dir() -> Path:

@@ -80,8 +80,7 @@ def _state_file(folder: Path | None = None) -> Path:
 
 @contextlib.contextmanager
 def _locked(folder: Path | None = None):
-    d = folder or paths.state_dir()
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    d = paths.make(folder or paths.state_dir(), "LABKIT_STATE_DIR", 0o700)
     with open(d / "lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -202,7 +201,9 @@ def resolve_binary(explicit: str | os.PathLike | None = None) -> Path:
         p = Path(chosen)
         if not (p.is_file() and os.access(p, os.X_OK)):
             raise SimulatorError(f"The simulator program {p} does not exist or is not executable.",
-                                 fix="point LABKIT_VCSIM at a vcsim binary, or unset it to use labkit's own")
+                                 fix=("give --vcsim the path of a vcsim program, or leave it out for labkit's own"
+                                      if explicit else
+                                      "point LABKIT_VCSIM at a vcsim binary, or unset it to use labkit's own"))
         return p
     binary = builder.built_binary()
     if binary is not None:
