@@ -49,6 +49,29 @@ def course(tmp_path_factory):
     (d / "scenarios" / "broken.yaml").write_text("title: b\nhosts: [\n  - x: 1\n")
     (d / "scenarios" / "list.yaml").write_text("- a\n- b\n")
     (d / "scenarios" / "empty.yaml").write_text("")
+    one = "title: t\nteaches: t\nclusters:\n  C: {hosts: [esx-01]}\n"
+    (d / "scenarios" / "no-datastore.yaml").write_text(one + "vms:\n  a: {host: esx-01}\n")
+    one += "datastores:\n  ds1: {hosts: all}\n"
+    (d / "scenarios" / "vm-memory.yaml").write_text(one + "vms:\n  a: {host: esx-01, datastore: ds1, memoryMB: 99999999999}\n")
+    (d / "scenarios" / "vm-memory-negative.yaml").write_text(one + "vms:\n  a: {host: esx-01, datastore: ds1, memoryMB: -4}\n")
+    (d / "scenarios" / "vm-unknown-host.yaml").write_text(one + "vms:\n  a: {host: esx-09, datastore: ds1}\n")
+    (d / "scenarios" / "vm-unknown-field.yaml").write_text(one + "vms:\n  a: {host: esx-01, datastore: ds1, colour: red}\n")
+    (d / "scenarios" / "host-version.yaml").write_text(one + "hosts:\n  esx-01: {version: '9.9.9'}\n")
+    (d / "scenarios" / "host-memory.yaml").write_text(one + "hosts:\n  esx-01: {memoryGB: 99999999999999}\n")
+    (d / "scenarios" / "binary.yaml").write_bytes(b"\x00\x01not text")
+    (d / "scenarios" / "latin1.yaml").write_bytes("title: caf\xe9\n".encode("latin-1"))
+    with open(d / "scenarios" / "huge.yaml", "w") as fh:  # 3 MiB: refused before it is parsed
+        fh.write("title: t\nteaches: t\nvms:\n")
+        fh.writelines(f"  vm-{n:06d}: {{host: esx-01, memoryMB: 4096, cpus: 2, power: on}}\n" for n in range(50_000))
+    (d / "submitted" / "bob").mkdir()
+    from labkit import authoring   # a student copy released, then edited: a second release must not replace it
+
+    edited = authoring.release(d / "notebooks" / LESSON.name, d / "edited", execute=False)
+    edited.write_text(edited.read_text().replace("YOUR ANSWER HERE", "my answer", 1))
+    (d / "foreign").mkdir()
+    (d / "foreign" / LESSON.name).write_bytes(LESSON.read_bytes())
+    (d / "broken.ipynb").write_text("{not json")
+    (d / "bad-roster.csv").write_text("name,email\nalice,alice@example.edu\n")
     return d
 
 
@@ -146,9 +169,121 @@ CLI_ROWS = [
     ("workspace-no-lessons", ["workspace", "--notebooks", "{d}/nowhere", "--workspace", "{d}/ws"], 1,
      r"No lessons at .*/nowhere\. Fix: check the path given to --notebooks"),
     ("inventory-unknown-table", ["inventory", "https://127.0.0.1:9/sdk"], 2, r"argument table: invalid choice"),
-    ("qemu-memory-negative", ["qemu", "migrate", "--memory", "-5"], 1, r"memory_mib must be at least 128, not -5"),
-    ("qemu-bandwidth-negative", ["qemu", "migrate", "--bandwidth", "-1"], 1, r"max_bandwidth_mibps must be greater than 0"),
-    ("qemu-timeout-zero", ["qemu", "migrate", "--timeout", "0"], 1, r"timeout_s must be greater than 0, not 0"),
+    ("qemu-memory-negative", ["qemu", "migrate", "--memory", "-5"], 1, r"--memory must be at least 128, not -5\. Fix: labkit qemu migrate --help"),
+    ("qemu-bandwidth-negative", ["qemu", "migrate", "--bandwidth", "-1"], 1, r"--bandwidth must be greater than 0"),
+    ("qemu-timeout-zero", ["qemu", "migrate", "--timeout", "0"], 1, r"--timeout must be greater than 0, not 0"),
+    # more of lab and workspace: checked before the workspace is written or JupyterLab starts
+    ("lab-unknown-scenario", ["lab", "--scenario", "healthy-clustr", "--notebooks", "{d}/notebooks", "--workspace",
+                              "{d}/ws", "--port", "18999", "--no-browser"], 1, r"There is no scenario 'healthy-clustr'"),
+    ("lab-ip-not-an-address", ["lab", "--ip", "999.1.1.1", "--notebooks", "{d}/notebooks", "--workspace", "{d}/ws",
+                               "--port", "18999", "--no-browser"], 1,
+     r"--ip 999\.1\.1\.1: JupyterLab cannot listen on 999\.1\.1\.1: .*\. Fix: --ip 127\.0\.0\.1"),
+    ("lab-workspace-is-the-sources", ["lab", "--notebooks", "{d}/notebooks", "--workspace", "{d}/notebooks",
+                                      "--port", "18999", "--no-browser"], 1,
+     r"The workspace .*/notebooks is the folder of the lesson sources; the student copies would overwrite them"),
+    ("lab-workspace-is-a-file", ["lab", "--notebooks", "{d}/notebooks", "--workspace", "{d}/a-file", "--port", "18999",
+                                 "--no-browser"], 1, r"Cannot create the workspace .*/a-file: Not a directory"),
+    ("lab-notebooks-is-a-file", ["lab", "--notebooks", "{d}/a-file", "--no-browser"], 1, r"No lessons at .*/a-file"),
+    ("lab-port-from-environment", ["lab", "--no-browser"], 2, r"--port: 0 is not a port number", {"LABKIT_LAB_PORT": "0"}),
+    ("doctor-port-from-environment", ["doctor"], 2, r"--port: 'abc' is not a port number", {"LABKIT_LAB_PORT": "abc"}),
+    ("workspace-is-the-sources", ["workspace", "--notebooks", "{d}/notebooks", "--workspace", "{d}/notebooks"], 1,
+     r"is the folder of the lesson sources"),
+    ("workspace-is-a-file", ["workspace", "--notebooks", "{d}/notebooks", "--workspace", "{d}/a-file"], 1,
+     r"Cannot create the workspace .*/a-file"),
+    # release and check: a source is never overwritten by its own student copy (it once lost the solutions)
+    ("release-over-its-own-source", ["release", "{d}/notebooks/" + LESSON.name, "-o", "{d}/notebooks", "--no-execute"],
+     1, r"would be overwritten by its own student copy in .*/notebooks\. Fix: give -o a folder other than"),
+    ("release-over-its-own-source-by-another-path", ["release", "{d}/notebooks/" + LESSON.name, "-o",
+                                                     "{d}/notebooks/../notebooks", "--no-execute"], 1,
+     r"would be overwritten by its own student copy"),
+    ("release-over-an-edited-copy", ["release", "{d}/notebooks/" + LESSON.name, "-o", "{d}/edited", "--no-execute"],
+     1, r"edited/00-getting-started\.ipynb was edited since it was released; releasing again would replace those "
+        r"edits\. Fix: move it away, or release into another folder"),
+    ("release-over-a-notebook-it-did-not-write", ["release", "{d}/notebooks/" + LESSON.name, "-o", "{d}/foreign",
+                                                  "--no-execute"], 1,
+     r"foreign/00-getting-started\.ipynb is already there, and it is not a student copy that labkit released"),
+    ("release-not-a-notebook", ["release", "{d}/notes.txt", "-o", "{d}/released"], 1, r"notes\.txt: not a readable notebook"),
+    ("release-a-folder", ["release", "{d}/notebooks", "-o", "{d}/released"], 1, r"notebooks: no such notebook"),
+    ("check-not-a-notebook", ["check", "{d}/broken.ipynb"], 1, r"broken\.ipynb: not a readable notebook \(NotJSONError\)"),
+    ("check-a-folder", ["check", "{d}/submitted/alice"], 1, r"No such notebook: .*alice\. Fix"),
+    ("check-timeout-word", ["check", "{d}/submitted/alice/" + LESSON.name, "--timeout", "soon"], 2,
+     r"--timeout: 'soon' is not a whole number"),
+    # grade: more of what it is given
+    ("grade-a-broken-notebook", ["grade", "{d}/broken.ipynb"], 1, r"broken\.ipynb: not a readable notebook"),
+    ("grade-source-is-a-folder", ["grade", "{d}/submitted/alice", "--source", "{d}/notebooks"], 1,
+     r"No such source notebook: .*notebooks\. Fix: check the path given to --source"),
+    ("grade-source-is-broken", ["grade", "{d}/submitted/alice", "--source", "{d}/broken.ipynb"], 1,
+     r"broken\.ipynb: not a readable notebook"),
+    ("grade-output-is-a-submission", ["grade", "{d}/submitted/alice", "--source", "{d}/notebooks/" + LESSON.name,
+                                      "-o", "{d}/submitted/alice/" + LESSON.name], 1, r"is a file, not a folder for the results"),
+    ("grade-empty-assignment", ["grade", "{d}/submitted/alice", "--source", "{d}/notebooks/" + LESSON.name,
+                                "--export", "canvas", "--assignment", " "], 1, r"--assignment is empty\. Fix:"),
+    ("grade-roster-without-student-column", ["grade", "{d}/submitted/alice", "--source", "{d}/notebooks/" + LESSON.name,
+                                             "--export", "canvas", "--roster", "{d}/bad-roster.csv"], 1,
+     r"The roster .*bad-roster\.csv has no 'student' column"),
+    ("grade-jobs-word", ["grade", "{d}/submitted/alice", "-j", "many"], 2, r"--jobs: 'many' is not a whole number"),
+    # the simulator: names, files, programs and folders checked before anything starts
+    ("sim-start-scenario-file-missing", ["sim", "start", "--scenario", "{d}/scenarios/nope.yaml"], 1,
+     r"No such scenario file: .*nope\.yaml\. Fix: check the path, or use a scenario name"),
+    ("sim-start-scenario-is-a-folder", ["sim", "start", "--scenario", "{d}/scenarios"], 1,
+     r"scenarios is a folder, not a scenario file"),
+    ("sim-start-scenario-same-vm-twice", ["sim", "start", "--scenario", "{d}/scenarios/dup.yaml"], 1,
+     r"'a' is given twice \(first at line 6\)"),
+    ("sim-start-a-billion-vms", ["sim", "start", "--scenario", "{d}/scenarios/billion.yaml"], 1,
+     r"1,000,000,000 VMs; the lab builds at most 8,000"),
+    ("sim-start-vcsim-missing", ["sim", "start", "--vcsim", "{d}/no-vcsim"], 1,
+     r"The simulator program .*no-vcsim does not exist or is not executable\. Fix: give --vcsim the path"),
+    ("sim-start-vcsim-not-executable", ["sim", "start", "--vcsim", "{d}/a-file"], 1,
+     r"a-file does not exist or is not executable"),
+    ("sim-start-vcsim-from-environment", ["sim", "start"], 1, r"a-file does not exist or is not executable\. "
+     r"Fix: point LABKIT_VCSIM at a vcsim binary", {"LABKIT_VCSIM": "{d}/a-file"}),
+    ("sim-start-state-folder-cannot-be-made", ["sim", "start"], 1, r"Cannot create the folder .*a-file/state: Not a "
+     r"directory\. Fix: point LABKIT_STATE_DIR at a folder you can write", {"LABKIT_STATE_DIR": "{d}/a-file/state"}),
+    ("sim-build-cache-is-a-file", ["sim", "build"], 1, r"labkit's cache folder .*a-file is a file\. Fix: point "
+     r"LABKIT_CACHE_DIR at a folder", {"LABKIT_CACHE_DIR": "{d}/a-file"}),
+    ("sim-url-nothing-running", ["sim", "url"], 1, r"no lab simulator is running \(start one with: labkit sim start\)"),
+    ("sim-unknown-action", ["sim", "restart"], 2, r"argument action: invalid choice: 'restart'"),
+    ("inventory-state-folder-is-a-file", ["inventory", "hosts"], 1, r"state folder .*/a-file is a file",
+     {"LABKIT_STATE_DIR": "{d}/a-file"}),
+    # scenario files: what a hand-written world gets wrong, with the field and the limit named
+    ("scenario-file-missing", ["scenarios", "--check", "{d}/scenarios/nope.yaml"], 1, r"No such scenario file"),
+    ("scenario-a-folder", ["scenarios", "--check", "{d}/scenarios"], 1, r"is a folder, not a scenario file"),
+    ("scenario-not-text", ["scenarios", "--check", "{d}/scenarios/binary.yaml"], 1,
+     r"binary\.yaml: not valid YAML \(unacceptable character"),
+    ("scenario-vm-without-a-datastore", ["scenarios", "--check", "{d}/scenarios/no-datastore.yaml"], 1,
+     r"vms\.a\.datastore: the scenario defines no datastore for the VM's files; add one under datastores:"),
+    ("scenario-vm-memory-too-large", ["scenarios", "--check", "{d}/scenarios/vm-memory.yaml"], 1,
+     r"vms\.a\.memoryMB: 99,999,999,999 is more than 2,147,483,647 MB, .*xsd:int"),
+    ("scenario-vm-memory-negative", ["scenarios", "--check", "{d}/scenarios/vm-memory-negative.yaml"], 1,
+     r"vms\.a\.memoryMB: expected a whole number of at least 4, got -4"),
+    ("scenario-host-memory-too-large", ["scenarios", "--check", "{d}/scenarios/host-memory.yaml"], 1,
+     r"hosts\.esx-01\.memoryGB: 99,999,999,999,999 is more than 8,589,934,591 GB"),
+    ("scenario-vm-on-unknown-host", ["scenarios", "--check", "{d}/scenarios/vm-unknown-host.yaml"], 1,
+     r"vms\.a\.host: 'esx-09' is not one of esx-01"),
+    ("scenario-vm-unknown-field", ["scenarios", "--check", "{d}/scenarios/vm-unknown-field.yaml"], 1,
+     r"vms\.a\.colour: unknown field; allowed: "),
+    ("scenario-host-unknown-version", ["scenarios", "--check", "{d}/scenarios/host-version.yaml"], 1,
+     r"hosts\.esx-01\.version: '9\.9\.9' is not one of 6\.5\.0"),
+    ("scenario-not-utf8", ["scenarios", "--check", "{d}/scenarios/latin1.yaml"], 1,
+     r"latin1\.yaml: not a text file \(byte 11 is not UTF-8\)\. Fix: save the scenario as UTF-8 text"),
+    ("scenario-file-too-large", ["scenarios", "--check", "{d}/scenarios/huge.yaml"], 1,
+     r"huge\.yaml: 3\.\d MiB; a scenario file is at most 2 MiB\. Fix: describe a large world with generate:"),
+    # one student, one row: two submissions of one name would put one's feedback over the other's
+    ("grade-one-student-twice", ["grade", "{d}/submitted/alice", "{d}/submitted/alice/" + LESSON.name, "--source",
+                                 "{d}/notebooks/" + LESSON.name], 1,
+     r"Two submissions would be graded as the same student 'alice': .*alice and .*alice/00-getting-started\.ipynb"),
+    ("grade-same-folder-twice", ["grade", "{d}/submitted/alice", "{d}/submitted/bob", "{d}/submitted/alice",
+                                 "--source", "{d}/notebooks/" + LESSON.name], 1, r"the same student 'alice'"),
+    # qemu: every number checked before a guest starts
+    ("qemu-working-set-over-memory", ["qemu", "migrate", "--wss", "1000"], 1, r"--wss must be at most 192, not 1000"),
+    ("qemu-hot-set-over-working-set", ["qemu", "migrate", "--hot", "100", "--wss", "50"], 1, r"--hot must be at most 50"),
+    ("qemu-rate-negative", ["qemu", "migrate", "--rate", "-5"], 1, r"--rate must be at least 0, not -5"),
+    ("qemu-downtime-negative", ["qemu", "migrate", "--downtime-limit", "-1"], 1, r"--downtime-limit must be at least 1"),
+    ("qemu-bandwidth-not-a-number", ["qemu", "migrate", "--bandwidth", "nan"], 1,
+     r"--bandwidth must be a finite number, not nan"),
+    ("qemu-memory-huge", ["qemu", "migrate", "--memory", "100000000"], 1, r"--memory must be at most 2048"),
+    ("qemu-memory-word", ["qemu", "migrate", "--memory", "lots"], 2, r"argument --memory: invalid int value: 'lots'"),
+    ("qemu-pattern-unknown", ["qemu", "migrate", "--pattern", "zigzag"], 2, r"argument --pattern: invalid choice"),
     # the command line itself: argparse's two lines (usage, error) are one
     ("unknown-command", ["migrate-now"], 2, r"^labkit: argument command: invalid choice: 'migrate-now' .*\. Fix: labkit --help$"),
     ("no-command", [], 2, r"^labkit: the following arguments are required: command\. Fix: labkit --help$"),
@@ -177,23 +312,59 @@ def test_a_bad_command_line_is_refused_in_one_line_and_changes_nothing(course, a
     assert "Traceback" not in text and len(lines) == 1, text
     assert re.search(line, lines[0]), lines[0]
     assert _hashes(course) == before and _children() <= children
-    assert not (course / "released").exists() and not (course / "ws").exists()
+    assert not (course / "released").exists() and not (course / "ws").exists() and not (course / "graded").exists()
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"scenario": "partial-storage"}, "scenario= chooses a lab world, and a URL"),
-    ({"scenario": "healthy-clustr"}, "scenario= chooses a lab world"),
-    ({"reset": True}, "reset=True chooses a lab world"),
-    ({"sim_flags": ["-migration-seconds", "0"]}, "sim_flags= chooses a lab world"),
-], ids=["scenario", "unknown-scenario", "reset", "sim-flags"])
-def test_connect_refuses_lab_world_arguments_with_a_url(kwargs, words):
-    """connect(url, scenario=...) once ignored the scenario silently, even one that does not exist."""
+U = "https://vcenter.example.com/sdk"
+#: (id, connect's arguments, the one line's start as a regex). None of them reaches a network or starts a world.
+CONNECT_ROWS = [
+    # connect(url, scenario=...) once ignored the scenario silently, even one that does not exist
+    ("scenario-with-a-url", dict(url=U, user="u", password="p", scenario="partial-storage"),
+     r"scenario= chooses a lab world, and a URL \(https://vcenter\.example\.com/sdk\) connects to a vCenter as it is"),
+    ("unknown-scenario-with-a-url", dict(url=U, user="u", password="p", scenario="healthy-clustr"),
+     r"scenario= chooses a lab world"),
+    ("reset-with-a-url", dict(url=U, user="u", password="p", reset=True), r"reset=True chooses a lab world"),
+    ("sim-flags-with-a-url", dict(url=U, user="u", password="p", sim_flags=["-migration-seconds", "0"]),
+     r"sim_flags= chooses a lab world"),
+    # values of the wrong kind, refused before a world starts (timeout=-1 once started one, then failed obscurely)
+    ("timeout-negative", dict(timeout=-1), r"timeout=-1 is not a number of seconds greater than 0\. Fix: "),
+    ("timeout-zero", dict(timeout=0), r"timeout=0 is not a number of seconds"),
+    ("timeout-text", dict(timeout="ten"), r"timeout='ten' is not a number of seconds"),
+    ("timeout-not-a-number", dict(timeout=float("nan")), r"timeout=nan is not a number of seconds"),
+    ("timeout-true", dict(timeout=True), r"timeout=True is not a number of seconds"),
+    ("scenario-a-number", dict(scenario=5), r"scenario=5 is not a scenario name\. Fix: connect\(scenario='healthy-cluster'\)"),
+    ("sim-flags-one-string", dict(sim_flags="-migration-seconds 0"),
+     r"sim_flags='-migration-seconds 0' is not a list of simulator flags\. Fix: give one string per word"),
+    ("sim-flags-a-number", dict(sim_flags=5), r"sim_flags=5 is not a list of simulator flags"),
+    ("lab-area-a-number", dict(url=U, user="u", password="p", lab_area=5), r"lab_area=5 is not a list of folder"),
+    ("url-a-number", dict(url=443), r"url= is a int, not an address"),
+    # addresses and logins: one line each, without reaching any network
+    ("url-empty", dict(url="", user="u", password="p"), r"The vCenter address is empty"),
+    ("url-ftp", dict(url="ftp://vc/sdk", user="u", password="p"), r"'ftp://vc/sdk' uses 'ftp://'; vCenter speaks https://"),
+    ("url-port-too-big", dict(url="https://vc:99999/sdk", user="u", password="p"), r"has an invalid port"),
+    ("url-open-bracket", dict(url="https://[::1/sdk", user="u", password="p"), r"'https://\[::1/sdk' is not a valid address"),
+    ("url-no-host", dict(url="https://", user="u", password="p"), r"'https://' names no host"),
+    ("url-spaces", dict(url="vc example com", user="u", password="p"), r"contains spaces"),
+    ("url-without-login", dict(url=U), r"No user name or password given for https://vcenter\.example\.com"),
+    ("env-without-govc-url", dict(env=True), r"GOVC_URL is not set\. Fix: export GOVC_URL="),
+    ("cafile-missing", dict(url=U, user="u", password="p", cafile="/nonexistent/ca.pem"),
+     r"Cannot read the CA file /nonexistent/ca\.pem: .*\. Fix: pass cafile="),
+]
+
+
+@pytest.mark.parametrize("kwargs, line", [r[1:] for r in CONNECT_ROWS], ids=[r[0] for r in CONNECT_ROWS])
+def test_connect_refuses_bad_arguments_in_one_line_before_acting(kwargs, line, monkeypatch):
+    """Each call fails with one line, as the notebook shows it, and starts no world and no process."""
     import labkit
     from labkit.errors import LabkitError
+    from labkit.sim import worlds
 
+    monkeypatch.delenv("GOVC_URL", raising=False)
+    before, children = worlds.every(), _children()
     with pytest.raises(LabkitError) as e:
-        labkit.connect("https://vcenter.example.com/sdk", user="u", password="p", **kwargs)
-    assert str(e.value).startswith(words) and "\n" not in str(e.value)
+        labkit.connect(**kwargs)
+    assert "\n" not in str(e.value) and re.search(line, str(e.value)), str(e.value)
+    assert worlds.every() == before and _children() <= children
 
 
 def _grade(student: str, points: int) -> grading.Grade:
@@ -310,6 +481,13 @@ def test_a_wrong_scenario_name_is_refused_while_a_simulator_runs(tmp_path, monke
         err = capsys.readouterr().err
         assert err.startswith("labkit: There is no scenario 'healthy-clustr'.") and err.count("\n") == 1
         assert cli.sim.status().sim.pid == pid  # the running one untouched
+        # another scenario than the one running: once "already running", a note, and exit 0
+        assert cli.main(["sim", "start", "--scenario", "partial-storage"]) == 1
+        err = capsys.readouterr().err
+        assert err == (f"labkit: The lab simulator already serves scenario healthy-cluster (pid {pid}), not "
+                       "partial-storage; it was left running. Fix: labkit sim stop, then labkit sim start --scenario "
+                       "partial-storage\n"), err
+        assert cli.sim.status().sim.pid == pid
     finally:
         cli.main(["sim", "stop"])
 
@@ -348,3 +526,60 @@ def test_a_damaged_state_file_is_rebuilt_from_the_running_simulator(damage, tmp_
             break
         time.sleep(0.05)
     assert process._proc_start_time(first.pid) is None
+
+
+def test_a_crashed_world_is_named_not_replaced_by_another():
+    """After this kernel's world died, connect() once silently started the default world: the learner's changes
+    were gone and the lesson's checks judged a world it never set. Now it says so, naming the log; reset=True
+    (or the lesson's own connect cell) starts the same scenario again, pristine."""
+    import signal
+
+    import labkit
+    from labkit.errors import SimulatorError
+    from labkit.sim import process, worlds
+
+    session = labkit.connect(scenario="healthy-cluster")
+    world = session.world
+    os.kill(world.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while process._proc_start_time(world.pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    before, children = worlds.every(), _children()
+    with pytest.raises(SimulatorError) as e:
+        labkit.connect()
+    assert str(e.value) == (f"The lab world of scenario healthy-cluster has stopped unexpectedly; its log is "
+                            f"{world.folder / 'sim.log'}. Fix: labkit.connect(scenario='healthy-cluster') starts it "
+                            "again, pristine")
+    assert (world.folder / "sim.log").is_file() and worlds.every() == before and _children() <= children
+    again = labkit.connect(reset=True)
+    assert again.world.scenario == "healthy-cluster" and again.world.generation == world.generation + 1
+    again.close()
+    session.close()
+
+
+def test_workspace_names_a_notebook_it_cannot_read_and_keeps_it(tmp_path):
+    """A learner's notebook that is no longer JSON (cut short, overwritten) was passed over with "up to date"."""
+    ws = tmp_path / "ws"
+    assert cli.main(["workspace", "--workspace", str(ws)]) == 0
+    (ws / LESSON.name).write_text('{"cells": [')
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["workspace", "--workspace", str(ws)]) == 0
+    assert out.getvalue().splitlines()[1:] == [
+        f"  unreadable {LESSON.name}: not a readable notebook, so labkit left it as it is; rename it, and labkit "
+        "workspace puts a fresh copy in its place"]
+    assert (ws / LESSON.name).read_text() == '{"cells": ['
+
+
+def test_labkit_inventory_says_when_it_starts_the_simulator(private_state, binary, capsys):
+    """`labkit inventory` with no simulator running once started one silently and left it running."""
+    from labkit import sim
+
+    assert cli.main(["inventory", "hosts"]) == 0
+    out, err = capsys.readouterr()
+    pid = sim.status().sim.pid
+    assert err == f"labkit inventory: started the lab simulator (generated inventory, pid {pid}); labkit sim stop " \
+                  "ends it\n"
+    assert out.split()[:2] == ["name", "cluster"]
+    assert cli.main(["inventory", "clusters"]) == 0   # the running one: nothing to say
+    assert capsys.readouterr().err == "" and sim.status().sim.pid == pid

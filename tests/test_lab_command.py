@@ -65,6 +65,9 @@ def _terminal_says(base, token, command, timeout=20.0):
 
 def test_lab_starts_both_and_ctrl_c_stops_both(private_state, binary, tmp_path):
     port = free_port()
+    # a simulator the learner started in a terminal (labkit sim start) is theirs: labkit lab must not stop it
+    # (private_state stops it at the end)
+    theirs = sim.start(binary=binary)
     log = open(tmp_path / "lab.log", "w")
     # started as .venv/bin/labkit is from a shell whose PATH lacks the virtualenv; the learner's own JupyterLab
     # settings are empty (a learner who once answered the news question keeps the answer)
@@ -137,6 +140,8 @@ def test_lab_starts_both_and_ctrl_c_stops_both(private_state, binary, tmp_path):
         except OSError:
             pass
         assert _processes_mentioning(tmp_path) == [], "a kernel or server outlived labkit lab"
+        assert world_pid != theirs.pid and sim.status().running and sim.status().sim.pid == theirs.pid, \
+            "labkit lab stopped a simulator it did not start"
     finally:
         if lab.poll() is None:
             lab.kill()

@@ -296,6 +296,10 @@ def test_reset_restarts_from_the_initial_inventory(private_state):
 
 def test_start_with_other_flags_says_they_were_not_applied(private_state):
     sim.start(["-host", "1"])
+    first = sim.status().sim.pid
     r = run_cli("sim", "start", "--", "-host", "2")
-    assert r.stdout.splitlines()[1] == "note: it runs with ['-host', '1']; to use ['-host', '2'], run labkit sim stop first"
+    assert r.returncode == 1 and r.stdout == "", r   # not a success: a script would go on against the wrong world
+    assert r.stderr == (f"labkit: The lab simulator already runs with ['-host', '1'] (pid {first}), not ['-host', '2']; "
+                        "it was left running. Fix: labkit sim stop, then labkit sim start -- -host 2\n")
+    assert sim.status().sim.pid == first
     assert oct((paths.state_dir() / "sim.log").stat().st_mode & 0o777) == "0o600"
