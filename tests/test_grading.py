@@ -897,14 +897,27 @@ def test_no_attack_reaches_the_machine(graded):
 
 @pytest.mark.skipif("--disable-userns" not in subprocess.run(["bwrap", "--help"], capture_output=True, text=True).stdout,
                     reason="this bubblewrap (before 0.8) cannot forbid user namespaces to what it runs")
+def test_an_unsandboxed_run_reports_each_cell_with_the_graders_rights():
+    """Without a sandbox (`labkit check`, `labkit grade --no-sandbox`) the notebook runs as this user, and the
+    report still comes back cell by cell through the passed descriptor."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import os\nuid = os.getuid()"),
+                nbformat.v4.new_code_cell(f"assert uid == {os.getuid()}, uid")]
+    records, notes, stopped = grading._run(nb, cell_timeout=30, timeout=60, limits=None)
+    assert [r["outcome"] for r in records] == ["passed", "passed"] and notes == [] and stopped is None, records
+
+
 def test_without_a_sandbox_grading_refuses_and_names_the_way_out(graded, tmp_path):
     """A machine where bubblewrap cannot make a sandbox (here: a user, in a user namespace that may not make
     another, as on a kernel that forbids them): `labkit grade` stops before any work with one line naming the
-    cause, the fix and --no-sandbox; with --no-sandbox it grades, warns, and every gradebook row says so."""
+    cause, the fix and --no-sandbox; with --no-sandbox it grades, warns, and every gradebook row says so.
+
+    The submission graded is one of another lesson, judged without a lesson run: here only the refusal and the
+    way out are tested; an unsandboxed run itself (`labkit check`'s) is the next test."""
     grades, _, _ = graded
-    perfect = next(g for g in grades if g.student == "perfect").submission
+    other = next(g for g in grades if g.student == "other-lesson").submission
     outer = ["bwrap", "--bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-user", "--uid", "1000",
-             "--gid", "1000", "--disable-userns", "--", sys.executable, "-m", "labkit.cli", "grade", perfect,
+             "--gid", "1000", "--disable-userns", "--", sys.executable, "-m", "labkit.cli", "grade", other,
              "--source", str(LESSON), "-o", str(tmp_path / "graded")]
     r = subprocess.run(outer, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stdout + r.stderr
@@ -916,4 +929,5 @@ def test_without_a_sandbox_grading_refuses_and_names_the_way_out(graded, tmp_pat
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stdout + r.stderr
     assert "warning: --no-sandbox" in r.stderr
     (row,) = csv.DictReader(open(tmp_path / "graded" / "gradebook.csv"))
-    assert row["total"] == "4" and row["notes"] == grading.NO_SANDBOX
+    assert row["total"] == "0" and row["notes"].startswith("wrong lesson; ") and \
+        row["notes"].endswith("; " + grading.NO_SANDBOX), row
