@@ -563,18 +563,40 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if getattr(args, "flags", None) and args.flags[0] == "--":
         args.flags = args.flags[1:]
+    received = [signal.SIGINT]
+    before = _end_on_signals(received)
     try:
         return args.func(args)
     except LabkitError as e:
         print(f"labkit: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt:  # what each command started has been stopped on the way out (its finally blocks)
+        return 128 + received[0]
     except BrokenPipeError:  # output piped into head and the like
         return 0
     except Exception as e:  # noqa: BLE001 - no traceback reaches a user: one line, the details in a log
         print(f"labkit: {_unexpected(e, argv if argv is not None else sys.argv[1:])}", file=sys.stderr)
         return 1
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def _end_on_signals(received: list[int]) -> dict:
+    """A kill (SIGTERM) or a closed terminal (SIGHUP) ends a command as Ctrl-C does: KeyboardInterrupt, so that
+    what it started (a grading run's kernel, QEMU guests, JupyterLab) is stopped by its clean-up, where by default
+    labkit would die alone. The signal goes in ``received``; returns the handlers to put back (none outside the
+    main thread, where Python cannot set them)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def interrupt(signum, frame):
+        received[0] = signum
+        raise KeyboardInterrupt
+
+    return {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
 
 
 def _unexpected(e: Exception, argv: list[str]) -> str:

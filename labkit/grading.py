@@ -11,6 +11,7 @@ cell outcomes come back through a file descriptor the grader opened
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import os
@@ -20,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -211,10 +213,13 @@ def _read_report(path: Path) -> tuple[list[dict], int, bool]:
     return records, leftovers, ended
 
 
-def _run(notebook, *, cell_timeout: int, timeout: int, limits: sandbox.Limits | None = None
-         ) -> tuple[list[dict], list[str], str | None]:
+def _run(notebook, *, cell_timeout: int, timeout: int, limits: sandbox.Limits | None = None,
+         cancel: threading.Event | None = None) -> tuple[list[dict], list[str], str | None]:
     """run(), plus why the whole run was stopped early: TIME_LIMIT (past ``timeout``), sandbox.PROCESS_LIMIT or
-    sandbox.MEMORY_LIMIT (a cgroup limit hit; the job is stopped at once), or None."""
+    sandbox.MEMORY_LIMIT (a cgroup limit hit; the job is stopped at once), or None.
+
+    When ``cancel`` is set (the grader was interrupted), or this thread gets KeyboardInterrupt, the run and
+    every process it started are stopped, and the exception goes on."""
     token = uuid.uuid4().hex
     work = Path(tempfile.mkdtemp(prefix="labkit-grade-"))
     side = Path(tempfile.mkdtemp(prefix="labkit-grade-side-"))  # out of the notebook's reach by path
@@ -252,17 +257,30 @@ def _run(notebook, *, cell_timeout: int, timeout: int, limits: sandbox.Limits | 
         if box is None:
             _limit(proc.pid)
         deadline = time.monotonic() + timeout
-        while proc.poll() is None:
-            try:
-                proc.wait(0.25)
-            except subprocess.TimeoutExpired:
-                pass
-            hit = box.exceeded() if box is not None else None
-            if hit or time.monotonic() > deadline:
-                stopped = hit or TIME_LIMIT
-                notes.append(_STOPPED[stopped].format(timeout=timeout, limits=limits))
+        try:
+            while proc.poll() is None:
+                try:
+                    proc.wait(0.25)
+                except subprocess.TimeoutExpired:
+                    pass
+                if cancel is not None and cancel.is_set():
+                    raise KeyboardInterrupt
+                hit = box.exceeded() if box is not None else None
+                if hit or time.monotonic() > deadline:
+                    stopped = hit or TIME_LIMIT
+                    notes.append(_STOPPED[stopped].format(timeout=timeout, limits=limits))
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+        except BaseException:  # Ctrl-C, a kill or a closed terminal: the run ends with its grader, not after it
+            with contextlib.suppress(OSError):
                 os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            proc.wait()
+            if box is not None:
+                box.close()
+            _kill_tagged(token)  # unsandboxed, its kernel and simulator are in sessions of their own
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(side, ignore_errors=True)
+            raise
         if box is not None:
             hit = box.exceeded()  # an out-of-memory kill that the notebook outlived
             if hit and stopped is None:
@@ -373,11 +391,13 @@ def judge(source, records: list[dict]) -> tuple[dict, dict, dict, dict]:
 
 
 def grade_one(source_path: Path, submission: Path, student: str, *, cell_timeout=CELL_TIMEOUT_S,
-              timeout=NOTEBOOK_TIMEOUT_S, limits: sandbox.Limits | None = None) -> Grade:
+              timeout=NOTEBOOK_TIMEOUT_S, limits: sandbox.Limits | None = None,
+              cancel: threading.Event | None = None) -> Grade:
     """One submission's Grade. A submission path that does not exist is a MISSING_NOTEBOOK row (0 points).
 
     ``limits``: grade it in a sandbox with these limits (the caller has checked ``sandbox.probe()``); None runs
-    the student's code with the caller's rights, which ``labkit check`` does for a learner's own notebook."""
+    the student's code with the caller's rights, which ``labkit check`` does for a learner's own notebook.
+    ``cancel``: an event that, once set, stops the run (see :func:`_run`)."""
     t0 = time.perf_counter()
     source = authoring.read(source_path)
     ids = authoring.validate(source, str(source_path))
@@ -397,7 +417,8 @@ def grade_one(source_path: Path, submission: Path, student: str, *, cell_timeout
         assembled, notes, flags = _assemble(source, sub, source_path.stem)
     except NotThisLesson as e:
         return nothing(e.reason, str(e))
-    records, run_notes, stopped = _run(assembled, cell_timeout=cell_timeout, timeout=timeout, limits=limits)
+    records, run_notes, stopped = _run(assembled, cell_timeout=cell_timeout, timeout=timeout, limits=limits,
+                                       cancel=cancel)
     points, maximum, messages, reasons = judge(source, records)
     for ex in reasons:
         if reasons[ex] == NOT_RUN and stopped == TIME_LIMIT:
@@ -500,9 +521,11 @@ def grade(source_path: Path, submissions: list[Path], *, jobs: int | None = None
     jobs = jobs or os.cpu_count() or 1
     names = student_names([Path(p) for p in submissions], source_path.name)
     submissions = list(names)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+    cancel = threading.Event()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
+    try:
         futures = [pool.submit(grade_one, source_path, p, names[p], cell_timeout=cell_timeout, timeout=timeout,
-                               limits=limits)
+                               limits=limits, cancel=cancel)
                    for p in submissions]
         results = []
         for f in concurrent.futures.as_completed(futures):
@@ -511,4 +534,9 @@ def grade(source_path: Path, submissions: list[Path], *, jobs: int | None = None
                 results[-1].notes.append(NO_SANDBOX)
             if progress:
                 progress(results[-1])
+    except BaseException:  # Ctrl-C, a kill: the runs in progress are stopped, the waiting ones never start
+        cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     return sorted(results, key=lambda g: g.student)

@@ -583,3 +583,40 @@ def test_labkit_inventory_says_when_it_starts_the_simulator(private_state, binar
     assert out.split()[:2] == ["name", "cluster"]
     assert cli.main(["inventory", "clusters"]) == 0   # the running one: nothing to say
     assert capsys.readouterr().err == "" and sim.status().sim.pid == pid
+
+
+def _tagged(tmp_path: Path) -> list[str]:
+    """The processes whose environment has TMPDIR=tmp_path: a command run with it, and all it started."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if f"TMPDIR={tmp_path}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:80])
+    return found
+
+
+def test_a_killed_check_stops_its_kernel_and_world(tmp_path):
+    """`labkit check` runs the notebook in a session of its own (a kernel, a lab world): killed (SIGTERM, or its
+    terminal closed), labkit once died alone and the run went on without it. Now everything it started ends."""
+    import signal
+    import subprocess
+    import sys
+
+    from labkit import authoring
+
+    copy = authoring.release(ROOT / "notebooks" / LESSON.name, tmp_path / "mine", execute=False)
+    proc = subprocess.Popen([sys.executable, "-m", "labkit.cli", "check", str(copy)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(tmp_path)})
+    deadline = time.monotonic() + 60
+    while not any("ipykernel" in c for c in _tagged(tmp_path)) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    assert any("ipykernel" in c for c in _tagged(tmp_path)), "the check's kernel never started"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, (out, err)
+    deadline = time.monotonic() + 5
+    while _tagged(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _tagged(tmp_path) == [], "labkit check left these running"
+    assert not list(tmp_path.glob("labkit-grade-*"))

@@ -53,7 +53,8 @@ def test_release_removes_solutions(released):
     for src in SOURCES:
         source, student = authoring.read(src), authoring.read(released[src.name])
         assert [c.id for c in source.cells] == [c.id for c in student.cells]
-        assert student.metadata["labkit"] == {"lesson": src.stem, "source": authoring.fingerprint(source)}
+        assert student.metadata["labkit"] == {"lesson": src.stem, "source": authoring.fingerprint(source),
+                                              "released": authoring.fingerprint(student)}
         text = json.dumps([c.source for c in student.cells])
         for marker in (*authoring.SOLUTION, *authoring.HIDDEN):
             assert marker not in text

@@ -93,7 +93,9 @@ def scalar(name: str, value, **rules) -> float:
 
 
 def _first(arr: np.ndarray, mask) -> str:
-    return f"{np.atleast_1d(arr)[np.atleast_1d(mask)][0]:g}"
+    """The first offending value, as a person wrote it: 10000000, not 1e+07."""
+    v = float(np.atleast_1d(arr)[np.atleast_1d(mask)][0])
+    return str(int(v)) if np.isfinite(v) and v == round(v) and abs(v) < 1e15 else f"{v:g}"
 
 
 def _short(value) -> str:
