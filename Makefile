@@ -69,6 +69,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/precopy.py
 	$(BIN)/python benchmarks/compat_matrix.py
 	$(BIN)/python benchmarks/real_precopy.py
+	$(BIN)/python benchmarks/scenario_limits.py
 
 clean:
 	-$(BIN)/labkit sim stop

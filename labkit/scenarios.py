@@ -82,12 +82,13 @@ MEMORY_WHY = " MB, the largest memory a VM's summary can report (memorySizeMB is
 HOST_MEMORY_GB_MAX = (2**63 - 1) // 2**30
 
 #: The largest world a scenario may ask for: four times the shipped large datacenter (200 hosts, 8,000 VMs),
-#: which the lab builds in 13 s with a 333 MB simulator on a 2-core machine (labkit sim start, measured).
+#: which the lab builds in under 20 s with a simulator of about 330 MB on a 2-core machine
+#: (benchmarks/scenario_limits.py).
 MAX_HOSTS = 200
 MAX_VMS = 8000
 #: The largest scenario file read: 8,000 VMs written out one per line, each with a network and a device, take
-#: 1.3 MiB. A 2 MiB file is read and refused in about 5 s (measured, libyaml's parser); a 60 MB one, read, once
-#: took minutes and 1.5 GB.
+#: 1.3 MiB. A 2 MiB file of 26,000 VMs is refused in seconds (benchmarks/scenario_limits.py); a 60 MB one, read
+#: whole, once took minutes and 1.5 GB.
 MAX_FILE_BYTES = 2 * 2**20
 
 
@@ -122,13 +123,31 @@ def counts(doc: dict[str, Any]) -> tuple[int, int]:
     return len(doc["hosts"]), len(doc["vms"])
 
 
+def _count_early(p: Path, node) -> None:
+    """Refuse more hosts or VMs than the lab builds from the parsed document, before its objects are built (most
+    of a large file's reading time); the same words as the check after it (_sizes)."""
+    if not isinstance(node, yaml.MappingNode):
+        return
+    for key, value in node.value:
+        limit = {"hosts": MAX_HOSTS, "vms": MAX_VMS}.get(key.value)
+        if limit is not None and isinstance(value, yaml.MappingNode) and len(value.value) > limit:
+            raise ScenarioError(f"{p}: {key.value}: {len(value.value):,} {'VMs' if key.value == 'vms' else 'hosts'}; "
+                                f"the lab builds at most {limit:,}")
+
+
 def _read(p: Path) -> dict:
     size = p.stat().st_size
     if size > MAX_FILE_BYTES:  # refused before it is parsed
         raise ScenarioError(f"{p}: {size / 2**20:,.1f} MiB; a scenario file is at most {MAX_FILE_BYTES // 2**20} MiB.",
                             fix="describe a large world with generate: (see large-datacenter.yaml)")
     try:
-        doc = yaml.load(p.read_text(encoding="utf-8"), Loader=_UniqueKeys)  # noqa: S506 - a SafeLoader
+        loader = _UniqueKeys(p.read_text(encoding="utf-8"))
+        try:
+            node = loader.get_single_node()  # the parse (fast in libyaml), before Python builds every object
+            _count_early(p, node)
+            doc = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except UnicodeDecodeError as e:
         raise ScenarioError(f"{p}: not a text file (byte {e.start + 1} is not UTF-8).",
                             fix="save the scenario as UTF-8 text") from None
