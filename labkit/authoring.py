@@ -215,5 +215,8 @@ def _execute(nb, cwd: Path, timeout: int) -> None:
             os.environ.pop("LABKIT_STATE_DIR", None)
         else:
             os.environ["LABKIT_STATE_DIR"] = old
+        import shutil
+
+        shutil.rmtree(state, ignore_errors=True)  # the kernel, and with it its worlds, has ended
     for cell in nb.cells:
         cell.get("metadata", {}).pop("execution", None)

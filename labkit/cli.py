@@ -39,6 +39,9 @@ def _sim_build(a) -> int:
 
 
 def _sim_start(a) -> int:
+    if a.scenario is not None and not a.scenario.strip():
+        raise LabkitError("--scenario is empty.", fix="name a scenario (labkit scenarios lists them), or leave "
+                          "--scenario out for the generated inventory")
     if a.scenario:  # a wrong name is refused whether or not a simulator runs
         from . import scenarios
 
@@ -178,6 +181,11 @@ def _grade(a) -> int:
     if (a.roster or a.assignment) and not a.export:
         raise LabkitError(f"{'--roster' if a.roster else '--assignment'} is for an LMS export.",
                           fix="add --export canvas or --export moodle")
+    if a.export:
+        from . import lms
+
+        for kind in a.export:  # a name the LMS would not import is refused before any grading
+            lms.check_assignment(kind, a.assignment or source.stem)
     if a.roster:
         from . import lms
 
@@ -202,8 +210,8 @@ def _grade(a) -> int:
     grades = grading.grade(source, submissions, jobs=a.jobs, cell_timeout=a.cell_timeout, timeout=a.timeout,
                            progress=done, limits=limits)
     files = gradebook.write(grades, out)
-    rates = gradebook.pass_rates(grades)
-    print("pass rates: " + ", ".join(f"{ex} {r:.0%}" for ex, r in rates.items()))
+    rates = gradebook.pass_rates(files["class"])  # of the whole gradebook, as the summary shows them
+    print(f"pass rates ({len(files['class'])} students): " + ", ".join(f"{ex} {r:.0%}" for ex, r in rates.items()))
     print(f"gradebook: {files['gradebook']}\nfeedback:  {files['feedback']}/\nsummary:   {files['summary']}")
     if files["kept"]:
         print(f"kept from the gradebook already there (not graded now): {', '.join(files['kept'])}")
@@ -236,6 +244,10 @@ def _check(a) -> int:
     from . import grading
 
     nb = Path(a.notebook)
+    if nb.is_dir():
+        lessons = sorted(p.name for p in nb.glob("[0-9][0-9]*-*.ipynb"))
+        raise LabkitError(f"{nb} is a folder; labkit check checks one notebook.",
+                          fix=f"labkit check {nb / lessons[0]}" if lessons else "give the path of your lesson notebook")
     if not nb.is_file():
         raise LabkitError(f"No such notebook: {nb}.", fix="give the path of your lesson notebook")
     try:
@@ -298,6 +310,9 @@ def _lab(a) -> int:
 
     from . import scenarios
 
+    if not a.scenario.strip():
+        raise LabkitError("--scenario is empty.", fix="name a scenario (labkit scenarios lists them), or leave "
+                          "--scenario out for healthy-cluster")
     scenarios.compile(a.scenario)  # a wrong name is refused before the workspace is written or anything starts
     # before the simulator starts: a second labkit lab must neither serve elsewhere nor stop the first one's simulator
     running = labserver.running(a.port)
@@ -446,6 +461,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse's parser, whose usage errors are one line: what is wrong, and where the help is."""
 
     def error(self, message: str):
+        env = os.environ.get("LABKIT_LAB_PORT")
+        if env is not None and message.startswith("argument --port:") and (f" {env} " in message or f"'{env}'" in message):
+            message += " (it comes from LABKIT_LAB_PORT)"
         self.exit(2, f"{self.prog}: {message}. Fix: {self.prog} --help\n")
 
 
@@ -571,6 +589,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"labkit: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # what each command started has been stopped on the way out (its finally blocks)
+        print(f"labkit {args.command}: stopped by {signal.Signals(received[0]).name}", file=sys.stderr)
         return 128 + received[0]
     except BrokenPipeError:  # output piped into head and the like
         return 0

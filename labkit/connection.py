@@ -198,9 +198,10 @@ def _arguments(url, timeout, scenario, sim_flags, lab_area) -> tuple[str, ...]:
             or timeout == float("inf"):
         raise LabkitError(f"timeout={timeout!r} is not a number of seconds greater than 0.",
                           fix=f"connect(..., timeout={DEFAULT_TIMEOUT_S:g}) or leave it out")
-    if scenario is not None and not isinstance(scenario, str):
+    if scenario is not None and (not isinstance(scenario, str) or not scenario.strip()):
         raise LabkitError(f"scenario={scenario!r} is not a scenario name.",
-                          fix="connect(scenario='healthy-cluster'); labkit scenarios lists them")
+                          fix="connect(scenario='healthy-cluster'), or leave scenario out for the world of "
+                              "$LABKIT_SCENARIO; labkit scenarios lists them")
     if sim_flags is not None and not _strings(sim_flags):
         raise LabkitError(f"sim_flags={sim_flags!r} is not a list of simulator flags.",
                           fix='give one string per word: sim_flags=["-migration-seconds", "0.02"]')

@@ -188,15 +188,19 @@ def write(grades: list[Grade], folder: Path) -> dict:
     """gradebook.csv, feedback/<student>.md, summary.html and the plotly.min.js it loads, in ``folder``.
 
     A gradebook already there (the same lesson's, see :func:`earlier`) is merged, never replaced: its rows
-    for students graded now are replaced, the others kept; ``result["kept"]`` names those kept."""
+    for students graded now are replaced, the others kept; ``result["kept"]`` names those kept. The summary
+    covers the whole merged class, ``result["class"]`` (Grades, the kept ones rebuilt from their rows)."""
     folder.mkdir(parents=True, exist_ok=True)
     book = folder / "gradebook.csv"
     new = table(grades)
     old = earlier(folder, _exercises(grades)) if grades else None
     kept: list[str] = []
+    everyone = list(grades)
     if old is not None:
         rest = old[~old["student"].isin(set(new["student"]))]
         kept = list(rest["student"])
+        everyone += [_from_row(row, grades[0].max_points) for row in rest.to_dict("records")]
+        everyone.sort(key=lambda g: g.student)
         new = pd.concat([new.astype(str), rest], ignore_index=True).sort_values("student", kind="stable")
     tmp = book.with_name(f".{book.name}.tmp")
     new.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
@@ -207,5 +211,12 @@ def write(grades: list[Grade], folder: Path) -> dict:
         (fb / f"{g.student}.md").write_text(feedback(g))
     js = _plotly_js(folder)
     summary = folder / "summary.html"
-    summary.write_text(summary_html(grades, js.name), encoding="utf-8")
-    return {"gradebook": book, "feedback": fb, "summary": summary, "plotly": js, "kept": kept}
+    summary.write_text(summary_html(everyone, js.name), encoding="utf-8")
+    return {"gradebook": book, "feedback": fb, "summary": summary, "plotly": js, "kept": kept, "class": everyone}
+
+
+def _from_row(row: dict, max_points: dict[str, int]) -> Grade:
+    """A Grade kept from an earlier run's gradebook row: its points, and its notes as one note (the reasons for
+    its zeros are in that text; the row does not keep them apart)."""
+    note = f"graded earlier: {row['notes']}" if row["notes"] else "graded earlier"
+    return Grade(row["student"], "", {ex: int(row[ex]) for ex in max_points}, dict(max_points), {}, [note])

@@ -239,8 +239,9 @@ def _run(notebook, *, cell_timeout: int, timeout: int, limits: sandbox.Limits | 
         env = None
     else:
         nb_arg, ini_arg, root, cwd = str(nb_path), str(ini), str(work), work
+        (side / "tmp").mkdir()  # the kernel's connection file (its key) and other temporary files go with the run
         env = {**os.environ, TOKEN: token, "LABKIT_GRADING": "1", "LABKIT_STATE_DIR": str(side / "state"),
-               "PYTHONDONTWRITEBYTECODE": "1"}
+               "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(side / "tmp")}
     notes: list[str] = []
     stopped = None
     with open(report, "w") as out:

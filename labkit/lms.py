@@ -194,6 +194,20 @@ def _name(assignment: str, what: str) -> str:
     return name
 
 
+def check_assignment(kind: str, assignment: str) -> str:
+    """The assignment's name as the export writes it; raises :class:`LabkitError` for a name the LMS would not
+    import (empty; for Canvas, one with a word of its computed columns, as 'Final Score'). Called before any
+    grading, so that a name is refused before work is done and files are written."""
+    if kind != "canvas":
+        return _name(assignment, "Moodle grade item")
+    name = _name(assignment, "Canvas assignment")
+    computed = [w for w in CANVAS_NOT_ASSIGNMENTS if w in name]
+    if computed:
+        raise LabkitError(f"Canvas ignores a column whose header contains {computed[0]!r}, so the assignment "
+                          f"{name!r} would not be imported.", fix="give the assignment another name")
+    return name
+
+
 def feedback(g: Grade) -> str:
     """One line for a student: 'Score 2 / 4.' then why each exercise short of its points got none, and
     grading's notes (as the gradebook's notes column)."""
@@ -235,11 +249,7 @@ def canvas_csv(grades: list[Grade], assignment: str, roster=None, *, per_exercis
     folders by login ID, or give a roster (:func:`read_roster`) with the Canvas identities. A student missing
     a notebook has 0 points, written as 0. Roster students without a grade are left out (:func:`roster_only`).
     """
-    name = _name(assignment, "Canvas assignment")
-    computed = [w for w in CANVAS_NOT_ASSIGNMENTS if w in name]
-    if computed:
-        raise LabkitError(f"Canvas ignores a column whose header contains {computed[0]!r}, so the assignment "
-                          f"{name!r} would not be imported.", fix="give the assignment another name")
+    name = check_assignment("canvas", assignment)
     given = _roster(roster)
     who = _identities(grades, given)
     maxima = _exercises(grades)

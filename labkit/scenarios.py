@@ -110,9 +110,9 @@ class _UniqueKeys(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
 def _sizes(c, hosts: int, vms: int) -> None:
     """Refuse a world larger than the lab builds on a 2-core machine (MAX_HOSTS, MAX_VMS)."""
     if hosts > MAX_HOSTS:
-        c.fail("hosts", f"{hosts:,} hosts; the lab builds at most {MAX_HOSTS:,}")
+        c.fail("hosts", f"{hosts:,} hosts; the lab builds at most {MAX_HOSTS:,}", fix=f"ask for at most {MAX_HOSTS:,}")
     if vms > MAX_VMS:
-        c.fail("vms", f"{vms:,} VMs; the lab builds at most {MAX_VMS:,}")
+        c.fail("vms", f"{vms:,} VMs; the lab builds at most {MAX_VMS:,}", fix=f"ask for at most {MAX_VMS:,}")
 
 
 def counts(doc: dict[str, Any]) -> tuple[int, int]:
@@ -132,7 +132,7 @@ def _count_early(p: Path, node) -> None:
         limit = {"hosts": MAX_HOSTS, "vms": MAX_VMS}.get(key.value)
         if limit is not None and isinstance(value, yaml.MappingNode) and len(value.value) > limit:
             raise ScenarioError(f"{p}: {key.value}: {len(value.value):,} {'VMs' if key.value == 'vms' else 'hosts'}; "
-                                f"the lab builds at most {limit:,}")
+                                f"the lab builds at most {limit:,}.", fix=f"ask for at most {limit:,}")
 
 
 def _read(p: Path) -> dict:
@@ -169,8 +169,8 @@ class _Checker:
     def __init__(self, p: Path):
         self.p = p
 
-    def fail(self, field: str, problem: str):
-        raise ScenarioError(f"{self.p}: {field}: {problem}")
+    def fail(self, field: str, problem: str, fix: str | None = None):
+        raise ScenarioError(f"{self.p}: {field}: {problem}" + ("." if fix else ""), fix=fix)
 
     def mapping(self, value, field: str, allowed: set[str]) -> dict:
         if value is None:
@@ -199,7 +199,7 @@ class _Checker:
         if isinstance(value, bool) or not ok or value < minimum:
             self.fail(field, f"expected {'a whole number' if integer else 'a number'} of at least {minimum}, got {value!r}")
         if maximum is not None and value > maximum:
-            self.fail(field, f"{value:,} is more than {maximum:,}{why}")
+            self.fail(field, f"{value:,} is more than {maximum:,}{why}", fix=f"give {field} at most {maximum:,}")
         return value
 
     def choice(self, value, field: str, options: list[str]):

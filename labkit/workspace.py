@@ -155,7 +155,7 @@ def sync(root: Path | None = None, source_dir: Path | None = None) -> list[Chang
         (root / BASES).mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise LabkitError(f"Cannot create the workspace {root}: {e.strerror}.",
-                          fix="set LABKIT_WORKSPACE to a folder you can write") from None
+                          fix="give --workspace (or LABKIT_WORKSPACE) a folder you can write") from None
     manifest = _read_manifest(root)
     known = manifest.setdefault("lessons", {})
     changes: list[Change] = []

@@ -29,8 +29,14 @@ EXPECTED = Path(__file__).parent / "data" / "expected_gradebook.csv"
 def released(tmp_path_factory):
     """Every lesson's student copy. Lesson 00's is executed, as `labkit release` does; the others are not:
     the browser tests run every student copy in JupyterLab, and nbval runs every source."""
+    import tempfile
+
     folder = tmp_path_factory.mktemp("release")
-    return {src.name: authoring.release(src, folder, execute=src == LESSON) for src in SOURCES}
+    before = set(Path(tempfile.gettempdir()).glob("labkit-release-*"))
+    out = {src.name: authoring.release(src, folder, execute=src == LESSON) for src in SOURCES}
+    # the executed release's state folder goes with it (every release once left one behind)
+    assert set(Path(tempfile.gettempdir()).glob("labkit-release-*")) <= before
+    return out
 
 
 def _cells(nb, exercise, role):
