@@ -194,6 +194,20 @@ def check_release_target(source: Path, folder: Path) -> Path:
     return target
 
 
+def _remove_when_quiet(folder: Path, within_s: float = 5.0) -> None:
+    """Remove a release's state folder. Its kernel has ended, but the kernel's worlds end a moment later (their
+    parent-death signal) and may still write there: try again until the folder is gone, for ``within_s``."""
+    import shutil
+    import time
+
+    deadline = time.monotonic() + within_s
+    while True:
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists() or time.monotonic() > deadline:
+            return
+        time.sleep(0.1)
+
+
 def _execute(nb, cwd: Path, timeout: int) -> None:
     """Run the student copy in a kernel of its own, against a simulator of its own."""
     import os
@@ -215,8 +229,6 @@ def _execute(nb, cwd: Path, timeout: int) -> None:
             os.environ.pop("LABKIT_STATE_DIR", None)
         else:
             os.environ["LABKIT_STATE_DIR"] = old
-        import shutil
-
-        shutil.rmtree(state, ignore_errors=True)  # the kernel, and with it its worlds, has ended
+        _remove_when_quiet(Path(state))
     for cell in nb.cells:
         cell.get("metadata", {}).pop("execution", None)

@@ -213,6 +213,11 @@ def _read_report(path: Path) -> tuple[list[dict], int, bool]:
     return records, leftovers, ended
 
 
+#: the grading process loads only the plugins it uses (nbval, and labkit's report): the others installed beside
+#: them (xdist, anyio …) cost about 0.8 s of CPU a submission to import, and run nothing
+_PYTEST_ENV = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
 def _run(notebook, *, cell_timeout: int, timeout: int, limits: sandbox.Limits | None = None,
          cancel: threading.Event | None = None) -> tuple[list[dict], list[str], str | None]:
     """run(), plus why the whole run was stopped early: TIME_LIMIT (past ``timeout``), sandbox.PROCESS_LIMIT or
@@ -232,7 +237,7 @@ def _run(notebook, *, cell_timeout: int, timeout: int, limits: sandbox.Limits | 
     if limits is not None:
         box = sandbox.Sandbox(limits, files={nb_path: f"{sandbox.WORK}/submission.ipynb",
                                              ini: f"{sandbox.WORK}/pytest.ini"},
-                              env={TOKEN: token, "LABKIT_GRADING": "1", "PYTHONDONTWRITEBYTECODE": "1",
+                              env={TOKEN: token, "LABKIT_GRADING": "1", "PYTHONDONTWRITEBYTECODE": "1", **_PYTEST_ENV,
                                    "LABKIT_STATE_DIR": "/tmp/labkit-state",
                                    "LABKIT_CACHE_DIR": str(paths.cache_dir().resolve())})  # its builds, bound
         nb_arg, ini_arg, root, cwd = f"{sandbox.WORK}/submission.ipynb", f"{sandbox.WORK}/pytest.ini", sandbox.WORK, None
@@ -240,13 +245,13 @@ def _run(notebook, *, cell_timeout: int, timeout: int, limits: sandbox.Limits | 
     else:
         nb_arg, ini_arg, root, cwd = str(nb_path), str(ini), str(work), work
         (side / "tmp").mkdir()  # the kernel's connection file (its key) and other temporary files go with the run
-        env = {**os.environ, TOKEN: token, "LABKIT_GRADING": "1", "LABKIT_STATE_DIR": str(side / "state"),
+        env = {**os.environ, **_PYTEST_ENV, TOKEN: token, "LABKIT_GRADING": "1", "LABKIT_STATE_DIR": str(side / "state"),
                "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": str(side / "tmp")}
     notes: list[str] = []
     stopped = None
     with open(report, "w") as out:
         fd = out.fileno()
-        cmd = [sys.executable, "-P", "-m", "pytest", nb_arg, "--nbval-lax", f"--nbval-cell-timeout={cell_timeout}",
+        cmd = [sys.executable, "-P", "-m", "pytest", "-p", "nbval", nb_arg, "--nbval-lax", f"--nbval-cell-timeout={cell_timeout}",
                "-p", "labkit._nbval_report", f"--labkit-report-fd={fd}", "-p", "no:cacheprovider",
                "-c", ini_arg, "--rootdir", root, "-q"]
         if box is not None:

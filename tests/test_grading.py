@@ -32,10 +32,12 @@ def released(tmp_path_factory):
     import tempfile
 
     folder = tmp_path_factory.mktemp("release")
-    before = set(Path(tempfile.gettempdir()).glob("labkit-release-*"))
-    out = {src.name: authoring.release(src, folder, execute=src == LESSON) for src in SOURCES}
+    scratch = tmp_path_factory.mktemp("release-tmp")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tempfile, "tempdir", str(scratch))  # where this release makes its state folder
+        out = {src.name: authoring.release(src, folder, execute=src == LESSON) for src in SOURCES}
     # the executed release's state folder goes with it (every release once left one behind)
-    assert set(Path(tempfile.gettempdir()).glob("labkit-release-*")) <= before
+    assert list(scratch.iterdir()) == []
     return out
 
 
