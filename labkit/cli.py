@@ -306,9 +306,7 @@ def _lab(a) -> int:
 
     if importlib.util.find_spec("jupyterlab") is None:
         raise LabkitError("JupyterLab is not installed in this environment.", fix="pip install vmotion-labs")
-    from . import doctor, labserver
-
-    from . import scenarios
+    from . import doctor, labserver, scenarios
 
     if not a.scenario.strip():
         raise LabkitError("--scenario is empty.", fix="name a scenario (labkit scenarios lists them), or leave "
