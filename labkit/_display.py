@@ -15,6 +15,7 @@ error as before.
 """
 from __future__ import annotations
 
+import functools
 import os
 
 from .errors import LabkitError
@@ -39,14 +40,18 @@ def _from_labkit(tb) -> bool:
     return last_labkit >= 0 and last_learner < last_labkit
 
 
-def _installed(filename: str) -> bool:
-    """A module of Python's or of an installed package, as opposed to the learner's code."""
+@functools.lru_cache(maxsize=1)
+def _install_roots() -> tuple[str, ...]:
+    """Python's library folders and the environment's site-packages, each ending in a separator."""
     import sysconfig
 
-    if filename.startswith("<frozen "):
-        return True
-    roots = {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    return any(r and filename.startswith(r + os.sep) for r in roots)
+    return tuple({sysconfig.get_path(k) + os.sep for k in ("stdlib", "platstdlib", "purelib", "platlib")
+                  if sysconfig.get_path(k)})
+
+
+def _installed(filename: str) -> bool:
+    """A module of Python's or of an installed package, as opposed to the learner's code."""
+    return filename.startswith("<frozen ") or filename.startswith(_install_roots())
 
 
 def _vsphere_fault(value) -> bool:
