@@ -3,9 +3,18 @@
 Each mode lists the features it adds to (and removes from) the mode it
 follows; a mode's feature set is the sum along that chain. The Intel modes
 form one chain, merom to sapphirerapids; the AMD modes one chain through
-greyhound-no3dnow (VMware KB 1003212). Feature lists are tagged by how they
-were verified: V (VMware or vSphere API data), Q (QEMU's CPU model of that
-generation, standing in for VMware's baseline, which is not published).
+greyhound-no3dnow (VMware KB 1003212).
+
+vCenter publishes each mode's baseline through the vSphere API: every
+``EVCMode`` (in ``ServiceInstance.capability.supportedEVCMode`` and
+``ClusterEVCManager.evcState.supportedEVCMode``) carries ``featureCapability`` (the features the mode
+guarantees), ``featureMask`` (the masks that hold a host to it) and
+``featureRequirement`` (what a host must have); ``guaranteedCPUFeatures`` is
+the older form, deprecated since API 6.5 (vSphere API reference, ``EVCMode``).
+The course has no vCenter to read them from, so each row's feature list is
+tagged by how far it was checked: V (from vSphere API data or VMware
+documentation, named in ``source``), Q (QEMU's CPU model of that generation,
+standing in for the API's list and not checked against it).
 """
 from __future__ import annotations
 
