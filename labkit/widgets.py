@@ -73,6 +73,25 @@ class Explorer(FullText, w.VBox):
         return f"{type(self).__name__}({self.control.description}={self.control.value!r})"
 
 
+class ControlPanel(FullText, w.VBox):
+    """Controls above a summary line and an output area; any control's change calls ``refresh``.
+
+    A subclass builds its controls (name -> widget), calls :meth:`_wire` with them, and defines ``refresh``.
+    """
+
+    def _wire(self, controls: dict[str, w.ValueWidget]) -> None:
+        self.controls = controls
+        self.summary = w.HTML()
+        self.output = w.Output()
+        w.VBox.__init__(self, children=[*controls.values(), self.summary, self.output])
+        for control in controls.values():
+            control.observe(lambda change: self.refresh(), names="value")
+        self.refresh()
+
+    def refresh(self) -> None:
+        raise NotImplementedError
+
+
 def _bundle(obj) -> dict:
     if isinstance(obj, pd.DataFrame):  # every cell in full: a table the explorer shows is read, not skimmed
         return {"output_type": "display_data", "metadata": {},

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from ..widgets import FullText, ValueSlider, binary_grid, linear_grid, mib_text, number
+from ..widgets import ControlPanel, ValueSlider, binary_grid, linear_grid, mib_text, number
 from . import charts, model
 
 LINK_SPEEDS_GBPS = (1, 10, 25, 40, 100)
 
 
-class ConvergenceExplorer(FullText, w.VBox):
+class ConvergenceExplorer(ControlPanel):
     """Move a slider, see the rounds, the downtime and the total time change."""
 
     def __init__(self, memory_mib: float = 16384, dirty_rate_mibps: float = 500, hot_set_mib: float = 2048,
@@ -29,7 +29,7 @@ class ConvergenceExplorer(FullText, w.VBox):
             return mib_text(value * 1024)
 
         # each slider starts at exactly the value given (it joins the grid if it is not on it) and reads it out
-        self.controls = {
+        controls = {
             "memory_gib": slider(memory_mib / 1024, binary_grid(1, 4096), "VM memory", text=gib),
             "dirty_rate_mibps": slider(dirty_rate_mibps, linear_grid(0, 5000, 50), "dirty rate (MiB/s)"),
             "hot_set_gib": slider(hot_set_mib / 1024, binary_grid(1 / 16, 4096), "hot set", text=gib),
@@ -39,12 +39,7 @@ class ConvergenceExplorer(FullText, w.VBox):
             "switchover_s": slider(switchover_s, linear_grid(0.1, 5, 0.1), "switchover budget (s)"),
             "sdps": w.Checkbox(value=sdps, description="SDPS", style=style),
         }
-        self.summary = w.HTML()
-        self.output = w.Output()
-        super().__init__(children=[*self.controls.values(), self.summary, self.output])
-        for control in self.controls.values():
-            control.observe(lambda change: self.refresh(), names="value")
-        self.refresh()
+        self._wire(controls)
 
     def inputs(self) -> dict:
         """The model inputs the controls hold now."""

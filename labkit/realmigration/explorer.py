@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from ..widgets import FullText, ValueSlider, linear_grid, number
+from ..widgets import ControlPanel, ValueSlider, linear_grid, number
 from . import calibrate, charts
 
 STYLE = {"description_width": "190px"}
 LAYOUT = w.Layout(width="540px")
 
 
-class ModelExplorer(FullText, w.VBox):
+class ModelExplorer(ControlPanel):
     """Dirty rate, hot set, bandwidth, downtime-limit, writer mode and auto-converge: the predicted run."""
 
     def __init__(self, memory_mib: int = 128, wss_mib: int = 48, hot_mib: int = 16, dirty_rate: int = 8192,
@@ -22,7 +22,7 @@ class ModelExplorer(FullText, w.VBox):
             # starts at exactly the value given: it joins the grid when it is not on it (an IntSlider snaps it)
             return ValueSlider(value, linear_grid(lo, hi, step), description=label, style=STYLE, layout=LAYOUT)
 
-        self.controls = {
+        controls = {
             "dirty_rate": slider(dirty_rate, 0, 16384, 512, "guest writes (pages/s)"),
             "hot_mib": slider(hot_mib, 4, wss_mib, 4, "hot set (MiB)"),
             "max_bandwidth_mibps": slider(max_bandwidth_mibps, 8, 128, 4, "max-bandwidth (MiB/s)"),
@@ -31,12 +31,7 @@ class ModelExplorer(FullText, w.VBox):
                                     style=STYLE),
             "auto_converge": w.Checkbox(value=auto_converge, description="auto-converge", style=STYLE),
         }
-        self.summary = w.HTML()
-        self.output = w.Output()
-        super().__init__(children=[*self.controls.values(), self.summary, self.output])
-        for c in self.controls.values():
-            c.observe(lambda change: self.refresh(), names="value")
-        self.refresh()
+        self._wire(controls)
 
     def settings(self) -> dict:
         return {**self.fixed, **{k: c.value for k, c in self.controls.items()}}
