@@ -24,6 +24,9 @@ WRONG = {
     "01.phases": ("list(reversed(answer))", "42"),  # text is fine here: 'qsprt' and 'q, s, p, r, t' are the same list
     "01.first-vmotion": ("__import__('dataclasses').replace(answer, succeeded=False, fault_type='InvalidArgument')",
                          "answer.describe()"),
+    "01a.types": ("{**answer, 'f': 'Storage vMotion'}", "'vMotion'"),
+    "01a.suspended": ("('VMotionNotConfigured', answer[1])", "str(answer)"),
+    "01a.slots": ("answer + 1", "str(answer)"),
     "01b.checklist": ("{'a', 'b'}", "'a c e f'"),
     "01b.evc": ("__import__('dataclasses').replace(answer, succeeded=False, fault_type='InvalidArgument')",
                 "answer.describe()"),

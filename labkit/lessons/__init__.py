@@ -5,6 +5,7 @@ from . import (  # noqa: F401
     getting_started,
     how_vmotion_works,
     memory_convergence,
+    migration_types,
     preparing_hosts,
     real_precopy,
     troubleshooting,
