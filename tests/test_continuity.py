@@ -115,6 +115,22 @@ def test_a_disk_left_behind_is_reported(storage_runs):
     assert _failed(_checked(run, after)) == ["all files on shared-ab"]
 
 
+def test_the_lessons_changed_copy_breaks_a_state_as_it_says(storage_runs):
+    """Lesson 04 builds its broken state with continuity.state.changed and checks it with run.event_pairs."""
+    run = storage_runs["both"]
+    disk, nic = run.after.disks[0], run.after.nics[0]
+    stray = continuity.state.changed(disk, file="[local-03] app-local/app-local.vmdk", datastore="local-03")
+    other = continuity.state.changed(nic, mac="00:50:56:00:00:01")
+    broken = continuity.state.changed(run.after, disks=[stray], nics=[other])
+    assert broken.disks == (stray,) and broken.nics == (other,)  # lists are stored as tuples
+    assert run.after.disks == (disk,) and run.after.nics[0].mac == nic.mac  # the originals are untouched
+    assert run.event_pairs == _events(run)
+    table = invariants.check(run.before, broken, host=run.host, datastore=run.datastore, events=run.event_pairs)
+    assert _failed(table) == ["all files on shared-ab", "same MAC addresses"]
+    with pytest.raises(TypeError, match="has no field colour"):
+        continuity.state.changed(nic, colour="red")
+
+
 def test_files_left_on_the_old_datastore_are_reported(storage_runs):
     run = storage_runs["storage"]
     after = dataclasses.replace(run.after, browsed=run.before.browsed)  # the old folder was never emptied

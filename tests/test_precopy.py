@@ -234,3 +234,67 @@ def test_the_rounds_chart_states_time_downtime_and_data():
     text = precopy.charts.rounds_figure(m).layout.annotations[0].text
     assert f"total {m['total_s']:.1f} s" in text and f"{m['sent_gib']:.1f} GiB sent" in text
     assert f"downtime {m['downtime_s'] * 1000:.0f} ms" in text and "throttled" in text
+
+
+# -- lessons 03 and 03b: caveats before results, wording, hints ------------------
+def _lesson(name):
+    from pathlib import Path
+
+    import nbformat
+
+    return nbformat.read(str(Path(__file__).resolve().parent.parent / "notebooks" / name), as_version=4)
+
+
+def _first(cells, found):
+    return next(i for i, c in enumerate(cells) if found(c))
+
+
+def test_lesson_03_states_each_caveat_before_the_result_it_qualifies():
+    cells = _lesson("03-memory-convergence.ipynb").cells
+    def md(*words):
+        return lambda c: c.cell_type == "markdown" and all(w in c.source for w in words)
+
+    first_sdps_off = _first(cells, lambda c: c.cell_type == "code" and "sdps=False" in c.source)
+    assert _first(cells, md("SDPS", "on by default")) < first_sdps_off
+    first_data_limit = _first(cells, lambda c: c.cell_type == "code" and "data limit" in str(c.get("outputs")))
+    assert _first(cells, md("Xen", "29 rounds", "not published")) < first_data_limit
+    assert _first(cells, md("maxSwitchoverSeconds", "100 s")) < first_data_limit
+    # the model's link assumption is said with the KB it departs from
+    assert _first(cells, md("KB 323379", "vSphere 6", "7.0 Update 2", "What the model assumes")) >= 0
+    # 1 GbE is the supported floor, not a recommendation
+    assert _first(cells, md("Exercise 4", "VMotionLinkCapacityLow", "warning", "10 GbE", "vGPU")) >= 0
+
+
+def test_lesson_03_code_uses_names_not_positions():
+    code = "\n".join(c.source for c in _lesson("03-memory-convergence.ipynb").cells if c.cell_type == "code")
+    assert "np." not in code
+    assert "convergence_map(memory_mib=" in code and 'converged["nics"]' in code
+
+
+def test_lesson_03b_opens_as_an_optional_deep_dive_that_says_what_differs():
+    cells = _lesson("03b-real-precopy.ipynb").cells
+    opening = cells[0].source
+    assert "Optional" in opening and "(04-storage-continuity.ipynb)" in opening and "(glossary.md)" in opening
+    for word in ("QEMU, not ESXi", "loopback", "TCG", "auto-converge", "SDPS", "small guest"):
+        assert word in opening, word
+    assert opening.index("What differs") < opening.index("You will learn")
+    history = cells[1].source
+    assert "since 2003" in history and "Xen 2.0" in history and "November 2004" in history
+    prose = "\n".join(c.source for c in cells if c.cell_type == "markdown").lower()
+    for machine_bound in ("this machine", "these machines", "two cores"):
+        assert machine_bound not in prose, machine_bound
+
+
+def test_the_last_hints_of_lessons_03_and_03b_lead_without_handing_over_the_answer():
+    from labkit import exercises
+
+    exercises.get("03.first-round")   # registers the lessons' exercises
+    for ex_id in ("03.first-round", "03.closed-form", "03.converge-without-sdps", "03.nics-needed",
+                  "03b.threshold", "03b.converge", "03b.downtime", "03b.min-bandwidth"):
+        hints = exercises.get(ex_id).hints
+        assert hints, ex_id
+        for h in hints:
+            assert "answer =" not in h and "==" not in h, (ex_id, h)
+    assert not any("(1 − λ**n) / (B" in h for h in exercises.get("03.closed-form").hints)   # not the formula
+    assert not any("0.25" in h or "12" in h for h in exercises.get("03b.threshold").hints)    # not the value
+    assert not any("dict(rm_failing, max_bandwidth_mibps=b)" in h for h in exercises.get("03b.min-bandwidth").hints)

@@ -53,6 +53,11 @@ class MigrationRun:
         return bool(self.invariants["holds"].all())
 
     @property
+    def event_pairs(self) -> list[tuple[str, int]]:
+        """The events of the run as (event type, chainId) pairs, the form ``invariants.check(events=...)`` takes."""
+        return list(zip(self.events["type"], self.events["chainId"]))
+
+    @property
     def properties(self) -> pd.DataFrame:
         """The VM's properties before and after (property, before, after, changed)."""
         return properties(self.before, self.after)

@@ -63,6 +63,23 @@ class VmState:
         return dict(self.browsed).get(datastore)
 
 
+def changed(record, **new_values):
+    """A copy of ``record`` (a :class:`Disk`, :class:`Nic` or :class:`VmState`) with the named fields changed.
+
+    These records are read-only, so you never edit one in place: you make a changed copy. For example
+    ``changed(nic, mac="00:50:56:00:00:01")`` is the same adapter with another MAC address, and
+    ``changed(state, nics=[that_nic])`` the same VM state with that adapter. A list you pass is stored as a
+    tuple, like the lists the record already holds. The original record is not touched.
+    """
+    fields = {f.name for f in dataclasses.fields(record)}
+    unknown = sorted(set(new_values) - fields)
+    if unknown:
+        raise TypeError(f"{type(record).__name__} has no field {', '.join(unknown)}; "
+                        f"its fields: {', '.join(sorted(fields))}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in new_values.items()}
+    return dataclasses.replace(record, **values)
+
+
 def datastore_of(path: str) -> str:
     """``"[shared] vm/vm.vmx"`` -> ``"shared"``."""
     return path.split("]", 1)[0].lstrip("[") if path.startswith("[") else ""

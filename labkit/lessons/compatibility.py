@@ -11,7 +11,7 @@ from ..exercises import NOT_ANSWERED, exercise, same_names
 
 @exercise("02.destinations", "hosts app-ab can move to", world="partial-storage", points=2, hints=(
     "labkit.compat.matrix(session, vms=['app-ab']) has one row per destination with a verdict.",
-    "Keep the hosts whose verdict is not 'blocked', and leave out the host app-ab already runs on.",
+    "Which verdicts still let the VM move? And one host is no destination at all, whatever its verdict.",
 ))
 def destinations(answer, session):
     said = compat.vcenter(session, vms=["app-ab"])
@@ -21,7 +21,8 @@ def destinations(answer, session):
 
 @exercise("02.highest-evc", "highest EVC mode for Cluster-NoEVC", world="mixed-intel-evc", points=2, hints=(
     "Each host's maxEVCModeKey (labkit.inventory.hosts) is the best mode it can run.",
-    "The cluster can run only a mode every host supports: labkit.evc.highest([...their maxEVCModeKey...]).",
+    ("The cluster can run only a mode every one of its hosts supports; labkit.evc has a function for the highest "
+     "such mode."),
 ))
 def highest_evc(answer, session):
     hosts = inventory.hosts(session)
@@ -31,8 +32,8 @@ def highest_evc(answer, session):
 @exercise("02.storage-rule", "your storage rule agrees with vCenter", world="partial-storage", points=3, hints=(
     "Your function gets inventory.vms, inventory.datastores and inventory.hosts tables and returns (vm, host) pairs.",
     "A pair is blocked when one of the VM's datastores (vms.datastore) does not list the host (datastores.hosts).",
-    "Return a set of tuples such as {('app-local', 'esx-01')}; vCenter checks storage for every pair, "
-    "the VM's own host included.",
+    ("Return a set of tuples such as {('app-local', 'esx-01')}; vCenter checks storage for every pair, "
+     "the VM's own host included."),
 ))
 def storage_rule(answer, session):
     if not callable(answer):
@@ -49,10 +50,10 @@ def storage_rule(answer, session):
 
 
 @exercise("02.fix-and-prove", "web-01 runs on esx-02", world="host-states", points=2, hints=(
-    "esx-02 is in maintenance mode: labkit.hostconfig.exit_maintenance(session, host) ends it "
-    "(HostSystem.ExitMaintenanceMode_Task).",
-    "Then migrate: session.change(vm, 'MigrateVM_Task', host=host, priority='defaultPriority'); "
-    "answer with the host web-01 runs on now, read from labkit.inventory.vms(session).",
+    ("esx-02 is in maintenance mode: labkit.hostconfig.exit_maintenance(session, host) ends it "
+     "(HostSystem.ExitMaintenanceMode_Task)."),
+    ("Then migrate web-01 with MigrateVM_Task through session.change, and answer with the host the inventory "
+     "says it runs on afterwards."),
 ))
 def fix_and_prove(answer, session):
     vms = inventory.vms(session).set_index("name")

@@ -48,9 +48,9 @@ def not_shared(answer, session):
 
 
 @exercise("04.mirrored", "data the mirror driver mirrors", world=None, points=2, hints=(
-    "The copy takes disk size / copy rate seconds (1 GiB = 1024 MiB).",
-    "A write is mirrored only if it lands behind the copier. Writes are spread evenly over the disk, and on "
-    "average half of it is behind the copier: mirrored = write rate x copy time / 2.",
+    "First find how long the copy takes: the disk size and the copy rate give it (1 GiB = 1024 MiB).",
+    "A write is mirrored only if it lands behind the copier, on a block already copied. Writes are spread "
+    "evenly over the disk: on average, what share of the disk is behind the copier during the copy?",
 ))
 def mirrored(answer, session):
     truth = storage.copy(200, 500, 60, method="mirror").summary["mirrored_mib"]
@@ -67,9 +67,9 @@ def _left_behind_truth(run: MigrationRun) -> list[str]:
 
 @exercise("04.left-behind", "your 'nothing left behind' check", world=None, points=3, hints=(
     "run.before.datastores names the datastores the VM used before; run.after.browsed_on(name) lists the files "
-    "the datastore browser still finds in the VM's folder there.",
-    "Collect those files for every old datastore other than run.datastore and return them sorted; "
-    "an empty list means nothing was left behind.",
+    "the datastore browser still finds in the VM's folder there (None if it did not look there).",
+    "Which of the old datastores should be empty now? Every one except the datastore the VM moved to "
+    "(run.datastore).",
 ))
 def left_behind(answer, session):
     fn, run = answer if isinstance(answer, tuple) else (answer, None)
@@ -81,7 +81,7 @@ def left_behind(answer, session):
     if good is None or good is Ellipsis:
         return NOT_ANSWERED
     # the same run, had the copy left the old folder in place
-    half = dataclasses.replace(run, after=dataclasses.replace(run.after, browsed=run.before.browsed))
+    half = dataclasses.replace(run, after=state.changed(run.after, browsed=run.before.browsed))
     for case, name in ((run, "the real run"), (half, "a run that left its files behind")):
         if sorted(fn(case) or []) != _left_behind_truth(case):
             return f"your function is wrong on {name}"
@@ -91,9 +91,9 @@ def left_behind(answer, session):
 @exercise("05.port-group", "web-prod runs on esx-03 with its MAC and network",
            world="network-mismatch", points=3, hints=(
     "continuity.migrate(session, 'web-prod', host='esx-03') is refused: read run.fault_type and run.message.",
-    "vMotion matches standard port groups by name. esx-03 has no port group 'Prod': add one to its vSwitch0 with "
-    "labkit.hostconfig.add_port_group(session, host, 'Prod') (HostNetworkSystem.AddPortGroup).",
-    "Then migrate again and answer with the run.",
+    "vMotion matches standard port groups by name, and esx-03 has no port group with the name of web-prod's "
+    "network. labkit.hostconfig.add_port_group adds one to a host's vSwitch0 (HostNetworkSystem.AddPortGroup).",
+    "Then migrate web-prod again and answer with the run that continuity.migrate returns.",
 ))
 def port_group(answer, session):
     problem = _run_problem(answer, "web-prod")

@@ -7,7 +7,7 @@ from ..exercises import exercise, same_names, same_number
 
 @exercise("00.cluster-hosts", "hosts in cluster Cluster-A", world="healthy-cluster", points=1, hints=(
     "labkit.inventory.clusters(session) has a numHosts column.",
-    "Select the row whose name is 'Cluster-A' and read numHosts, or count the rows of hosts(session) in that cluster.",
+    "Select the row of Cluster-A in that table; the number you need is already in one of its columns.",
 ))
 def cluster_hosts(answer, session):
     truth = inventory.hosts(session)
@@ -16,7 +16,7 @@ def cluster_hosts(answer, session):
 
 @exercise("00.vms-on-esx-01", "VMs running on esx-01", world="healthy-cluster", points=2, hints=(
     "labkit.inventory.vms(session) has a host column and a powerState column.",
-    "Keep the rows whose host is 'esx-01' and whose powerState is 'poweredOn', then take the name column.",
+    "Filter that table on two columns at once (in pandas, & joins two conditions), then answer with the names.",
 ))
 def vms_on_esx01(answer, session):
     vms = inventory.vms(session)
@@ -24,8 +24,8 @@ def vms_on_esx01(answer, session):
 
 
 @exercise("00.guard", "what the change guard raises", world=None, points=1, hints=(
-    "Run the rehearsal cell above and read the first word of the error line.",
-    "The answer is an exception class of labkit.errors; give the class or its name.",
+    "The answer is one of the exception classes in labkit.errors: the class itself, or its name.",
+    "Run the rehearsal cell again: a labkit error line starts with the name of its class.",
 ))
 def guard(answer, session):
     from .. import errors

@@ -18,18 +18,21 @@ CLAIMS = {
     "e": "When a host fails, vSphere HA restarts its VMs on other hosts, with downtime.",
     "f": "In a fully automated DRS cluster, a host entering maintenance mode has its running VMs migrated away.",
     "g": "The vMotion Storage Accelerator copies disks during a vMotion.",
+    "h": "vMotion is a disaster-recovery tool: it brings the VMs of a failed site back up elsewhere.",
 }
 TRUE = {"a", "c", "e", "f"}
 
-#: the phases of a vMotion, shuffled; the right order is ORDER
+#: the steps of a vMotion, shuffled; the right order is ORDER. Step u (preparing the destination and reserving
+#: resources) is not one of VMware's named phases; lesson 01 says where it comes from.
 PHASES = {
     "p": "switchover: the VM is stunned, the last dirty pages and the device state are sent",
     "q": "compatibility checks by vCenter (CPU, storage, networks, vMotion adapters, host state)",
     "r": "the VM resumes on the destination, which announces its MAC addresses (RARP)",
     "s": "pre-copy: memory is sent while the VM runs, then the pages it dirtied, round after round",
     "t": "the source host releases the VM",
+    "u": "preparation: both hosts accept the migration, resources are reserved on both, the destination readies the VM",
 }
-ORDER = ["q", "s", "p", "r", "t"]
+ORDER = ["q", "u", "s", "p", "r", "t"]
 
 
 @exercise("01.claims", "which statements about vMotion are true", world=None, points=2, hints=(
@@ -54,7 +57,8 @@ def claims(answer, session):
 
 @exercise("01.phases", "the phases of a vMotion, in order", world=None, points=1, hints=(
     "vCenter refuses a migration before anything is copied; the guest stops only once, near the end.",
-    "After the switchover the VM runs on the destination; the source lets go last.",
+    ("For each step, ask what must already be true before it can start: where memory can go, and when the "
+     "source may let go."),
 ))
 def phases(answer, session):
     if isinstance(answer, str):
@@ -62,9 +66,9 @@ def phases(answer, session):
     try:
         got = [str(x).strip().lower() for x in answer]
     except TypeError:
-        return "answer with the letters in order, such as ['p', 'q', 'r', 's', 't']"
+        return "answer with the letters in order, such as ['p', 'q', 'r', 's', 't', 'u']"
     if sorted(got) != sorted(ORDER):
-        return "use each of the five letters once"
+        return f"use each of the {len(ORDER)} letters once"
     first_wrong = next(i for i, (a, b) in enumerate(zip(got, ORDER, strict=True)) if a != b) if got != ORDER else None
     if first_wrong is not None:
         return f"the first {first_wrong} phase(s) are in the right order, the next one is not"
@@ -72,8 +76,8 @@ def phases(answer, session):
 
 
 @exercise("01.first-vmotion", "db-01 moved by vMotion to esx-01", world="healthy-cluster", points=2, hints=(
-    "continuity.migrate(session, 'db-01', host='esx-01') migrates it and returns a MigrationRun.",
-    "Answer with the run itself; run.describe() shows what happened.",
+    "continuity.migrate moves a VM and returns a MigrationRun; the cell that moved web-01 shows how it is called.",
+    "Make the same call for db-01, with esx-01 as the host, and answer with the run it returns.",
 ))
 def first_vmotion(answer, session):
     problem = _vmotion_problem(answer, "db-01", "esx-01")

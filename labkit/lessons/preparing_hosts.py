@@ -78,10 +78,9 @@ def _vmotion_problem(run, vm: str, host: str) -> str | None:
            world="nothing-ready", points=3, hints=(
     ("labkit.evc.common(hosts['maxEVCModeKey']) lists the modes every host of the cluster supports, lowest first; "
      "hostconfig.check_evc(session, 'Cluster-A', mode) lists what stops one."),
-    ("ActiveVMsBlockingEVC: a running VM has seen more than the mode. Power it off first "
-     "(session.change(vm, 'PowerOffVM_Task')), apply the mode, then power it on again: it starts with the mode's "
-     "features only."),
-    "Then run = continuity.migrate(session, 'web-01', host='esx-02'), and answer with the run.",
+    ("ActiveVMsBlockingEVC: a running VM has seen more than the mode would leave it. A VM takes its CPU features "
+     "at power-on, so a power cycle around the EVC change (PowerOffVM_Task, PowerOnVM_Task) is the way through."),
+    "Prove it with a vMotion of the running web-01 to esx-02 (continuity.migrate) and answer with its MigrationRun.",
 ))
 def evc_applied(answer, session):
     problem = _vmotion_problem(answer, "web-01", "esx-02")
@@ -103,10 +102,9 @@ def evc_applied(answer, session):
 @exercise("01b.esx-03", "esx-03 prepared, and app-02 moved to it", world="nothing-ready", points=4, hints=(
     ("continuity.migrate(session, 'app-02', host='esx-03') is refused: read run.fault_type and run.message, or "
      "compat.vcenter(session, vms=['app-02']) for every check at once."),
-    ("esx-03 needs what esx-01 and esx-02 got: out of maintenance mode, the standard port group Prod "
-     "(hostconfig.add_port_group), the vMotion port group with a VMkernel adapter and the vMotion service, and "
-     "shared-nfs mounted (its info.nas names the export)."),
-    "Then migrate app-02 again and answer with the run.",
+    ("Compare esx-03's row with esx-01's in hostconfig.readiness(session, 'Cluster-A'): each difference (state, "
+     "vMotion adapters, datastores, networks) is one thing to fix, and hostconfig has a call for each."),
+    "When vCenter no longer refuses the pair, migrate app-02 again and answer with that MigrationRun.",
 ))
 def esx_03(answer, session):
     problem = _vmotion_problem(answer, "app-02", "esx-03")
@@ -129,9 +127,9 @@ def esx_03(answer, session):
 @exercise("01b.jumbo", "jumbo frames on the vMotion path between esx-01 and esx-02",
            world="nothing-ready", points=2, hints=(
     "hostconfig.vmkernel_adapters(session, host) shows each adapter's MTU and its switch's MTU.",
-    ("Raise both, on both hosts: hostconfig.set_switch_mtu(session, host, 'vSwitch0', 9000) and "
-     "hostconfig.set_mtu(session, host, device, 9000)."),
-    "Answer with the MTU the vMotion path between the two hosts now carries.",
+    ("A path carries no more than its smallest MTU: raise the switch (hostconfig.set_switch_mtu) and every vMotion "
+     "adapter (hostconfig.set_mtu), on both hosts."),
+    "Answer with the MTU the vMotion path between the two hosts now carries, read back from the hosts.",
 ))
 def jumbo(answer, session):
     if isinstance(answer, bool) or not isinstance(answer, (int, float)):
@@ -151,7 +149,8 @@ def jumbo(answer, session):
 @exercise("01b.two-links", "seconds a second vMotion adapter saves on db-02", world=None, points=2, hints=(
     ("inputs = precopy.workload('oltp-database', 16384) gives the workload; precopy.simulate(**inputs, "
      "link_gbps=10, nics=1) one migration."),
-    "Run it with nics=1 and with nics=2 and subtract the total times (summary 'total_s').",
+    ("The saving is a difference: compare two runs that differ only in the number of vMotion adapters "
+     "(each summary's 'total_s')."),
 ))
 def two_links(answer, session):
     if answer is Ellipsis or answer is None:

@@ -16,7 +16,7 @@ FAILING = dict(memory_mib=128, wss_mib=48, hot_mib=16, dirty_rate=8192, pattern=
 @exercise("03b.threshold", "the pending size below which QEMU tries to switch over", world=None, points=1,
           hints=(
               "QEMU compares what is still pending with bandwidth × downtime-limit.",
-              "48 MiB/s × 0.25 s: mind that downtime-limit is in milliseconds.",
+              "Mind the units: the bandwidth is in MiB per second, downtime-limit in milliseconds.",
           ))
 def threshold(answer, session):
     return same_number(answer, 48 * 250 / 1000, rel=0.01)
@@ -26,8 +26,8 @@ def threshold(answer, session):
           hints=(
               "Start from settings = dict(rm_failing); change one value; run rm.migrate(**settings).",
               "The guest writes 8192 pages/s = 32 MiB/s. What must the link carry to get ahead of it?",
-              ("Keep auto_converge False: give the link more than the guest writes (max_bandwidth_mibps), "
-               "then answer with the run."),
+              ("Keep auto_converge False. The setting that can put the link ahead of the guest's writes is "
+               "max_bandwidth_mibps; pick its value, run it, and answer with the run rm.migrate returned."),
           ))
 def converge(answer, session):
     from ..realmigration import RealMigration
@@ -60,8 +60,9 @@ def downtime(answer, session):
 
 @exercise("03b.min-bandwidth", "the smallest max-bandwidth the model says converges", world=None, points=2,
           hints=(
-              "rm.predict(settings) runs the calibrated QEMU-window model; .summary['outcome'] says 'completed' or not.",
-              "Loop over whole MiB/s values from 1 upwards, with settings = dict(rm_failing, max_bandwidth_mibps=b).",
+              "rm.predict(settings) runs the calibrated QEMU-window model; its ['outcome'] says 'completed' or not.",
+              ("Try whole values of max_bandwidth_mibps in a copy of rm_failing, from low to high, until the "
+               "model's outcome is 'completed'."),
           ))
 def min_bandwidth(answer, session):
     from ..realmigration import predict

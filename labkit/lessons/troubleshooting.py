@@ -63,7 +63,7 @@ def _case(answer, session, scenario: str, vm: str, host: str) -> tuple[str | Non
     ("Give esx-03 what the other hosts have: a port group for vMotion (hostconfig.add_port_group), a VMkernel "
      "adapter on it (hostconfig.add_vmkernel_adapter) and the vMotion service on that adapter "
      "(hostconfig.enable_service)."),
-    "Then run = continuity.migrate(session, 'stuck-03', host='esx-01'), and answer with the run.",
+    "Then migrate stuck-03 to esx-01 again, and answer with the run that continuity.migrate returns.",
 ))
 def vmotion_adapter(answer, session):
     problem, _ = _case(answer, session, "no-vmotion-vmk", "stuck-03", "esx-01")
@@ -92,8 +92,8 @@ def reconnect(answer, session):
 @exercise("06.cd-rom", "cd-host moved to esx-02, its CD-ROM disconnected, not removed",
            world="blocking-devices", points=2, hints=(
     "vmconfig.devices(session, 'cd-host') shows the CD/DVD drive: its backing is the host's own drive, connected.",
-    ("Disconnect it while the VM runs: vmconfig.disconnect(session, 'cd-host', 'CD/DVD drive 1') "
-     "(ReconfigVM_Task, device edit). A disconnected host device is only a warning."),
+    ("Disconnect it while the VM runs, with vmconfig.disconnect (a ReconfigVM_Task that edits the device): "
+     "a disconnected host device is only a warning. Keep the drive; do not remove it."),
     "Then migrate cd-host to esx-02 and answer with the run.",
 ))
 def cd_rom(answer, session):
@@ -112,8 +112,8 @@ def cd_rom(answer, session):
 @exercise("06.make-room", "analytics moved to small-02 without stopping any VM", world="low-memory", points=3, hints=(
     ("The fault's details give the memory requested and the memory unreserved on small-02. "
      "inventory.vms(session) shows what runs there."),
-    ("Powering resident-24g off would free the memory, and stop a VM. Move it instead: big-01 has room "
-     "(continuity.migrate(session, 'resident-24g', host='big-01'))."),
+    ("Powering resident-24g off would free the memory, and stop a VM. Which host has room for it, and which "
+     "call moves a running VM without stopping it?"),
     "Then migrate analytics to small-02 and answer with that run.",
 ))
 def make_room(answer, session):
@@ -135,8 +135,8 @@ def make_room(answer, session):
 @exercise("06.distributed", "app-dv moved to esx-04 on its distributed port group",
            world="network-mismatch", points=3, hints=(
     "inventory.networks(session) shows App-DV's switch and the hosts it reaches. Is esx-04 one of them?",
-    ("A distributed port group reaches the hosts that are members of its switch. Add esx-04 to DSwitch: "
-     "hostconfig.add_dvs_host(session, 'DSwitch', hostconfig.host(session, 'esx-04')) (ReconfigureDvs_Task)."),
+    ("A distributed port group reaches the hosts that are members of its switch. Make esx-04 a member of "
+     "DSwitch with hostconfig.add_dvs_host (ReconfigureDvs_Task)."),
     ("Then migrate app-dv to esx-04 and answer with the run. esx-04 stands alone: which resource pool can a VM "
      "on it be in? (RelocateVM_Task refuses a host and pool of different compute resources.)"),
 ))

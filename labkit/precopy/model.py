@@ -4,8 +4,8 @@ What it models
 --------------
 * **Round 1** sends every page of the VM's memory while the VM keeps running.
   Pages the guest never wrote (``zero_mib``) cost only a short header each,
-  as in QEMU (8 bytes a page); vMotion's handling of zero pages is not
-  published, so the default is none.
+  as in QEMU (see ``params.ZERO_PAGE_BYTES``); vMotion's handling of zero
+  pages is not published, so the default is none.
 * **Each later round** re-sends the pages the guest dirtied during the round
   before, as the dirty bitmap is read at the start of a round.
 * **Dirtying** follows a writable working set. A *hot set* of ``hot_set_mib``
@@ -20,12 +20,20 @@ What it models
   than the VM has).
 * **The stop rule** ends pre-copy when the pages left can be sent within the
   switchover budget (the VM is then stunned and the rest copied: the
-  *downtime*), or when a round limit or a data limit is reached.
+  *downtime*), or when a round limit or a data limit is reached. The budget
+  is vMotion's 0.5 s switchover time goal (Broadcom KB 436882). vMotion's
+  round and data limits are not published: the defaults are those of Xen's
+  ``tools/libxc/xc_linux_save.c`` (``DEF_MAX_ITERS`` 29, ``DEF_MAX_FACTOR``
+  3), so a result stopped by them says what Xen would do, not vMotion.
+* **The send rate** is ``nics`` × ``link_gbps`` × ``efficiency``: every
+  vMotion VMkernel adapter fills its own uplink, as since vSphere 7.0 Update
+  2 (see ``params.bandwidth_gbps``).
 * **SDPS-style throttling** slows the vCPUs, and with them the writes, when a
   round re-dirties more than half of what it sent in two rounds. vMotion's
-  SDPS (Stun During Page Send, vSphere 5.0) does this by stunning vCPUs for a
-  few ms at a time; its exact schedule is not published, so the model uses
-  QEMU's auto-converge one: 20 % first, then 10 % steps, at most 99 %.
+  SDPS (Stun During Page Send, vSphere 5.0, on by default) does this by
+  putting vCPUs to sleep for a few ms at a time; its exact schedule is not
+  published, so the model uses QEMU's auto-converge one (defaults in QEMU's
+  ``migration/options.c``): 20 % first, then 10 % steps, at most 99 %.
   With SDPS on, pre-copy gives up at the round or data limit only once the
   throttle is at its maximum.
 * **When pre-copy stops without fitting the budget**, the switchover takes as
@@ -53,14 +61,14 @@ DEFAULTS = dict(
     hot_set_mib=None,        # no working set: every write dirties a clean page
     zero_mib=0.0,            # memory never written (all-zero pages), cheap in round 1
     hot_share=1.0,           # all writes go to the hot set
-    link_gbps=10.0,          # one 10 GbE uplink
-    nics=1,                  # one vMotion VMkernel adapter
+    link_gbps=10.0,          # one 10 GbE uplink (the vSphere 7.0 docs recommend at least 10 GbE)
+    nics=1,                  # one vMotion VMkernel adapter, with an uplink of its own that it fills
     efficiency=P.EFFICIENCY,  # TCP/IP over Ethernet framing, see params.EFFICIENCY
     switchover_s=0.5,        # vMotion's switchover time goal, 0.5 s (Broadcom KB 436882)
     max_switchover_s=100.0,  # vmotion.maxSwitchoverSeconds default (VMware KB 2141355)
-    max_rounds=29,           # Xen 2005's iteration limit (xc_linux_save.c); vMotion's is not published
-    max_data_factor=3.0,     # Xen 2005: stop after sending 3x the VM's memory
-    sdps=True,               # SDPS is on since vSphere 5.0
+    max_rounds=29,           # Xen's DEF_MAX_ITERS (xc_linux_save.c); vMotion's limit is not published
+    max_data_factor=3.0,     # Xen's DEF_MAX_FACTOR: stop after sending 3x the VM's memory; vMotion's: not published
+    sdps=True,               # SDPS, on by default since vSphere 5.0
     throttle_initial_pct=20.0,  # QEMU cpu-throttle-initial
     throttle_step_pct=10.0,     # QEMU cpu-throttle-increment
     throttle_max_pct=99.0,      # QEMU max-cpu-throttle

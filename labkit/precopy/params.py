@@ -15,8 +15,12 @@ from ..errors import InvalidInput
 
 PAGE_BYTES = 4096
 PAGES_PER_MIB = 2**20 // PAGE_BYTES
-#: What QEMU puts on the wire for an all-zero page: an 8-byte header, no data
-#: (Gudkov, qemu-devel, 2023, "Migration time prediction using calc-dirty-rate").
+#: What an all-zero page costs on the wire instead of its 4096 bytes. QEMU's
+#: ``save_zero_page`` (``migration/ram.c``) writes an 8-byte page header and one
+#: fill byte; the model counts the 8-byte header only, as Gudkov's predictor
+#: does (qemu-devel, 2023, "Migration time prediction using calc-dirty-rate").
+#: The missing byte is 1/4096 of a page. vMotion's handling of zero pages is
+#: not published.
 ZERO_PAGE_BYTES = 8
 
 #: Share of a link's bit rate left for vMotion's own data: TCP over Ethernet
@@ -47,9 +51,14 @@ def pages_per_s_to_gbps(pages_per_s):
 def bandwidth_gbps(link_gbps=10.0, nics=1, efficiency=EFFICIENCY):
     """The rate vMotion sends memory at: ``nics`` links of ``link_gbps`` each, times ``efficiency``.
 
-    Each vMotion VMkernel adapter is assumed to have its own uplink. Several
-    adapters sharing one fast uplink gain less (VMware KB 323379 measured
-    18, 28 and 36 Gb/s with 1, 2 and 3 adapters on one 40 GbE link).
+    What this assumes: each vMotion VMkernel adapter has its own uplink, and
+    one adapter fills its link at any speed. That is vSphere 7.0 Update 2 and
+    later, where one adapter saturates 25, 40 and 100 GbE links (vSphere 7.0
+    docs, "Networking Best Practices for vSphere vMotion"); earlier releases
+    fill 1 and 10 GbE with one adapter. vSphere 6 got less from one adapter on
+    a faster link: VMware KB 323379 measured 18, 28 and 36 Gb/s with 1, 2 and
+    3 adapters on one 40 GbE link. For vSphere 6 above 10 GbE this model is
+    optimistic.
     """
     link = number("link_gbps", link_gbps, positive=True)
     n = number("nics", nics, positive=True, integer=True)
