@@ -21,6 +21,7 @@ import argparse
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -146,6 +147,12 @@ def _release(a) -> int:
     for src in a.sources:
         target = authoring.release(Path(src), out, execute=not a.no_execute)
         print(f"released: {target}")
+    from . import workspace
+
+    for folder in sorted({Path(src).resolve().parent for src in a.sources}):
+        for page in workspace.pages(folder, linked_only=True):  # the glossary and the sources the copies link to
+            shutil.copyfile(page, out / page.name)
+            print(f"copied: {out / page.name}")
     return 0
 
 

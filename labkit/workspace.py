@@ -192,11 +192,22 @@ def sync(root: Path | None = None, source_dir: Path | None = None) -> list[Chang
                 changes.append(Change(src.name, "updated", f"{updated} cell(s) changed by the course"))
         nbformat.write(new, str(base_path))  # the base of the next merge, and the course's version to compare
         known[src.name] = {"source": fingerprint}
-    readme = source_dir / "README.md"
-    if readme.exists():
-        shutil.copyfile(readme, root / "README.md")
+    for page in pages(source_dir):  # the path, the glossary and the register the lessons link to
+        shutil.copyfile(page, root / page.name)
     (root / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
     return changes
+
+
+#: the course's pages beside the lessons, which the lessons link to: the learning path, the glossary, the
+#: register of sources
+PAGES = ("README.md", "glossary.md", "sources.md")
+
+
+def pages(source_dir: Path, linked_only: bool = False) -> list[Path]:
+    """The course pages (:data:`PAGES`) present in ``source_dir``: a workspace gets a copy of each, a release
+    (``linked_only``) of those the lessons link to, the glossary and the register, not the path's README."""
+    names = PAGES[1:] if linked_only else PAGES
+    return [source_dir / name for name in names if (source_dir / name).is_file()]
 
 
 def _readable(path: Path) -> bool:

@@ -1,6 +1,7 @@
 """The learner's workspace: student copies made once, kept across restarts, course updates merged in."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from helpers import free_port
+from helpers import free_port, run_cli
 
 from labkit import authoring, labprobe, workspace
 
@@ -46,7 +47,19 @@ def test_a_workspace_holds_student_copies_with_no_solution_and_no_solved_outputs
         first = next(i for i, c in enumerate(copy.cells) if authoring.roles(c))
         assert all(not c.get("outputs") for c in copy.cells[first:] if c.cell_type == "code")
         assert any(c.get("outputs") for c in copy.cells[:first] if c.cell_type == "code")  # the lesson reads as taught
+    for page in ("README.md", "glossary.md", "sources.md"):  # the pages the lessons link to come along
+        assert (tmp_path / "ws" / page).read_text() == (SOURCES / page).read_text()
+    for copy in (tmp_path / "ws").glob("*.ipynb"):  # and every link of a student copy leads somewhere there
+        for cell in authoring.read(copy).cells:
+            for target in re.findall(r"\]\(([^)#:\s]+\.(?:md|ipynb))(?:#[^)]*)?\)", cell.source):
+                assert (tmp_path / "ws" / target).is_file(), (copy.name, target)
     assert workspace.sync(tmp_path / "ws") == []  # a second start changes nothing
+
+
+def test_a_release_brings_the_glossary_and_the_register_its_copies_link_to(tmp_path):
+    out = run_cli("release", "--no-execute", str(SOURCES / LESSON), "-o", str(tmp_path / "release"))
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in (tmp_path / "release").iterdir()) == [LESSON, "glossary.md", "sources.md"]
 
 
 def test_an_update_adds_lessons_keeps_edits_and_takes_the_course_changes(tmp_path, course):
