@@ -481,7 +481,8 @@ func imageDatastore(b types.BaseVirtualDeviceFileBackingInfo) *types.ManagedObje
 // checkDevices: devices whose backing the destination cannot reach, and devices that prevent migration.
 //   - CannotAccessVmDevice (API reference): "an error if the device is currently connected and a warning
 //     otherwise"; for an inherently host-local backing (physical CD-ROM, serial port, ...) connected is an
-//     error and disconnected a warning. A USB device on the host's own USB backing (VirtualUSBUSBBackingInfo)
+//     error, and disconnected a warning "if no backing with the same name exists on the destination host".
+//     The lab's hosts list no host-local backings, so a disconnected one is always that warning. A USB device on the host's own USB backing (VirtualUSBUSBBackingInfo)
 //     is host-local: "The vSphere Server does not support vMotion for standard USB backing"; a device
 //     configured for vMotion uses VirtualUSBRemoteHostBackingInfo and moves (API reference, VirtualUSB; VM
 //     Administration, "Configuring USB Devices for vMotion"). An ISO or floppy image on a datastore the
