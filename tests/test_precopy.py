@@ -255,7 +255,7 @@ def test_lesson_03_states_each_caveat_before_the_result_it_qualifies():
         return lambda c: c.cell_type == "markdown" and all(w in c.source for w in words)
 
     first_sdps_off = _first(cells, lambda c: c.cell_type == "code" and "sdps=False" in c.source)
-    assert _first(cells, md("SDPS", "on by default")) < first_sdps_off
+    assert _first(cells, md("SDPS", "switch it off")) < first_sdps_off
     first_data_limit = _first(cells, lambda c: c.cell_type == "code" and "data limit" in str(c.get("outputs")))
     assert _first(cells, md("Xen", "29 rounds", "not published")) < first_data_limit
     assert _first(cells, md("maxSwitchoverSeconds", "100 s")) < first_data_limit

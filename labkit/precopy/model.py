@@ -30,7 +30,7 @@ What it models
   2 (see ``params.bandwidth_gbps``).
 * **SDPS-style throttling** slows the vCPUs, and with them the writes, when a
   round re-dirties more than half of what it sent in two rounds. vMotion's
-  SDPS (Stun During Page Send, vSphere 5.0, on by default) does this by
+  SDPS (Stun During Page Send, part of vMotion since vSphere 5.0) does this by
   putting vCPUs to sleep for a few ms at a time; its exact schedule is not
   published, so the model uses QEMU's auto-converge one (defaults in QEMU's
   ``migration/options.c``): 20 % first, then 10 % steps, at most 99 %.
@@ -68,7 +68,7 @@ DEFAULTS = dict(
     max_switchover_s=100.0,  # vmotion.maxSwitchoverSeconds default (VMware KB 2141355)
     max_rounds=29,           # Xen's DEF_MAX_ITERS (xc_linux_save.c); vMotion's limit is not published
     max_data_factor=3.0,     # Xen's DEF_MAX_FACTOR: stop after sending 3x the VM's memory; vMotion's: not published
-    sdps=True,               # SDPS, on by default since vSphere 5.0
+    sdps=True,               # SDPS, part of vMotion since vSphere 5.0; it acts only when needed
     throttle_initial_pct=20.0,  # QEMU cpu-throttle-initial
     throttle_step_pct=10.0,     # QEMU cpu-throttle-increment
     throttle_max_pct=99.0,      # QEMU max-cpu-throttle
