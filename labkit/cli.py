@@ -257,6 +257,9 @@ def _check(a) -> int:
                           fix=f"labkit check {nb / lessons[0]}" if lessons else "give the path of your lesson notebook")
     if not nb.is_file():
         raise LabkitError(f"No such notebook: {nb}.", fix="give the path of your lesson notebook")
+    if _holds_solutions(nb):  # a lesson's source: its solutions would pass every exercise for a learner
+        raise LabkitError(f"{nb} is the course's source of the lesson, with its solutions, not your copy.",
+                          fix=f"labkit check ~/vmotion-labs/{nb.name} (your copy, in your workspace)")
     try:
         source = _source_for(nb)
     except LabkitError:
@@ -269,6 +272,16 @@ def _check(a) -> int:
         print(f"note: {note}")
     print(f"total: {g.total}/{g.maximum}")
     return 0
+
+
+def _holds_solutions(path: Path) -> bool:
+    """Does the notebook still carry the solution markers of a lesson source (cheap: its text only)?"""
+    from . import authoring
+
+    try:
+        return authoring.SOLUTION[0] in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
 
 
 def _workspace(a) -> int:

@@ -129,12 +129,12 @@ def check(id: str, answer: Any, session=None) -> Result:
         problem = None
         if ex.world is not None and session is None:
             session, problem = _session_in_world(ex, answer)
-        verdict = None
+        verdict, wrong_kind = None, False
         if problem is None:
             try:
                 verdict = ex.checker(answer, session)
             except WrongType as e:
-                verdict = str(e)
+                verdict, wrong_kind = str(e), True
             except _LOST as e:
                 problem = _lost(ex, e)
             except (TypeError, ValueError, AttributeError, KeyError, IndexError) as e:
@@ -150,7 +150,10 @@ def check(id: str, answer: Any, session=None) -> Result:
             result = Result(id, True, ex.points, ex.points, f"[x] {id} {ex.title}: correct ({ex.points}/{ex.points}).")
         else:
             n = _attempts.get(id, 0)
-            _attempts[id] = n + 1
+            if wrong_kind:  # an answer of the wrong kind is not a try: it keeps the hint the learner has reached
+                n = max(n - 1, 0)
+            else:
+                _attempts[id] = n + 1
             hint = ex.hints[min(n, len(ex.hints) - 1)] if ex.hints else "look again at the lesson above."
             reason = f" {verdict[0].upper()}{verdict[1:]}." if isinstance(verdict, str) and verdict else ""
             result = Result(id, False, 0, ex.points, f"[ ] {id} {ex.title}: not yet (0/{ex.points}).{reason} Hint: {hint}")

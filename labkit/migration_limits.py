@@ -226,10 +226,16 @@ def figure(migrations: Iterable[Migration], links: str | dict[str, str] = "10GbE
     migrations = list(migrations)
     table = usage(migrations, links)
     share = (100 * table["used"] / table["max"]).round(1)
+    full = table["used"] >= table["max"]
+    text = [f"{u} of {m}" for u, m in zip(table["used"], table["max"], strict=True)]
+
+    def used(rows, name: str, color: str) -> go.Bar:  # one trace per legend entry: a colour means one thing
+        return go.Bar(y=table["resource"][rows], x=share[rows], orientation="h", name=name, marker_color=color,
+                      text=[t for t, r in zip(text, rows, strict=True) if r], textposition="auto")
+
     fig = go.Figure([
-        go.Bar(y=table["resource"], x=share, orientation="h", name="used by the migrations that start",
-               marker_color=["#d62728" if u >= m else "#1f77b4" for u, m in zip(table["used"], table["max"], strict=True)],
-               text=[f"{u} of {m}" for u, m in zip(table["used"], table["max"], strict=True)], textposition="auto"),
+        used(~full, "used by the migrations that start", "#1f77b4"),
+        used(full, "full: the next migration that needs it waits", "#d62728"),
         go.Bar(y=table["resource"], x=100 - share, orientation="h", name="free", marker_color="#dddddd"),
     ])
     fig.update_layout(barmode="stack", title=title or describe(migrations, links), xaxis_title="% of the maximum cost",

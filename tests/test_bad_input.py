@@ -207,6 +207,9 @@ CLI_ROWS = [
     ("release-not-a-notebook", ["release", "{d}/notes.txt", "-o", "{d}/released"], 1, r"notes\.txt: not a readable notebook"),
     ("release-a-folder", ["release", "{d}/notebooks", "-o", "{d}/released"], 1, r"notebooks: no such notebook"),
     ("check-not-a-notebook", ["check", "{d}/broken.ipynb"], 1, r"broken\.ipynb: not a readable notebook \(NotJSONError\)"),
+    ("check-a-lesson-source", ["check", "{d}/notebooks/" + LESSON.name], 1,
+     r"00-getting-started\.ipynb is the course's source of the lesson, with its solutions, not your copy\. "
+     r"Fix: labkit check ~/vmotion-labs/00-getting-started\.ipynb"),
     ("check-a-folder", ["check", "{d}/submitted/alice"], 1,
      r"alice is a folder; labkit check checks one notebook\. Fix: labkit check .*alice/00-getting-started\.ipynb"),
     ("check-timeout-word", ["check", "{d}/submitted/alice/" + LESSON.name, "--timeout", "soon"], 2,

@@ -31,6 +31,16 @@ def test_cluster_hosts(world):
     assert str(truth) not in first.line.split(":", 1)[1].replace("(0/1)", "")
 
 
+def test_an_answer_of_the_wrong_kind_is_not_a_try():
+    """It says what kind is wanted and keeps the hint the learner has reached: it does not use up the next one."""
+    first = exercises.check("01a.slots", 7)            # wrong: the first hint
+    kind = exercises.check("01a.slots", "5")           # text, not a number: the same hint again
+    second = exercises.check("01a.slots", 7)           # wrong again: the second hint
+    hints = exercises.get("01a.slots").hints
+    assert hints[0] in first.line and hints[0] in kind.line and "whole number" in kind.line
+    assert hints[1] in second.line
+
+
 def test_vms_on_a_host(world):
     session = world
     vms = inventory.vms(session)

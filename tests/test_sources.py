@@ -155,7 +155,8 @@ def test_the_glossary_names_the_lesson_of_first_use_along_the_path():
     order = _path_order()
     problems = []
     for term, lesson in _glossary().items():
-        words = re.compile(r"(?<![\w-])" + re.escape(term.split(" (")[0]) + r"(?:e?s)?(?![\w-])", re.I)
+        name = r"\s+".join(re.escape(w) for w in term.split(" (")[0].split())  # a term may wrap across lines
+        words = re.compile(r"(?<![\w-])" + name + r"(?:e?s)?(?![\w-])", re.I)
         used = [i for i in order if words.search(by_id[i])]
         if not used:
             problems.append(f"glossary term {term!r} appears in no lesson")

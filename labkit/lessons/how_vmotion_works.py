@@ -77,7 +77,8 @@ def phases(answer, session):
 
 @exercise("01.first-vmotion", "db-01 moved by vMotion to esx-01", world="healthy-cluster", points=2, hints=(
     "continuity.migrate moves a VM and returns a MigrationRun; the cell that moved web-01 shows how it is called.",
-    "Make the same call for db-01, with esx-01 as the host, and answer with the run it returns.",
+    "Which VM and which destination does this exercise name? Those are the two things the call needs; the run it "
+    "returns is your answer.",
 ))
 def first_vmotion(answer, session):
     problem = _vmotion_problem(answer, "db-01", "esx-01")

@@ -69,8 +69,8 @@ def converge_without_sdps(answer, session):
 
 @exercise("03.nics-needed", "1 GbE vMotion NICs db-01 needs", world="healthy-cluster", points=2, hints=(
     "Try nics=1, 2, 3, ... with link_gbps=1, switchover_s=1.0 and sdps=False on the oltp-database profile.",
-    ("precopy.sweep(..., nics=[1, 2, 3, ...]) returns one row per count, with the columns nics and converged: "
-     "the answer is the smallest nics among the rows that converged, a whole number."),
+    ("precopy.sweep runs the model once per value of an input you give it as a list, one row each; its table says "
+     "which runs converged. Which of those rows answers the question?"),
 ))
 def nics_needed(answer, session):
     answer = whole_number(answer)

@@ -147,8 +147,8 @@ def jumbo(answer, session):
 
 
 @exercise("01b.two-links", "seconds a second vMotion adapter saves on db-02", world=None, points=2, hints=(
-    ("inputs = precopy.workload('oltp-database', 16384) gives the workload; precopy.simulate(**inputs, "
-     "link_gbps=10, nics=1) one migration."),
+    ("Step 4 of the lesson shows the two calls: precopy.workload turns a profile and a memory size into the "
+     "model's inputs, and precopy.simulate runs one migration from them."),
     ("The saving is a difference: compare two runs that differ only in the number of vMotion adapters "
      "(each summary's 'total_s')."),
 ))
