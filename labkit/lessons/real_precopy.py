@@ -47,7 +47,8 @@ def converge(answer, session):
 
 
 @exercise("03b.downtime", "why the downtime is far below expected-downtime", world=None, points=1, hints=(
-    "expected-downtime divides what is pending by the bandwidth QEMU measured under max-bandwidth.",
+    "expected-downtime divides what was dirty at the last bitmap read by the bandwidth QEMU measured under "
+    "max-bandwidth.",
     "Compare how fast the last few MiB went with max-bandwidth.",
 ))
 def downtime(answer, session):
