@@ -1,7 +1,7 @@
 """The ``labkit`` command.
 
     labkit sim build [--force]        compile the lab simulator (cached by source hash)
-    labkit sim start [--scenario NAME] [-- FLAGS...]
+    labkit sim start [--scenario NAME] [--time-scale N] [-- FLAGS...]
                                       start it in the background, or reuse the running one
     labkit sim status | stop | url | env
     labkit inventory [vms|hosts|clusters|datastores|networks]
@@ -51,6 +51,11 @@ def _sim_start(a) -> int:
         from .sim import process
 
         process.resolve_binary(a.vcsim)
+    if a.time_scale is not None:
+        if not 0.001 <= a.time_scale <= 1e6:
+            raise LabkitError(f"--time-scale {a.time_scale:g} is out of range.",
+                              fix="give simulated seconds per real second, from 0.001 to 1000000 (60: a minute a second)")
+        a.flags = ["-time-scale", f"{a.time_scale:g}", *a.flags]
     before = sim.status()
     s = sim.start(a.flags, scenario=a.scenario, binary=a.vcsim)
     reused = before.running and before.sim.pid == s.pid
@@ -496,6 +501,8 @@ def parser() -> argparse.ArgumentParser:
     s = ps.add_parser("start", help="start in the background, or reuse the running simulator")
     s.add_argument("--scenario", metavar="NAME", help="serve a lab scenario (see: labkit scenarios)")
     s.add_argument("--vcsim", metavar="PATH", help="run this simulator program instead (an official vcsim)")
+    s.add_argument("--time-scale", type=float, metavar="N", default=None,
+                   help="lab time runs N times faster than real time (default: the scenario's timeScale, else 10)")
     s.add_argument("flags", nargs=argparse.REMAINDER, help="simulator flags after --, e.g. -- -host 5 -vm 4")
     s.set_defaults(func=_sim_start)
     ps.add_parser("stop", help="stop the simulator").set_defaults(func=_sim_stop)

@@ -30,8 +30,9 @@ Storage vMotion (KB 326281 for vSphere 6.0 and later; the 2021 blogs for 6.x and
 vMotions or 2 Storage vMotions per host. :data:`VSPHERE_7_HOST_UNITS` holds those numbers.
 
 vCenter starts waiting migrations as resources free up; :func:`admit` only answers which of a list of
-migrations, requested in that order, start at once. The lab simulator does not model concurrency at all:
-it runs every migration it accepts.
+migrations, requested in that order, start at once. The lab simulator queues migrations of powered-on VMs by
+the same tables (labkit/sim/launcher/costs.go, proved equal by tests/test_precopy_go.py) and starts them as
+slots free; labkit.evacuation plans a whole evacuation that way (lesson 07).
 """
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import ipaddress
 import json
 import os
 from pathlib import Path
@@ -209,11 +210,17 @@ class _Checker:
 
 
 TOP = {"title", "teaches", "defaults", "clusters", "standalone", "hosts", "datastores", "networks", "vms",
-       "generate", "migrationSeconds", "datacenter"}
+       "generate", "migrationSeconds", "datacenter", "timeScale", "physicalMtu"}
 HOST_FIELDS = {"cpu", "memoryGB", "cores", "version", "vmotion", "mtu", "state", "maintenance", "uplinkMbps",
-               "duplex"}
+               "duplex", "vmotionIp", "vmotionStack"}
 VM_FIELDS = {"host", "datastore", "networks", "memoryMB", "memoryReservationMB", "cpus", "power", "version", "guest",
-             "diskGB", "cpuBaseline", "devices", "nicConnected"}
+             "diskGB", "cpuBaseline", "devices", "nicConnected", "workload"}
+WORKLOAD_FIELDS = {"dirtyRateMiBps", "hotSetMiB", "hotShare", "zeroShare"}
+#: the workload of a VM whose scenario gives none (a profile of datasets/workloads.csv)
+DEFAULT_WORKLOAD = "idle"
+#: simulated seconds per real second the lab runs at when a scenario and `labkit sim start` say nothing (the
+#: simulator's defaultTimeScale)
+DEFAULT_TIME_SCALE = 10.0
 HOST_DEFAULTS = {"cpu": "intel-icelake", "memoryGB": 256, "cores": 16, "version": "8.0.2", "vmotion": ["vmk1"],
                  "mtu": 1500, "state": "connected", "maintenance": False, "uplinkMbps": 10000, "duplex": "full"}
 VM_DEFAULTS = {"memoryMB": 2048, "memoryReservationMB": 0, "cpus": 2, "power": "on", "version": "vmx-14",
@@ -241,6 +248,13 @@ def compile(name_or_path: str) -> dict[str, Any]:
                            "networks": [], "vms": []}
     if "migrationSeconds" in doc:
         out["migrationSeconds"] = c.number(doc["migrationSeconds"], "migrationSeconds", 0, integer=False)
+    if "timeScale" in doc:
+        out["timeScale"] = c.number(doc["timeScale"], "timeScale", 0.001, integer=False, maximum=1e6,
+                                    why=" simulated seconds per real second")
+    if "physicalMtu" in doc:
+        out["physicalMtu"] = c.number(doc["physicalMtu"], "physicalMtu", 1280, maximum=9216,
+                                      why=" bytes, the largest jumbo frame the lab's physical switches take")
+    out["defaultWorkload"] = workload_spec(c, "(default workload)", DEFAULT_WORKLOAD)
     defaults = c.mapping(doc.get("defaults"), "defaults", {"host", "vm"})
     host_defaults = {**HOST_DEFAULTS, **c.mapping(defaults.get("host"), "defaults.host", HOST_FIELDS)}
     vm_defaults = {**VM_DEFAULTS, **c.mapping(defaults.get("vm"), "defaults.vm", VM_FIELDS - {"host"})}
@@ -428,7 +442,52 @@ def _host(c: _Checker, field: str, name: str, cluster: str, spec: dict, evc_mode
         "maintenance": bool(spec["maintenance"]), "vmotionVnics": vnics,
         "mtu": c.number(spec["mtu"], f"{field}.mtu", 1280),
         "uplinkMbps": speed, "fullDuplex": duplex == "full",
+        "vmotionIp": _cidr(c, f"{field}.vmotionIp", spec.get("vmotionIp")),
+        "vmotionStack": bool(spec.get("vmotionStack", False)),
     }
+
+
+def _cidr(c: _Checker, field: str, value) -> str:
+    """An IPv4 address with its prefix length ("10.10.2.12/24"), or "" when not given."""
+    if value is None:
+        return ""
+    try:
+        iface = ipaddress.IPv4Interface(str(value))
+    except ValueError:
+        c.fail(field, f"{value!r} is not an IPv4 address with a prefix length, like 10.10.2.12/24")
+    if "/" not in str(value):
+        c.fail(field, f"{value!r} has no prefix length; write it like 10.10.2.12/24")
+    return str(iface)
+
+
+@functools.lru_cache(maxsize=1)
+def _workload_profiles() -> dict[str, dict]:
+    with open(datasets.path("workloads.csv"), newline="") as f:
+        return {row["profile"]: row for row in csv.DictReader(f)}
+
+
+def workload_spec(c: _Checker, field: str, value) -> dict:
+    """A VM's workload for the simulator: a profile of datasets/workloads.csv by name, or a mapping of
+    dirtyRateMiBps (MiB/s the guest writes), hotSetMiB (its writable working set; absent: none), hotShare (the
+    share of writes that land in it, default 1) and zeroShare (the share of memory never written, default 0)."""
+    table = _workload_profiles()
+    if isinstance(value, str):
+        c.choice(value, field, list(table))
+        row = table[value]
+        hot = float(row["hot_set_mib"]) if row["hot_set_mib"].strip() else None
+        return {"profile": value, "dirtyRateMiBps": float(row["dirty_rate_mibps"]), "hotSetMiB": hot,
+                "hotShare": float(row["hot_share"]), "zeroShare": float(row["zero_share"])}
+    w = c.mapping(value, field, WORKLOAD_FIELDS)
+    if "dirtyRateMiBps" not in w:
+        c.fail(f"{field}.dirtyRateMiBps", "a workload needs dirtyRateMiBps, or give a profile's name instead: "
+                                          + ", ".join(table))
+    hot = w.get("hotSetMiB")
+    out = {"profile": "custom", "dirtyRateMiBps": float(c.number(w["dirtyRateMiBps"], f"{field}.dirtyRateMiBps", 0,
+                                                                 integer=False)),
+           "hotSetMiB": None if hot is None else float(c.number(hot, f"{field}.hotSetMiB", 0, integer=False)),
+           "hotShare": float(c.number(w.get("hotShare", 1.0), f"{field}.hotShare", 0, integer=False, maximum=1)),
+           "zeroShare": float(c.number(w.get("zeroShare", 0.0), f"{field}.zeroShare", 0, integer=False, maximum=1))}
+    return out
 
 
 def requirement(mode: str) -> dict[str, str]:
@@ -484,6 +543,7 @@ def _vm(c: _Checker, field: str, name: str, spec: dict, host: dict, datastores: 
         "featureRequirement": requirement(baseline) if running else {},
         "minRequiredEVCModeKey": baseline if running else "",
         "devices": devices, "nicConnected": bool(spec["nicConnected"]),
+        "workload": workload_spec(c, f"{field}.workload", spec["workload"]) if spec.get("workload") is not None else None,
     }
 
 

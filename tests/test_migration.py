@@ -120,7 +120,7 @@ def test_a_refused_migration_changes_nothing_and_is_logged():
 
 
 def test_migration_progress_moves_over_the_simulated_time():
-    with lab_world("healthy-cluster", "-migration-seconds", "1.5") as s:
+    with lab_world("healthy-cluster", "-time-scale", "2.5") as s:  # 3.7 simulated s in about 1.5 s
         vm, hosts = by_name(s, vim.VirtualMachine)["web-01"], by_name(s, vim.HostSystem)
         task = vm.MigrateVM_Task(host=hosts["esx-02"], priority="defaultPriority")
         PC = vmodl.query.PropertyCollector
@@ -213,7 +213,7 @@ def test_power_operations_follow_the_host_state_and_admission_control():
 
 def test_a_destination_that_stops_taking_vms_during_the_migration_fails_it():
     """The destination enters maintenance mode while a migration runs: the switchover finds it refusing VMs."""
-    with lab_world("healthy-cluster", "-migration-seconds", "0.5") as s:
+    with lab_world("healthy-cluster", "-time-scale", "7") as s:  # about 0.5 s
         vms, hosts = by_name(s, vim.VirtualMachine), by_name(s, vim.HostSystem)
         task = vms["web-01"].MigrateVM_Task(host=hosts["esx-03"], priority="defaultPriority")
         s.change(hosts["esx-03"], "EnterMaintenanceMode_Task", timeout=10)  # db-01 leaves by DRS first

@@ -23,6 +23,7 @@ def go_model(tmp_path_factory):
     """The Go model with a JSON-lines driver, built from the launcher's own source file."""
     d = tmp_path_factory.mktemp("precopy-go")
     shutil.copy(ROOT / "labkit" / "sim" / "launcher" / "precopy.go", d)
+    shutil.copy(ROOT / "labkit" / "sim" / "launcher" / "costs.go", d)
     shutil.copy(ROOT / "tests" / "data" / "precopy_go" / "driver.go", d)
     env = {**os.environ, "GO111MODULE": "off", "GOCACHE": str(d / "cache"), "GOFLAGS": ""}
     subprocess.run([GO, "build", "-o", str(d / "model"), "."], cwd=d, env=env, check=True, capture_output=True)
@@ -82,3 +83,14 @@ def test_go_and_python_give_the_same_rounds_times_and_outcomes(go_model):
     assert {o for o, _, _ in seen} == {"converged", "long switchover", "failed"}
     assert {r for _, r, _ in seen} == {"fits the switchover budget", "round limit", "data limit"}
     assert {t for _, _, t in seen} == {True, False}
+
+
+def test_the_lab_queues_migrations_by_the_same_cost_tables_as_lesson_01a(go_model):
+    """The simulator's admission (costs.go) and labkit.migration_limits are one cost model: same costs per kind
+    and resource, same maxima."""
+    from labkit import migration_limits as ML
+
+    (tables,) = go_model(["limits"])
+    assert tables["costs"] == ML.COSTS
+    assert tables["network"] == ML.NETWORK_MAX_COST
+    assert (tables["host"], tables["datastore"]) == (ML.HOST_MAX_COST, ML.DATASTORE_MAX_COST)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"fmt"
 
 	"github.com/vmware/govmomi/simulator"
@@ -102,6 +103,32 @@ func applyHost(h *simulator.HostSystem, hs hostSpec, evcMode string, index int) 
 	refreshHostBrowser(h)
 	setLinkSpeed(h, hs.UplinkMbps, hs.FullDuplex)
 	setVMotionVnics(h, hs.VMotionVnics, hs.MTU, index)
+	placeVMotionVnics(h, hs)
+}
+
+// placeVMotionVnics gives the host's first vMotion adapter the scenario's address (vmotionIp, CIDR) and puts its
+// vMotion adapters on the vMotion TCP/IP stack (vmotionStack; vSphere Networking, "Place vMotion Traffic on the
+// vMotion TCP/IP Stack of an ESXi Host"), whose default gateway is then theirs.
+func placeVMotionVnics(h *simulator.HostSystem, hs hostSpec) {
+	st := lab.vnics[h.Self]
+	if st == nil || (hs.VMotionIP == "" && !hs.VMotionStack) {
+		return
+	}
+	for n, dev := range st.selected["vmotion"] {
+		i := st.find(dev)
+		if i < 0 {
+			continue
+		}
+		if hs.VMotionStack {
+			st.nics[i].Spec.NetStackInstanceKey = "vmotion"
+		}
+		if n == 0 && hs.VMotionIP != "" {
+			if ip, subnet, err := net.ParseCIDR(hs.VMotionIP); err == nil {
+				st.nics[i].Spec.Ip = &types.HostIpConfig{IpAddress: ip.String(), SubnetMask: net.IP(subnet.Mask).String()}
+			}
+		}
+	}
+	publishVnics(h)
 }
 
 // setLinkSpeed gives every physical NIC of h the scenario's link speed and duplex: its linkSpeed (the link is

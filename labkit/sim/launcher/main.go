@@ -34,7 +34,12 @@ type options struct {
 	scenario string
 	migrate  float64
 	counts   counts
+
+	timeScale float64
 }
+
+// timeScaleFlag: -time-scale was given, and wins over the scenario's timeScale.
+var timeScaleFlag bool
 
 func parseFlags(args []string) (*options, error) {
 	o := &options{}
@@ -49,11 +54,16 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.pageSize, "page-size", defaultPageSize, "objects per RetrievePropertiesEx page when the client sets no maxObjects")
 	fs.IntVar(&o.dsGiB, "ds-capacity", 2048, "capacity of every datastore, GiB (0 keeps the host disk's numbers)")
 	fs.StringVar(&o.scenario, "scenario", "", "build the inventory from a scenario file (JSON, written by labkit)")
-	fs.Float64Var(&o.migrate, "migration-seconds", defaultMigrationSeconds, "how long a migration task runs")
+	fs.Float64Var(&o.migrate, "migration-seconds", defaultMigrationSeconds, "how long a migration the pre-copy model does not time runs (cold, suspended, storage), real seconds")
+	fs.Float64Var(&o.timeScale, "time-scale", 0, fmt.Sprintf("simulated seconds per real second (default: the scenario's timeScale, else %g)", defaultTimeScale))
 	o.counts.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	if o.timeScale < 0 || (o.timeScale > 0 && o.timeScale < 0.001) || o.timeScale > 1e6 {
+		return nil, fmt.Errorf("-time-scale must be between 0.001 and 1000000 simulated seconds per real second")
+	}
+	fs.Visit(func(f *flag.Flag) { timeScaleFlag = timeScaleFlag || f.Name == "time-scale" })
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
@@ -88,6 +98,9 @@ func run(o *options) error {
 		}
 	}
 	lab.migration = o.migrate
+	if o.timeScale > 0 {
+		lab.timeScale = o.timeScale
+	}
 	model, err := buildModel(o)
 	if err != nil {
 		return err
@@ -104,6 +117,7 @@ func run(o *options) error {
 	installPagingCollector(o.pageSize)
 	installProvisioningChecker()
 	installEventTexts()
+	installDiagnosticManager()
 
 	model.Service.Listen = &url.URL{Host: o.listen, User: url.UserPassword(o.username, o.password)}
 	if o.useTLS {
@@ -116,7 +130,7 @@ func run(o *options) error {
 
 	server := model.Service.NewServer()
 	defer server.Close()
-	server.Config.Handler = routingHandler{next: server.Config.Handler}
+	server.Config.Handler = routingHandler{next: server.Config.Handler, user: o.username, password: o.password}
 	if sc != nil {
 		if err := loadScenario(sc, server.URL, o.username, o.password, o.dsGiB); err != nil {
 			return err

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
@@ -112,6 +113,37 @@ func roomiest(vm *simulator.VirtualMachine, src *simulator.HostSystem, hosts []*
 	return best
 }
 
+// evacuateAll migrates vms off h as DRS does for maintenance mode: each to the compatible host with the most
+// unreserved memory, all requested at once (one batch for vCenter's limits, admission.go), and waits for them.
+func evacuateAll(ctx *simulator.Context, t *labTask, h *simulator.HostSystem, vms []*simulator.VirtualMachine) {
+	var moves []*migration
+	var slots []*slotRequest
+	for _, vm := range vms {
+		dest := bestHost(vm, h)
+		if dest == nil {
+			continue
+		}
+		if m, err := prepare(ctx, vm, dest, nil, nil, kindDRS); err == nil {
+			moves = append(moves, m)
+			if m.slot != nil {
+				slots = append(slots, m.slot)
+			}
+		}
+	}
+	admit.request(slots...)
+	var wg sync.WaitGroup
+	var done int32
+	for _, m := range moves {
+		wg.Add(1)
+		go func(m *migration) {
+			defer wg.Done()
+			_ = m.run(ctx, nil)
+			t.progress(int32(10 + 80*int(atomic.AddInt32(&done, 1))/len(vms)))
+		}(m)
+	}
+	wg.Wait()
+}
+
 func enterMaintenance(ctx *simulator.Context, t *labTask, h *simulator.HostSystem, timeout time.Duration, evacuateOff bool) {
 	t.start()
 	entering.Store(h.Self, true)
@@ -133,12 +165,7 @@ func enterMaintenance(ctx *simulator.Context, t *labTask, h *simulator.HostSyste
 				vms = append(vms, vm)
 			}
 		}
-		for i, vm := range vms {
-			if dest := bestHost(vm, h); dest != nil {
-				_ = migrate(ctx, nil, vm, dest, nil, nil, kindDRS)
-			}
-			t.progress(int32(10 + 80*(i+1)/len(vms)))
-		}
+		evacuateAll(ctx, t, h, vms)
 	}
 	// what must leave before the host is in maintenance mode
 	staying := func() int {

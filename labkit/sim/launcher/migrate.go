@@ -16,7 +16,8 @@ import (
 
 // Migrations: RelocateVM_Task and MigrateVM_Task check the move with the same
 // rules as CheckMigrate_Task, then run it as a task whose progress advances
-// over the lab's migration time, do vCenter's bookkeeping (host, pool,
+// as the lab's pre-copy model says (flight.go) or, for what it does not time, over the lab's fixed migration
+// time; they wait their turn under vCenter's limits (admission.go), do vCenter's bookkeeping (host, pool,
 // datastore and file moves, the back references on hosts, pools and
 // datastores) and post the events vCenter posts.
 
@@ -136,21 +137,131 @@ func startMigration(ctx *simulator.Context, vm *simulator.VirtualMachine, dest *
 // migrate checks and performs one migration, reporting progress on t.
 func migrate(ctx *simulator.Context, t *labTask, vm *simulator.VirtualMachine, dest *simulator.HostSystem,
 	datastore, pool *types.ManagedObjectReference, kind migrationKind) *types.LocalizedMethodFault {
-	var v verdict
-	var src *simulator.HostSystem
-	with(vm, func() {
-		src = hostOf(vm)
-		v = check(move{vm: vm, src: src, dest: dest, datastore: datastore, pool: pool}, nil)
-	})
-	if dest == nil {
-		dest = src
+	m, err := prepare(ctx, vm, dest, datastore, pool, kind)
+	if err != nil {
+		return err
 	}
+	if m.slot != nil {
+		admit.request(m.slot)
+	}
+	return m.run(ctx, t)
+}
+
+// migration is one checked migration, waiting for its turn or running.
+type migration struct {
+	vm              *simulator.VirtualMachine
+	src, dest       *simulator.HostSystem
+	datastore, pool *types.ManagedObjectReference
+	kind            migrationKind
+	hot             bool         // the VM is powered on
+	slot            *slotRequest // what it costs against vCenter's limits (nil: not counted)
+}
+
+// prepare runs the checks; a refused migration posts VmFailedMigrateEvent and returns its first error.
+func prepare(ctx *simulator.Context, vm *simulator.VirtualMachine, dest *simulator.HostSystem,
+	datastore, pool *types.ManagedObjectReference, kind migrationKind) (*migration, *types.LocalizedMethodFault) {
+	var v verdict
+	m := &migration{vm: vm, dest: dest, datastore: datastore, pool: pool, kind: kind}
+	with(vm, func() {
+		m.src = hostOf(vm)
+		v = check(move{vm: vm, src: m.src, dest: dest, datastore: datastore, pool: pool}, nil)
+		m.hot = poweredOn(vm)
+	})
+	if m.dest == nil {
+		m.dest = m.src
+	}
+	if len(v.errors) > 0 {
+		postEvents(ctx, &types.VmFailedMigrateEvent{VmEvent: vmEvent(vm, m.src), DestHost: hostArg(m.dest), Reason: v.errors[0]})
+		return nil, &v.errors[0]
+	}
+	m.slot = m.slotRequest()
+	return m, nil
+}
+
+// slotRequest: what a migration of a powered-on VM costs (costs.go); nil for a powered-off or suspended VM
+// (the limits page's tables count vMotion and Storage vMotion) and for a move that changes nothing.
+func (m *migration) slotRequest() *slotRequest {
+	if !m.hot {
+		return nil
+	}
+	hostChange := m.dest.Self != m.src.Self
+	storageChange := m.datastore != nil && !containsRef(m.vm.Datastore, *m.datastore)
+	r := &slotRequest{src: m.src.Self, dest: m.dest.Self,
+		srcClass: linkClass(vmotionLinkMbps(m.src)), destClass: linkClass(vmotionLinkMbps(m.dest))}
+	switch {
+	case hostChange && storageChange:
+		r.kind = kindWithoutShared
+	case hostChange:
+		r.kind = kindVMotion
+	case storageChange:
+		r.kind = kindStorage
+	default:
+		return nil
+	}
+	if ds := firstDatastore(m.vm.Datastore); ds != nil {
+		r.datastores = append(r.datastores, *ds)
+	}
+	if storageChange {
+		r.datastores = append(r.datastores, *m.datastore)
+	}
+	return r
+}
+
+// memoryOnly: a vMotion that changes only the host, which the pre-copy model times.
+func (m *migration) memoryOnly() bool {
+	return m.slot != nil && m.slot.kind == kindVMotion
+}
+
+// run waits for the migration's turn, plays it out and applies it.
+func (m *migration) run(ctx *simulator.Context, t *labTask) *types.LocalizedMethodFault {
+	vm, src, dest := m.vm, m.src, m.dest
+	share := 1
+	if m.slot != nil {
+		if t != nil && admit.waiting(m.slot) {
+			t.set(types.PropertyChange{Name: "info.state", Val: types.TaskInfoStateQueued})
+			share = <-m.slot.ready
+			t.set(types.PropertyChange{Name: "info.state", Val: types.TaskInfoStateRunning},
+				types.PropertyChange{Name: "info.startTime", Val: time.Now()})
+		} else {
+			share = <-m.slot.ready
+		}
+		defer admit.release(m.slot)
+	}
+	chain := postEvents(ctx, beingMigrated(vm, src, dest, m.datastore, m.kind, m.hot))
+	if m.memoryOnly() {
+		if f := fly(t, vm, src, dest, m.slot, share); f != nil {
+			postEvents(ctx, &types.VmFailedMigrateEvent{VmEvent: vmEvent(vm, src), DestHost: hostArg(dest), Reason: *f})
+			return f
+		}
+	} else {
+		fixedDuration(t)
+	}
+	// the world may have changed while the migration ran (the destination entering maintenance mode, another
+	// VM taking its memory): vCenter's switchover needs the destination to take the VM now
+	var v verdict
+	with(vm, func() { v = check(move{vm: vm, src: src, dest: dest, datastore: m.datastore, pool: m.pool}, nil) })
 	if len(v.errors) > 0 {
 		postEvents(ctx, &types.VmFailedMigrateEvent{VmEvent: vmEvent(vm, src), DestHost: hostArg(dest), Reason: v.errors[0]})
 		return &v.errors[0]
 	}
-	hot := poweredOn(vm)
-	chain := postEvents(ctx, beingMigrated(vm, src, dest, datastore, kind, hot))
+	srcDatastores := vm.Datastore
+	var moveErr error
+	with(vm, func() {
+		moveErr = apply(vm, src, dest, m.datastore, m.pool)
+	})
+	if moveErr != nil {
+		f := types.LocalizedMethodFault{Fault: &types.MigrationFault{}, LocalizedMessage: moveErr.Error()}
+		return &f
+	}
+	done := migrated(vm, src, srcDatastores, m.kind, m.hot)
+	postEvents(ctx, done)
+	done.GetEvent().ChainId = chain
+	return nil
+}
+
+// fixedDuration runs a migration the pre-copy model does not time (cold, suspended, storage) over the lab's
+// fixed migration time (-migration-seconds, a scenario's migrationSeconds; real seconds).
+func fixedDuration(t *labTask) {
 	// progress advances in steps of at least 50 ms of lab time, at most ten: a client sees each step as one
 	// update, so a migration of a few milliseconds (the tests' worlds) is not ten round trips
 	steps := int(lab.migration / 0.05)
@@ -168,26 +279,6 @@ func migrate(ctx *simulator.Context, t *labTask, vm *simulator.VirtualMachine, d
 	if steps == 1 {
 		time.Sleep(time.Duration(lab.migration * float64(time.Second)))
 	}
-	// the world may have changed while the migration ran (the destination entering maintenance mode, another
-	// VM taking its memory): vCenter's switchover needs the destination to take the VM now
-	with(vm, func() { v = check(move{vm: vm, src: src, dest: dest, datastore: datastore, pool: pool}, nil) })
-	if len(v.errors) > 0 {
-		postEvents(ctx, &types.VmFailedMigrateEvent{VmEvent: vmEvent(vm, src), DestHost: hostArg(dest), Reason: v.errors[0]})
-		return &v.errors[0]
-	}
-	srcDatastores := vm.Datastore
-	var moveErr error
-	with(vm, func() {
-		moveErr = apply(vm, src, dest, datastore, pool)
-	})
-	if moveErr != nil {
-		f := types.LocalizedMethodFault{Fault: &types.MigrationFault{}, LocalizedMessage: moveErr.Error()}
-		return &f
-	}
-	done := migrated(vm, src, srcDatastores, kind, hot)
-	postEvents(ctx, done)
-	done.GetEvent().ChainId = chain
-	return nil
 }
 
 // -- bookkeeping -------------------------------------------------------------

@@ -244,6 +244,9 @@ func (r *netRouter) UpdateNetworkConfig(ctx *simulator.Context, req *types.Updat
 				if s.NetStackInstance.DnsConfig != nil {
 					setDNS(h, s.NetStackInstance.Key, s.NetStackInstance.DnsConfig)
 				}
+				if s.NetStackInstance.IpRouteConfig != nil && s.NetStackInstance.Key != defaultStack {
+					setStackGateway(h, s.NetStackInstance.Key, s.NetStackInstance.IpRouteConfig)
+				}
 				return nil
 			}})
 	}
@@ -299,7 +302,8 @@ func (m *netModel) checkDNS(base types.BaseHostDnsConfig) *soap.Fault {
 	return nil
 }
 
-// checkNetStack: an edit of an existing TCP/IP stack instance's DNS configuration. "Only edit operation is
+// checkNetStack: an edit of an existing TCP/IP stack instance's DNS configuration, or of the default gateway of a stack other
+// than the default one (setStackGateway). "Only edit operation is
 // supported currently" (API reference, HostNetworkConfigNetStackSpec.operation,
 // https://developer.broadcom.com/xapis/vmware-storage-policy-api/8.0u2/vim.host.NetworkConfig.NetStackSpec.html);
 // the stack must exist (NotFound).
@@ -323,14 +327,37 @@ func (m *netModel) checkNetStack(s types.HostNetworkConfigNetStackSpec) *soap.Fa
 		!same(want.RequestedMaxNumberOfConnections != 0, want.RequestedMaxNumberOfConnections == cur.RequestedMaxNumberOfConnections) ||
 		!same(want.CongestionControlAlgorithm != "", want.CongestionControlAlgorithm == cur.CongestionControlAlgorithm) ||
 		!same(want.IpV6Enabled != nil, reflect.DeepEqual(want.IpV6Enabled, cur.IpV6Enabled)) ||
-		!same(want.IpRouteConfig != nil, reflect.DeepEqual(want.IpRouteConfig, cur.IpRouteConfig)) ||
+		!same(want.IpRouteConfig != nil && want.Key == defaultStack, reflect.DeepEqual(want.IpRouteConfig, cur.IpRouteConfig)) ||
 		!same(want.RouteTableConfig != nil, reflect.DeepEqual(want.RouteTableConfig, cur.RouteTableConfig)) {
 		return notModelled(fmt.Sprintf("A change to the TCP/IP stack %s other than its dnsConfig", want.Key))
+	}
+	if want.IpRouteConfig != nil && want.Key != defaultStack {
+		gw := want.IpRouteConfig.GetHostIpRouteConfig().DefaultGateway
+		if gw != "" && net.ParseIP(gw).To4() == nil {
+			return simulator.Fault(fmt.Sprintf("%q is not an IPv4 gateway address.", gw),
+				&types.InvalidArgument{InvalidProperty: "netStackSpec.netStackInstance.ipRouteConfig.defaultGateway"})
+		}
 	}
 	if want.DnsConfig != nil {
 		return m.checkDNS(want.DnsConfig)
 	}
 	return nil
+}
+
+// setStackGateway sets the default gateway of one of the host's other TCP/IP stacks (the vMotion stack has "a
+// dedicated default gateway, routing table, and DNS configuration", vSphere Networking, "TCP/IP Stacks at the
+// VMkernel Level"). Only the IPv4 default gateway is modelled.
+func setStackGateway(h *simulator.HostSystem, stack string, cfg types.BaseHostIpRouteConfig) {
+	netInfo := *h.Config.Network
+	instances := append([]types.HostNetStackInstance(nil), netInfo.NetStackInstance...)
+	for i := range instances {
+		if instances[i].Key == stack {
+			instances[i].IpRouteConfig = &types.HostIpRouteConfig{DefaultGateway: cfg.GetHostIpRouteConfig().DefaultGateway}
+		}
+	}
+	netInfo.NetStackInstance = instances
+	h.Config.Network = &netInfo
+	syncHostNetwork(h)
 }
 
 // setDNS applies a DNS configuration to one TCP/IP stack of the host. The default stack's is the host's DNS

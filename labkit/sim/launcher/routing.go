@@ -59,12 +59,21 @@ var thisType = regexp.MustCompile(`(<_this\b[^>]*\btype=")(VirtualMachine|HostSy
 var thisValue = regexp.MustCompile(`<_this\b[^>]*>([^<]+)</_this>`)
 
 type routingHandler struct {
-	next http.Handler
+	next           http.Handler
+	user, password string
 }
 
 func (h routingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet && r.URL.Path == "/sdk/vimServiceVersions.xml" {
 		serveServiceVersions(w)
+		return
+	}
+	if r.Method == http.MethodGet && r.URL.Path == "/labkit/vmkping" {
+		serveVmkping(w, r, h.user, h.password)
+		return
+	}
+	if r.Method == http.MethodGet && r.URL.Path == "/labkit/clock" {
+		serveClock(w, r, h.user, h.password)
 		return
 	}
 	if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/sdk") {

@@ -31,6 +31,9 @@ type scenario struct {
 	Name             string            `json:"name"`
 	Datacenter       string            `json:"datacenter"`
 	MigrationSeconds float64           `json:"migrationSeconds"`
+	TimeScale        float64           `json:"timeScale"`       // simulated seconds per real second
+	PhysicalMTU      int32             `json:"physicalMtu"`     // the largest frame the physical network carries
+	DefaultWorkload  *workloadSpec     `json:"defaultWorkload"` // a VM's workload when it has none of its own
 	EVCModes         map[string]evc    `json:"evcModes"`
 	Clusters         []clusterSpec     `json:"clusters"`
 	Hosts            []hostSpec        `json:"hosts"`
@@ -75,6 +78,8 @@ type hostSpec struct {
 	MTU             int32             `json:"mtu"`
 	UplinkMbps      int32             `json:"uplinkMbps"` // every physical NIC's link speed
 	FullDuplex      bool              `json:"fullDuplex"`
+	VMotionIP       string            `json:"vmotionIp"`    // the first vMotion adapter's address, CIDR
+	VMotionStack    bool              `json:"vmotionStack"` // the vMotion adapters are on the vMotion TCP/IP stack
 }
 
 type datastoreSpec struct {
@@ -117,6 +122,7 @@ type vmSpec struct {
 	MinEVCModeKey       string            `json:"minRequiredEVCModeKey"`
 	Devices             []deviceSpec      `json:"devices"`
 	NicConnected        bool              `json:"nicConnected"`
+	Workload            *workloadSpec     `json:"workload"`
 }
 
 type generateSpec struct {
@@ -153,6 +159,11 @@ type world struct {
 	vnics        map[types.ManagedObjectReference]*hostVnics
 	evcModes     map[string]evc
 	migration    float64
+	timeScale    float64 // simulated seconds per real second
+	physicalMTU  int32
+	workloads    map[types.ManagedObjectReference]workloadSpec
+	// defaultWorkload: datasets/workloads.csv's idle profile, which labkit writes in every scenario
+	defaultWorkload workloadSpec
 	building     bool // the scenario is being built: its file was checked for states vCenter could not reach
 }
 
@@ -162,6 +173,11 @@ var lab = &world{
 	vnics:        map[types.ManagedObjectReference]*hostVnics{},
 	evcModes:     map[string]evc{},
 	migration:    defaultMigrationSeconds,
+	timeScale:    defaultTimeScale,
+	physicalMTU:  defaultPhysicalMTU,
+	workloads:    map[types.ManagedObjectReference]workloadSpec{},
+	// the idle profile's numbers (datasets/workloads.csv) for a world built without a scenario
+	defaultWorkload: workloadSpec{Profile: "idle", DirtyRateMiBps: 3.8, HotShare: 1},
 }
 
 // builder holds what a build has created so far, by name.
@@ -202,6 +218,15 @@ func buildScenario(ctx context.Context, s *scenario, serverURL *url.URL, user, p
 	}
 	if s.MigrationSeconds > 0 {
 		lab.migration = s.MigrationSeconds
+	}
+	if s.TimeScale > 0 && !timeScaleFlag {
+		lab.timeScale = s.TimeScale
+	}
+	if s.PhysicalMTU > 0 {
+		lab.physicalMTU = s.PhysicalMTU
+	}
+	if s.DefaultWorkload != nil {
+		lab.defaultWorkload = *s.DefaultWorkload
 	}
 	// hosts get their memory and state only at the end (patch), so power-on admission waits for the built world
 	lab.building = true
@@ -694,6 +719,9 @@ func (b *builder) vmStep() error {
 			return fmt.Errorf("vm %s: %v", v.Name, err)
 		}
 		vm := object.NewVirtualMachine(b.c.Client, res.Result.(types.ManagedObjectReference))
+		if v.Workload != nil {
+			lab.workloads[vm.Reference()] = *v.Workload
+		}
 		if v.PowerState == "poweredOn" || v.PowerState == "suspended" {
 			t, err := vm.PowerOn(b.ctx)
 			if err == nil {

@@ -477,6 +477,9 @@ func updateVnic(st *hostVnics, device string, spec types.HostVirtualNicSpec) {
 	if spec.Mac != "" {
 		nic.Spec.Mac = spec.Mac
 	}
+	if spec.IpRouteSpec != nil { // the adapter's own default gateway ("default gateway override", since API 6.5)
+		nic.Spec.IpRouteSpec = spec.IpRouteSpec
+	}
 	switch {
 	case spec.DistributedVirtualPort != nil:
 		cur := nic.Spec.DistributedVirtualPort
