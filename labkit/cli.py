@@ -502,7 +502,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--scenario", metavar="NAME", help="serve a lab scenario (see: labkit scenarios)")
     s.add_argument("--vcsim", metavar="PATH", help="run this simulator program instead (an official vcsim)")
     s.add_argument("--time-scale", type=float, metavar="N", default=None,
-                   help="lab time runs N times faster than real time (default: the scenario's timeScale, else 10)")
+                   help="lab time runs N times faster than real time (default: the scenario's timeScale, else 50)")
     s.add_argument("flags", nargs=argparse.REMAINDER, help="simulator flags after --, e.g. -- -host 5 -vm 4")
     s.set_defaults(func=_sim_start)
     ps.add_parser("stop", help="stop the simulator").set_defaults(func=_sim_stop)

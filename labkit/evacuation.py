@@ -402,12 +402,15 @@ def from_lab(session, host, destination=None) -> tuple[list[VMotion], dict[str, 
     from .errors import LabkitError
     from .hostlog import _host
 
-    world = getattr(session, "world", None)
-    if world is None:
-        raise LabkitError("from_lab needs a session on a lab world, whose scenario gives the VMs' workloads.",
-                          fix="build the VMotion list yourself from your workloads, then call plan()")
+    from . import labapi
+
+    try:
+        state = labapi._state(session)
+    except LabkitError:
+        raise LabkitError("from_lab needs a session on the lab, whose scenario gives the VMs' workloads.",
+                          fix="build the VMotion list yourself from your workloads, then call plan()") from None
     h = _host(session, host)
-    doc = scenarios.compile(world.scenario) if world.scenario else {"vms": []}
+    doc = scenarios.compile(state.scenario) if state.scenario else {"vms": []}
     spec = {v["name"]: v.get("workload") for v in doc.get("vms", [])}
     if destination is None:
         others = [o for o in h.parent.host if o != h and o.runtime.connectionState == "connected"

@@ -42,17 +42,31 @@ def _host(session, host):
 
 def lines(session, host, key: str = "vmkernel") -> list[str]:
     """Every line of log ``key`` of ``host`` (a HostSystem or its name), oldest first."""
+    from pyVmomi import vmodl
+
     h = _host(session, host)
     dm = session.content.diagnosticManager
     out: list[str] = []
     start = 1
     while True:
-        header = dm.BrowseDiagnosticLog(host=h, key=key, start=start, lines=PAGE)
+        try:
+            header = dm.BrowseDiagnosticLog(host=h, key=key, start=start, lines=PAGE)
+        except (vmodl.fault.InvalidArgument, vim_fault("HostNotConnected")) as e:
+            keys = ", ".join(d.key for d in dm.QueryDescriptions(host=h)) if not isinstance(
+                e, vim_fault("HostNotConnected")) else ""
+            raise InvalidInput(f"{h.name} has no readable log {key!r}: {e.msg}",
+                               fix=f"read one of: {keys}" if keys else "reconnect the host first") from None
         text = list(header.lineText or [])
         out += text
         if not text or header.lineEnd < start + len(text) - 1 or len(text) < PAGE:
             return out
         start += len(text)
+
+
+def vim_fault(name: str):
+    from pyVmomi import vim, vmodl
+
+    return getattr(vim.fault, name, None) or getattr(vmodl.fault, name)
 
 
 def _value(text: str):
@@ -122,5 +136,8 @@ def rounds(session, host, mid: int) -> pd.DataFrame:
     cols = ["round", "duration_s", "sent_pages", "sent_mib", "dirtied_pages", "throttle_pct"]
     if table.empty:
         return pd.DataFrame(columns=cols)
+    if mid not in set(table["mid"]):
+        raise InvalidInput(f"{table['host'].iloc[0]}'s log has no migration {mid!r}.",
+                           fix="hostlog.migrations(session, host) lists its migrations and their mid")
     mine = table[(table["mid"] == mid) & (table["event"] == "precopy")]
     return mine.reindex(columns=cols).reset_index(drop=True)

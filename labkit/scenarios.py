@@ -220,7 +220,7 @@ WORKLOAD_FIELDS = {"dirtyRateMiBps", "hotSetMiB", "hotShare", "zeroShare"}
 DEFAULT_WORKLOAD = "idle"
 #: simulated seconds per real second the lab runs at when a scenario and `labkit sim start` say nothing (the
 #: simulator's defaultTimeScale)
-DEFAULT_TIME_SCALE = 10.0
+DEFAULT_TIME_SCALE = 50.0
 HOST_DEFAULTS = {"cpu": "intel-icelake", "memoryGB": 256, "cores": 16, "version": "8.0.2", "vmotion": ["vmk1"],
                  "mtu": 1500, "state": "connected", "maintenance": False, "uplinkMbps": 10000, "duplex": "full"}
 VM_DEFAULTS = {"memoryMB": 2048, "memoryReservationMB": 0, "cpus": 2, "power": "on", "version": "vmx-14",
@@ -318,6 +318,12 @@ def compile(name_or_path: str) -> dict[str, Any]:
                                 "uplinks": uplinks})
     _standard_switches(c, out["networks"])
     hosts_by_name = {h["name"]: h for h in out["hosts"]}
+    taken: dict[str, str] = {}
+    for h in out["hosts"]:
+        ip = h["vmotionIp"].split("/")[0]
+        if ip and ip in taken:
+            c.fail(f"hosts.{h['name']}.vmotionIp", f"{ip} is already {taken[ip]}'s vMotion address")
+        taken[ip] = h["name"]
     _sizes(c, len(out["hosts"]), len(doc.get("vms") or {}) if isinstance(doc.get("vms"), dict) else 0)
     for vname, vdef in c.mapping(doc.get("vms"), "vms", set(map(str, doc.get("vms") or {}))).items():
         field = f"vms.{vname}"
@@ -457,6 +463,10 @@ def _cidr(c: _Checker, field: str, value) -> str:
         c.fail(field, f"{value!r} is not an IPv4 address with a prefix length, like 10.10.2.12/24")
     if "/" not in str(value):
         c.fail(field, f"{value!r} has no prefix length; write it like 10.10.2.12/24")
+    if iface.network.prefixlen < 31 and iface.ip in (iface.network.network_address, iface.network.broadcast_address):
+        c.fail(field, f"{value} is its subnet's {'network' if iface.ip == iface.network.network_address else 'broadcast'}"
+                      " address, which no adapter can hold; give a host address such as "
+                      f"{iface.network.network_address + 11}/{iface.network.prefixlen}")
     return str(iface)
 
 
@@ -477,6 +487,9 @@ def workload_spec(c: _Checker, field: str, value) -> dict:
         hot = float(row["hot_set_mib"]) if row["hot_set_mib"].strip() else None
         return {"profile": value, "dirtyRateMiBps": float(row["dirty_rate_mibps"]), "hotSetMiB": hot,
                 "hotShare": float(row["hot_share"]), "zeroShare": float(row["zero_share"])}
+    if not isinstance(value, dict):
+        c.fail(field, f"expected a profile name ({', '.join(table)}) or a mapping of {', '.join(sorted(WORKLOAD_FIELDS))}, "
+                      f"got {value!r}")
     w = c.mapping(value, field, WORKLOAD_FIELDS)
     if "dirtyRateMiBps" not in w:
         c.fail(f"{field}.dirtyRateMiBps", "a workload needs dirtyRateMiBps, or give a profile's name instead: "

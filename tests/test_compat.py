@@ -32,7 +32,9 @@ def test_every_pair_of_every_scenario_agrees_with_the_simulator(scenario):
     assert len(both) == len(mine) == len(theirs) > 0
     disagree = both[~both["agree"]]
     assert disagree.empty, disagree[["vm", "host", "errors", "errors_vcenter", "warnings", "warnings_vcenter"]]
-    if scenario not in ("healthy-cluster", "large-datacenter"):
+    # the in-flight scenarios (lesson 07) break what no pre-check sees: the network's path, the workload, a host
+    # lost later
+    if scenario not in ("healthy-cluster", "large-datacenter") and not scenario.startswith("inflight-"):
         assert (mine["verdict"] != "ok").any()  # the scenario breaks something, and both saw it
 
 

@@ -10,7 +10,7 @@ from pyVmomi import vim
 
 from helpers import by_name, lab_world
 from labkit import evacuation, hostlog, labapi
-from labkit.errors import TaskFailed
+from labkit.errors import InvalidInput, TaskFailed
 from labkit.precopy import model, workloads
 from labkit.tasks import wait_for_task
 from labkit.vmkping import vmkping
@@ -56,9 +56,11 @@ def test_jumbo_frames_the_path_drops_fail_the_migration_after_the_precheck_passe
         for host, role in (("esx-01", "S"), ("esx-02", "D")):
             line = _failure_line(s, host, "app-01")
             assert line["role"] == role and line["stage"] == "precopy" and "no data acknowledged" in line["reason"]
-        # vmkping proves it: small frames cross, full jumbo frames with don't-fragment do not
+        # vmkping proves it: small frames cross, full jumbo frames do not (fragmented or not: the adapter sends
+        # 9,000-byte frames either way)
         dest_ip = hosts["esx-02"].config.network.vnic[1].spec.ip.ipAddress
         assert vmkping(s, "esx-01", dest_ip, size=1472, df=True).ok
+        assert not vmkping(s, "esx-01", dest_ip, size=8972).ok
         big = vmkping(s, "esx-01", dest_ip, size=8972, df=True)
         assert not big.ok and big.received == 0 and "100% packet loss" in str(big)
         # the fix: 1500-byte MTUs on both adapters, then the migration succeeds
@@ -67,6 +69,7 @@ def test_jumbo_frames_the_path_drops_fail_the_migration_after_the_precheck_passe
             spec.mtu = 1500
             h.configManager.networkSystem.UpdateVirtualNic("vmk1", spec)
         assert not vmkping(s, "esx-01", dest_ip, size=8972, df=True).ok  # larger than the adapter's MTU now
+        assert vmkping(s, "esx-01", dest_ip, size=8972).ok  # without -d: fragments of 1,500 bytes cross
         s.change(vm, "MigrateVM_Task", host=hosts["esx-02"], priority="defaultPriority", progress=False)
         assert vm.runtime.host == hosts["esx-02"]
 
@@ -253,6 +256,8 @@ def test_the_vmkernel_log_is_read_as_esxi_logs_are():
             dm.BrowseDiagnosticLog(key="vmkernel")  # vCenter's own logs
         empty = dm.BrowseDiagnosticLog(host=host, key="vmkernel", start=2**31 - 1)
         assert not empty.lineText
+        with pytest.raises(vmodl_fault("InvalidArgument")):
+            dm.BrowseDiagnosticLog(host=host, key="vmkernel", lines=-1)
         vm = by_name(s, vim.VirtualMachine)["erp-01"]
         s.change(vm, "MigrateVM_Task", host=by_name(s, vim.HostSystem)["esx-02"], priority="defaultPriority",
                  progress=False)
@@ -261,9 +266,36 @@ def test_the_vmkernel_log_is_read_as_esxi_logs_are():
         assert hostlog.lines(s, host) == list(header.lineText)
         two = dm.BrowseDiagnosticLog(host=host, key="vmkernel", start=2, lines=2)
         assert (two.lineStart, two.lineEnd, list(two.lineText)) == (2, 3, list(header.lineText[1:3]))
+        # govc asks for the last 25 lines of a shorter log with a start below 1: from the top
+        assert list(dm.BrowseDiagnosticLog(host=host, key="vmkernel", start=-20, lines=25).lineText) == list(header.lineText)
+        with pytest.raises(InvalidInput, match="has no readable log 'hostd'.*Fix: read one of: vmkernel"):
+            hostlog.lines(s, host, key="hostd")
+        s.change(host, "DisconnectHost_Task", progress=False)
+        with pytest.raises(vmodl_fault("HostNotConnected")):
+            dm.BrowseDiagnosticLog(host=host, key="vmkernel")
 
 
 def vmodl_fault(name):
     from pyVmomi import vmodl
 
     return getattr(vim.fault, name, None) or getattr(vmodl.fault, name)
+
+
+def test_a_vm_being_migrated_takes_no_other_operation_and_a_waiting_task_has_not_started():
+    with lab_world("inflight-evacuation", "-time-scale", "100") as s:  # db-01's vMotion: about 5 s
+        vms, hosts = by_name(s, vim.VirtualMachine), by_name(s, vim.HostSystem)
+        db = vms["db-01"]
+        first = db.MigrateVM_Task(host=hosts["esx-02"], priority="defaultPriority")
+        for call in (lambda: db.MigrateVM_Task(host=hosts["esx-03"], priority="defaultPriority"),
+                     lambda: db.PowerOffVM_Task(), lambda: db.SuspendVM_Task()):
+            with pytest.raises(TaskFailed) as err:
+                wait_for_task(s, call(), progress=False)
+            assert err.value.fault_type == "TaskInProgress"
+        assert db.runtime.powerState == "poweredOn"
+        names = ["web-01", "web-02", "web-03", "web-04", "web-05", "web-06", "app-01", "app-02"]
+        tasks = [vms[n].MigrateVM_Task(host=hosts["esx-03"], priority="defaultPriority") for n in names]
+        waiting = tasks[-1].info
+        assert waiting.state == "queued" and waiting.startTime is None  # db-01 holds one of esx-01's eight slots
+        for t in tasks + [first]:
+            wait_for_task(s, t, progress=False)
+        assert tasks[-1].info.startTime > waiting.queueTime and db.runtime.host == hosts["esx-02"]

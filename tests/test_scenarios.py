@@ -159,6 +159,18 @@ vms:
     (("C: {hosts: [h1, h2]}", "C: {hosts: [h1, h2]}\n  D: {hosts: [h2]}"), "clusters.D.hosts", "already in cluster C"),
     (("datastores:", "hosts:\n  h1: {cpu: amd-zen}\ndatastores:"), "hosts.h1.cpu", None),
     (("teaches: something", "teaches: [something"), None, "not valid YAML"),
+    (("datastores:", "hosts:\n  h1: {vmotionIp: 10.10.1.0/24}\ndatastores:"), "hosts.h1.vmotionIp", "subnet's network address"),
+    (("datastores:", "hosts:\n  h1: {vmotionIp: 10.10.1.300/24}\ndatastores:"), "hosts.h1.vmotionIp", "is not an IPv4 address"),
+    (("datastores:", "hosts:\n  h1: {vmotionIp: 10.10.1.11}\ndatastores:"), "hosts.h1.vmotionIp", "has no prefix length"),
+    (("datastores:", "hosts:\n  h1: {vmotionIp: 10.10.1.11/24}\n  h2: {vmotionIp: 10.10.1.11/24}\ndatastores:"),
+     "hosts.h2.vmotionIp", "already h1's vMotion address"),
+    (("networks: [net]}", "networks: [net], workload: 42}"), "vms.v.workload", "a profile name (idle, web"),
+    (("networks: [net]}", "networks: [net], workload: busy}"), "vms.v.workload", "'busy' is not one of"),
+    (("networks: [net]}", "networks: [net], workload: {hotSetMiB: 5}}"), "vms.v.workload.dirtyRateMiBps", "needs dirtyRateMiBps"),
+    (("networks: [net]}", "networks: [net], workload: {dirtyRateMiBps: 5, hotShare: 2}}"), "vms.v.workload.hotShare",
+     "more than 1"),
+    (("title: t\n", "title: t\ntimeScale: 0\n"), "timeScale", "at least 0.001"),
+    (("title: t\n", "title: t\nphysicalMtu: 10000\n"), "physicalMtu", "more than 9,216"),
 ])
 def test_a_broken_file_is_named_with_its_field(tmp_path, change, where, words):
     text = GOOD.replace(*change)

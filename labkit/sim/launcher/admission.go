@@ -109,6 +109,13 @@ func (a *admission) release(r *slotRequest) {
 		a.used[c.key] -= c.cost
 	}
 	delete(a.running, r)
+	// migrations that end at this same instant free their slots together: the last of them starts what fits
+	now := time.Now()
+	for o := range a.running {
+		if !o.ends.IsZero() && !o.ends.After(now.Add(endTolerance)) {
+			return
+		}
+	}
 	a.scan()
 }
 

@@ -32,12 +32,11 @@ import (
 //     that has been disconnected", API reference).
 
 const (
-	defaultTimeScale   = 10.0 // simulated seconds per real second when neither the scenario nor a flag sets one
-	netTimeoutS        = 20.0 // Migrate.NetTimeout's default, simulated seconds
-	maxSwitchoverKey   = "vmotion.maxSwitchoverSeconds"
-	progressPrepared   = 10               // the progress a migration shows once both hosts have taken it (the lab's)
-	progressTickReal   = 250 * time.Millisecond // the longest a running migration goes without a progress update
-	progressTickSimMin = 0.05                   // ... nor more often than every 50 ms of real time per 1/20 of it
+	defaultTimeScale = 50.0 // simulated seconds per real second when neither the scenario nor a flag sets one: a 24 GiB VM moves in half a second
+	netTimeoutS      = 20.0 // Migrate.NetTimeout's default, simulated seconds
+	maxSwitchoverKey = "vmotion.maxSwitchoverSeconds"
+	progressPrepared = 10                     // the progress a migration shows once both hosts have taken it (the lab's)
+	progressTickReal = 250 * time.Millisecond // the longest a running migration goes without a progress update
 )
 
 // workloadSpec is how a VM's guest writes memory (labkit resolves a profile of datasets/workloads.csv into it).
@@ -172,7 +171,7 @@ func (f *flight) lostHost() *types.LocalizedMethodFault {
 		simulator.Map.WithLock(h, func() { state = h.Runtime.ConnectionState })
 		if state != types.HostSystemConnectionStateConnected {
 			reason := fmt.Sprintf("host %s is %s", h.Name, state)
-			f.log("event", "failed", "sim_s", f.simElapsed(), "reason", reason)
+			f.log("event", "failed", "sim_s", f.simElapsed(), "stage", "transfer", "reason", reason)
 			return &types.LocalizedMethodFault{Fault: &types.HostNotConnected{},
 				LocalizedMessage: fmt.Sprintf("The migration of %s stopped: %s is no longer connected to vCenter. The virtual machine keeps running on %s.",
 					f.vm.Name, h.Name, f.src.Name)}

@@ -78,6 +78,8 @@ func number(key string, f float64) string {
 	switch {
 	case strings.HasSuffix(key, "pages"):
 		return strconv.FormatFloat(math.Round(f), 'f', 0, 64)
+	case f == math.Trunc(f) && math.Abs(f) < 1e15:
+		return strconv.FormatFloat(f, 'f', 0, 64)
 	case math.Abs(f) >= 1000:
 		return strconv.FormatFloat(f, 'f', 1, 64)
 	}
@@ -135,7 +137,7 @@ func (m *diagnosticManager) QueryDescriptions(req *types.QueryDescriptions) soap
 }
 
 // BrowseDiagnosticLog returns up to `lines` lines of a host's log from line `start`, counted from 1; without a
-// start, from the top of the log; without lines, to its end (API reference, DiagnosticManager.
+// start (or with one below 1, as govc asks for the last lines of a short log), from the top of the log; without lines, to its end (API reference, DiagnosticManager.
 // BrowseDiagnosticLog). One call returns at most browseMax lines, and a start past the end returns none, with
 // lineEnd still the log's last line, as govc's paging of vCenter's logs expects (govmomi object/diagnostic_log.go:
 // "VC max == 500"). A key the host does not list is InvalidArgument ("if the key refers to a nonexistent log
@@ -152,8 +154,13 @@ func (m *diagnosticManager) BrowseDiagnosticLog(req *types.BrowseDiagnosticLog) 
 			&types.InvalidArgument{InvalidProperty: "key"})
 		return body
 	}
-	if req.Lines < 0 || req.Start < 0 {
-		body.Fault_ = simulator.Fault("start and lines cannot be negative.", &types.InvalidArgument{InvalidProperty: "lines"})
+	if req.Lines < 0 {
+		body.Fault_ = simulator.Fault("lines cannot be negative.", &types.InvalidArgument{InvalidProperty: "lines"})
+		return body
+	}
+	if h.Runtime.ConnectionState != types.HostSystemConnectionStateConnected {
+		body.Fault_ = simulator.Fault(fmt.Sprintf("%s is %s: vCenter cannot read its logs.", h.Name, h.Runtime.ConnectionState),
+			&types.HostNotConnected{})
 		return body
 	}
 	l := logOf(h.Self)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vmware/govmomi/simulator"
@@ -104,16 +105,41 @@ func powerStateArgument(vm *simulator.VirtualMachine, state types.VirtualMachine
 		LocalizedMessage: fmt.Sprintf("The virtual machine %s is %s, not %s as the request says.", vm.Name, vm.Runtime.PowerState, state)}
 }
 
+// migrating holds, for each VM being migrated, its migration's task: vCenter runs one operation on a VM at a
+// time, and answers another with TaskInProgress ("An operation cannot be performed because of a task in
+// progress on the object", API reference, vim.fault.TaskInProgress).
+var migrating sync.Map // VM reference -> task reference
+
+// busy is the fault for an operation on a VM whose migration is running, or nil.
+func busy(vm *simulator.VirtualMachine) *types.LocalizedMethodFault {
+	task, ok := migrating.Load(vm.Self)
+	if !ok {
+		return nil
+	}
+	ref := task.(types.ManagedObjectReference)
+	return &types.LocalizedMethodFault{Fault: &types.TaskInProgress{Task: ref},
+		LocalizedMessage: fmt.Sprintf("%s is being migrated (task %s): another operation on it waits until that task ends.", vm.Name, ref.Value)}
+}
+
 // startMigration creates the task and runs the migration behind it.
 func startMigration(ctx *simulator.Context, vm *simulator.VirtualMachine, dest *simulator.HostSystem,
 	datastore, pool *types.ManagedObjectReference, kind migrationKind, id string) *labTask {
+	if f := busy(vm); f != nil {
+		return refusedLabTask(ctx, vm, id, *f)
+	}
 	t := newTask(vm.Self, vm.Name, id, false, userOf(ctx))
+	if _, running := migrating.LoadOrStore(vm.Self, t.Self); running {
+		f := busy(vm)
+		t.start()
+		t.failWith(*f)
+		return t
+	}
 	args := migrateArgs
 	if kind == kindRelocate {
 		args = relocateArgs
 	}
 	go func() {
-		t.start()
+		defer migrating.Delete(vm.Self)
 		var p placement
 		var err *types.LocalizedMethodFault
 		with(vm, func() { p, err = resolvePlacement(vm, dest, pool, args) })
@@ -125,11 +151,22 @@ func startMigration(ctx *simulator.Context, vm *simulator.VirtualMachine, dest *
 		if err == nil {
 			err = migrate(ctx, t, vm, dest, datastore, p.pool, kind)
 		}
+		t.startOnce() // a task refused before it ran has started and ended too
 		if err != nil {
 			t.failWith(*err)
 			return
 		}
 		t.succeed(nil)
+	}()
+	return t
+}
+
+// refusedLabTask is a migration task that fails at once with f.
+func refusedLabTask(ctx *simulator.Context, vm *simulator.VirtualMachine, id string, f types.LocalizedMethodFault) *labTask {
+	t := newTask(vm.Self, vm.Name, id, false, userOf(ctx))
+	go func() {
+		t.start()
+		t.failWith(f)
 	}()
 	return t
 }
@@ -217,15 +254,11 @@ func (m *migration) run(ctx *simulator.Context, t *labTask) *types.LocalizedMeth
 	vm, src, dest := m.vm, m.src, m.dest
 	share := 1
 	if m.slot != nil {
-		if t != nil && admit.waiting(m.slot) {
-			t.set(types.PropertyChange{Name: "info.state", Val: types.TaskInfoStateQueued})
-			share = <-m.slot.ready
-			t.set(types.PropertyChange{Name: "info.state", Val: types.TaskInfoStateRunning},
-				types.PropertyChange{Name: "info.startTime", Val: time.Now()})
-		} else {
-			share = <-m.slot.ready
-		}
+		share = <-m.slot.ready // a task stays queued, without a start time, until its turn
 		defer admit.release(m.slot)
+	}
+	if t != nil {
+		t.startOnce()
 	}
 	chain := postEvents(ctx, beingMigrated(vm, src, dest, m.datastore, m.kind, m.hot))
 	if m.memoryOnly() {

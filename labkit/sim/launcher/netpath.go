@@ -82,10 +82,13 @@ func gateway(h *simulator.HostSystem, nic types.HostVirtualNic) string {
 func reach(ha *simulator.HostSystem, a types.HostVirtualNic, hb *simulator.HostSystem, b types.HostVirtualNic, size int32) pathIssue {
 	ipA, netA := nicIP(a)
 	ipB, netB := nicIP(b)
-	if ipA == nil || ipB == nil {
+	dhcp := func(n types.HostVirtualNic) bool { return n.Spec.Ip != nil && n.Spec.Ip.Dhcp }
+	if (ipA == nil && !dhcp(a)) || (ipB == nil && !dhcp(b)) {
 		return pathIssue{kind: "route", detail: "an adapter has no IPv4 address"}
 	}
-	sameSubnet := netA != nil && netA.Contains(ipB) && netB != nil && netB.Contains(ipA)
+	// an adapter on DHCP takes an address in the vMotion network's subnet (the lab has no DHCP server; it
+	// assumes the network's own)
+	sameSubnet := dhcp(a) || dhcp(b) || (netA != nil && netA.Contains(ipB) && netB != nil && netB.Contains(ipA))
 	if !sameSubnet && (gateway(ha, a) == "" || gateway(hb, b) == "") {
 		return pathIssue{kind: "route", detail: fmt.Sprintf("no route from %s (%s) to %s (%s)", ipA, a.Device, ipB, b.Device)}
 	}
@@ -189,7 +192,7 @@ func vmkping(hostName, device, target string, size int32, df bool, count int) (p
 	if src.Spec.Ip != nil {
 		r.Source = src.Spec.Ip.IpAddress
 	}
-	frame := size + 28
+	frame := size + 28 // IP and ICMP headers
 	r.Lines = append(r.Lines, fmt.Sprintf("PING %s (%s): %d data bytes", target, target, size))
 	fail := func(msg string) (pingReply, error) {
 		r.Error = msg
@@ -203,26 +206,47 @@ func vmkping(hostName, device, target string, size int32, df bool, count int) (p
 	if df && frame > vnicMTU(*src) {
 		return fail("sendto() failed (Message too long)")
 	}
+	// without -d the sender splits a large request into fragments of its adapter's MTU; the largest frame on the
+	// wire is then that MTU. A frame larger than the physical network's MTU or the receiver's is dropped.
+	wire := frame
+	if m := vnicMTU(*src); wire > m {
+		wire = m
+	}
+	if ip := net.ParseIP(target); ip != nil && gateway(h, *src) == ip.String() {
+		if wire > lab.physicalMTU { // the adapter's own gateway answers across the physical network
+			return fail("(no reply: the request was dropped on the way)")
+		}
+		return answer(&r, target, size, count)
+	}
 	dh, dst := adapterAt(target)
 	if dst == nil {
+		if _, subnet := nicIP(*src); (subnet == nil || !subnet.Contains(net.ParseIP(target))) && gateway(h, *src) == "" {
+			return fail("sendto() failed (Network is unreachable)")
+		}
 		return fail("(no reply: no VMkernel adapter of the lab holds " + target + ")")
 	}
-	p := reach(h, *src, dh, *dst, frame)
+	p := reach(h, *src, dh, *dst, wire)
 	switch {
 	case p.kind == "route":
-		return fail("sendto() failed (Network is unreachable)")
-	case p.kind == "mtu" && df:
-		return fail("(no reply: the request was dropped on the way)")
-	case frame > vnicMTU(*dst) && df:
+		if _, subnet := nicIP(*src); (subnet == nil || !subnet.Contains(net.ParseIP(target))) && gateway(h, *src) == "" {
+			return fail("sendto() failed (Network is unreachable)") // the sender has no route
+		}
+		return fail("(no reply: the way back has no route)")
+	case p.kind == "mtu" || wire > vnicMTU(*dst):
 		return fail("(no reply: the request was dropped on the way)")
 	}
+	return answer(&r, target, size, count)
+}
+
+// answer fills in a ping that every request of came back.
+func answer(r *pingReply, target string, size int32, count int) (pingReply, error) {
 	r.Received = count
 	for i := 0; i < count; i++ {
 		r.Lines = append(r.Lines, fmt.Sprintf("%d bytes from %s: icmp_seq=%d ttl=64", size+8, target, i))
 	}
 	r.Lines = append(r.Lines, "", fmt.Sprintf("--- %s ping statistics ---", target),
 		fmt.Sprintf("%d packets transmitted, %d packets received, 0%% packet loss", count, count))
-	return r, nil
+	return *r, nil
 }
 
 // labAuth checks a lab endpoint's caller: the lab's user name and password (HTTP basic authentication).

@@ -58,6 +58,11 @@ func (r *vmRouter) powerChange(to types.VirtualMachinePowerState, run func(*simu
 }
 
 func (r *vmRouter) PowerOffVMTask(ctx *simulator.Context, req *types.PowerOffVM_Task) soap.HasFault {
+	if vm, ok := simulator.Map.Get(r.target()).(*simulator.VirtualMachine); ok {
+		if f := busy(vm); f != nil {
+			return &methods.PowerOffVM_TaskBody{Res: &types.PowerOffVM_TaskResponse{Returnval: refusedTask(ctx, vm, "VirtualMachine.powerOff", *f)}}
+		}
+	}
 	res := r.powerChange(types.VirtualMachinePowerStatePoweredOff, func(vm *simulator.VirtualMachine) soap.HasFault {
 		return vm.PowerOffVMTask(ctx, req)
 	})
@@ -80,6 +85,11 @@ func refusedTask(ctx *simulator.Context, vm *simulator.VirtualMachine, id string
 // SuspendVMTask: InvalidPowerState "if the power state is not poweredOn" (API reference, VirtualMachine.SuspendVM_Task);
 // the engine suspended a powered-off VM.
 func (r *vmRouter) SuspendVMTask(ctx *simulator.Context, req *types.SuspendVM_Task) soap.HasFault {
+	if vm, ok := simulator.Map.Get(r.target()).(*simulator.VirtualMachine); ok {
+		if f := busy(vm); f != nil {
+			return &methods.SuspendVM_TaskBody{Res: &types.SuspendVM_TaskResponse{Returnval: refusedTask(ctx, vm, "VirtualMachine.suspend", *f)}}
+		}
+	}
 	if vm, ok := simulator.Map.Get(r.target()).(*simulator.VirtualMachine); ok && vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOn {
 		f := types.LocalizedMethodFault{Fault: &types.InvalidPowerState{RequestedState: types.VirtualMachinePowerStatePoweredOn, ExistingState: vm.Runtime.PowerState},
 			LocalizedMessage: fmt.Sprintf("The attempted operation cannot be performed in the current state (%s).", vm.Runtime.PowerState)}

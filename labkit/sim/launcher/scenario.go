@@ -164,7 +164,7 @@ type world struct {
 	workloads    map[types.ManagedObjectReference]workloadSpec
 	// defaultWorkload: datasets/workloads.csv's idle profile, which labkit writes in every scenario
 	defaultWorkload workloadSpec
-	building     bool // the scenario is being built: its file was checked for states vCenter could not reach
+	building        bool // the scenario is being built: its file was checked for states vCenter could not reach
 }
 
 var lab = &world{

@@ -203,6 +203,15 @@ func (t *labTask) start() {
 		types.PropertyChange{Name: "info.progress", Val: int32(0)})
 }
 
+// startOnce starts the task unless it has started already.
+func (t *labTask) startOnce() {
+	var queued bool
+	simulator.Map.WithLock(t, func() { queued = t.Info.State == types.TaskInfoStateQueued })
+	if queued {
+		t.start()
+	}
+}
+
 func (t *labTask) progress(pct int32) {
 	t.set(types.PropertyChange{Name: "info.progress", Val: pct})
 }
