@@ -123,7 +123,7 @@ func evacuateAll(ctx *simulator.Context, t *labTask, h *simulator.HostSystem, vm
 		if dest == nil {
 			continue
 		}
-		if m, err := prepare(ctx, vm, dest, nil, nil, kindDRS); err == nil {
+		if m, err := prepare(ctx, nil, vm, dest, nil, nil, kindDRS); err == nil {
 			moves = append(moves, m)
 			if m.slot != nil {
 				slots = append(slots, m.slot)

@@ -174,7 +174,7 @@ func refusedLabTask(ctx *simulator.Context, vm *simulator.VirtualMachine, id str
 // migrate checks and performs one migration, reporting progress on t.
 func migrate(ctx *simulator.Context, t *labTask, vm *simulator.VirtualMachine, dest *simulator.HostSystem,
 	datastore, pool *types.ManagedObjectReference, kind migrationKind) *types.LocalizedMethodFault {
-	m, err := prepare(ctx, vm, dest, datastore, pool, kind)
+	m, err := prepare(ctx, t, vm, dest, datastore, pool, kind)
 	if err != nil {
 		return err
 	}
@@ -194,8 +194,9 @@ type migration struct {
 	slot            *slotRequest // what it costs against vCenter's limits (nil: not counted)
 }
 
-// prepare runs the checks; a refused migration posts VmFailedMigrateEvent and returns its first error.
-func prepare(ctx *simulator.Context, vm *simulator.VirtualMachine, dest *simulator.HostSystem,
+// prepare runs the checks; a refused migration starts its task (t, when there is one), posts VmFailedMigrateEvent
+// and returns its first error. A migration that passes leaves its task queued until its turn comes (run).
+func prepare(ctx *simulator.Context, t *labTask, vm *simulator.VirtualMachine, dest *simulator.HostSystem,
 	datastore, pool *types.ManagedObjectReference, kind migrationKind) (*migration, *types.LocalizedMethodFault) {
 	var v verdict
 	m := &migration{vm: vm, dest: dest, datastore: datastore, pool: pool, kind: kind}
@@ -208,6 +209,9 @@ func prepare(ctx *simulator.Context, vm *simulator.VirtualMachine, dest *simulat
 		m.dest = m.src
 	}
 	if len(v.errors) > 0 {
+		if t != nil {
+			t.startOnce()
+		}
 		postEvents(ctx, &types.VmFailedMigrateEvent{VmEvent: vmEvent(vm, m.src), DestHost: hostArg(m.dest), Reason: v.errors[0]})
 		return nil, &v.errors[0]
 	}
