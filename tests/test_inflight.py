@@ -141,7 +141,7 @@ def test_a_switchover_over_the_limit_fails_and_the_vm_stays(tmp_path):
 
 
 def test_a_destination_lost_mid_migration_fails_it_and_the_vm_stays():
-    with lab_world("inflight-host-lost", "-time-scale", "20") as s:  # about 3 s of real time
+    with lab_world("inflight-host-lost", "-time-scale", "60") as s:  # about 1 s of real time
         vm, hosts = by_name(s, vim.VirtualMachine)["erp-01"], by_name(s, vim.HostSystem)
         task = vm.MigrateVM_Task(host=hosts["esx-02"], priority="defaultPriority")
         deadline = time.time() + 20
@@ -159,7 +159,7 @@ def test_a_destination_lost_mid_migration_fails_it_and_the_vm_stays():
         assert vm.runtime.host == hosts["esx-02"]
 
 
-@pytest.mark.parametrize("scale", [50, 150])
+@pytest.mark.parametrize("scale", [100, 300])
 def test_lab_time_equals_the_model_at_two_time_scales(scale):
     expected = model.simulate(link_gbps=10.0, **workloads.workload("web", 65536)).summary
     with lab_world("inflight-host-lost", "-time-scale", str(scale)) as s:
@@ -175,7 +175,7 @@ def test_lab_time_equals_the_model_at_two_time_scales(scale):
 
 
 def test_migrations_beyond_the_hosts_limit_queue_and_start_when_a_slot_frees():
-    with lab_world("inflight-evacuation", "-time-scale", "60") as s:  # the shortest, sharing the link, takes 0.5 s
+    with lab_world("inflight-evacuation", "-time-scale", "120") as s:  # the shortest, sharing the link: 0.24 s
         vms, hosts = by_name(s, vim.VirtualMachine), by_name(s, vim.HostSystem)
         names = ["web-01", "web-02", "web-03", "web-04", "web-05", "web-06", "app-01", "app-02", "idle-01", "idle-02"]
         tasks = [vms[n].MigrateVM_Task(host=hosts["esx-02"], priority="defaultPriority") for n in names]
@@ -188,9 +188,9 @@ def test_migrations_beyond_the_hosts_limit_queue_and_start_when_a_slot_frees():
         assert shares.max() == 8
 
 
-# each scenario's time scale makes its evacuation last about 1.3 s of real time: the lab's own overhead per
-# migration (a few ms of real time, scaled like everything else) stays below 1 % of it
-SCALES = {"inflight-evacuation": 600, "evacuation-1g": 2000, "evacuation-25g": 50}
+# each scenario's time scale makes its evacuation last about 0.9 s of real time: the lab's own overhead per
+# migration (a few ms of real time, scaled like everything else) stays near 1 % of it
+SCALES = {"inflight-evacuation": 900, "evacuation-1g": 3000, "evacuation-25g": 75}
 EVACUATIONS = {
     "inflight-evacuation": None,
     "evacuation-1g": """\
@@ -242,6 +242,7 @@ def test_the_evacuation_planner_predicts_the_labs_evacuation_within_5_percent(na
         task = host.EnterMaintenanceMode_Task(timeout=0)
         wait_for_task(s, task, progress=False)
         lab_s = (task.info.completeTime - task.info.startTime).total_seconds() * scale
+        print(f"{name}: lab {lab_s:.1f} s, planned {predicted['total_s']:.1f} s")
         assert lab_s == pytest.approx(predicted["total_s"], rel=0.05), predicted["schedule"]
         assert not [vm for vm in host.vm if vm.runtime.powerState == "poweredOn"]
 
