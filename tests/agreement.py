@@ -65,6 +65,13 @@ WRONG = {
     "06.distributed": ("__import__('dataclasses').replace(answer, succeeded=False, fault_type='InvalidArgument')",
                        "answer.describe()"),
     "06.hardware-version": ("'5.5'", "float(answer[:3])"),
+    "07.jumbo": ("__import__('dataclasses').replace(answer, succeeded=False, fault_type='SystemError')",
+                 "answer.describe()"),
+    "07.routed": ("__import__('dataclasses').replace(answer, succeeded=False, fault_type='SystemError')",
+                  "answer.describe()"),
+    "07.second-adapter": ("__import__('dataclasses').replace(answer, succeeded=False, fault_type='SystemError')",
+                          "answer.describe()"),
+    "07.window": ("{**answer, 'total_s': answer['total_s'] * 2}", "answer['total_s']"),
 }
 
 

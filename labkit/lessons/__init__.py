@@ -4,6 +4,7 @@ from . import (  # noqa: F401
     continuity,
     getting_started,
     how_vmotion_works,
+    inflight,
     memory_convergence,
     migration_types,
     preparing_hosts,

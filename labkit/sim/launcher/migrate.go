@@ -327,8 +327,8 @@ func apply(vm *simulator.VirtualMachine, src, dest *simulator.HostSystem, datast
 		}
 	}
 	if dest.Self != src.Self {
-		dropRef(src, "vm", src.Vm, vm.Self)
-		addRef(dest, "vm", dest.Vm, vm.Self)
+		dropRef(src, "vm", &src.Vm, vm.Self)
+		addRef(dest, "vm", &dest.Vm, vm.Self)
 		simulator.Map.Update(vm, []types.PropertyChange{
 			{Name: "runtime.host", Val: dest.Self},
 			{Name: "summary.runtime.host", Val: dest.Self},
@@ -338,11 +338,11 @@ func apply(vm *simulator.VirtualMachine, src, dest *simulator.HostSystem, datast
 	if target != nil && (vm.ResourcePool == nil || *vm.ResourcePool != *target) {
 		if vm.ResourcePool != nil {
 			if old, ok := simulator.Map.Get(*vm.ResourcePool).(*simulator.ResourcePool); ok {
-				dropRef(old, "vm", old.Vm, vm.Self)
+				dropRef(old, "vm", &old.Vm, vm.Self)
 			}
 		}
 		if p, ok := simulator.Map.Get(*target).(*simulator.ResourcePool); ok {
-			addRef(p, "vm", p.Vm, vm.Self)
+			addRef(p, "vm", &p.Vm, vm.Self)
 		}
 		simulator.Map.Update(vm, []types.PropertyChange{{Name: "resourcePool", Val: *target}})
 	}
@@ -427,10 +427,10 @@ func moveStorage(vm *simulator.VirtualMachine, target types.ManagedObjectReferen
 	keep = append(keep, target)
 	if oldRef.Value != "" {
 		old := simulator.Map.Get(oldRef).(*simulator.Datastore)
-		dropRef(old, "vm", old.Vm, vm.Self)
+		dropRef(old, "vm", &old.Vm, vm.Self)
 	}
 	nds := simulator.Map.Get(target).(*simulator.Datastore)
-	addRef(nds, "vm", nds.Vm, vm.Self)
+	addRef(nds, "vm", &nds.Vm, vm.Self)
 	simulator.Map.Update(vm, []types.PropertyChange{
 		{Name: "datastore", Val: keep},
 		{Name: "config.files", Val: vm.Config.Files},
@@ -442,24 +442,29 @@ func moveStorage(vm *simulator.VirtualMachine, target types.ManagedObjectReferen
 	return nil
 }
 
-// addRef and dropRef change a list of references through a property change,
-// so clients watching it (WaitForUpdatesEx) are told.
-func addRef(obj mo.Reference, name string, list []types.ManagedObjectReference, ref types.ManagedObjectReference) {
-	if containsRef(list, ref) {
-		return
-	}
-	next := append(append([]types.ManagedObjectReference(nil), list...), ref)
-	simulator.Map.WithLock(obj, func() { simulator.Map.Update(obj, []types.PropertyChange{{Name: name, Val: next}}) })
+// addRef and dropRef change a list of references through a property change, so clients watching it
+// (WaitForUpdatesEx) are told. They read the list under the object's lock: migrations that end together on one
+// host must not overwrite each other's change.
+func addRef(obj mo.Reference, name string, list *[]types.ManagedObjectReference, ref types.ManagedObjectReference) {
+	simulator.Map.WithLock(obj, func() {
+		if containsRef(*list, ref) {
+			return
+		}
+		next := append(append([]types.ManagedObjectReference(nil), *list...), ref)
+		simulator.Map.Update(obj, []types.PropertyChange{{Name: name, Val: next}})
+	})
 }
 
-func dropRef(obj mo.Reference, name string, list []types.ManagedObjectReference, ref types.ManagedObjectReference) {
-	var next []types.ManagedObjectReference
-	for _, r := range list {
-		if r != ref {
-			next = append(next, r)
+func dropRef(obj mo.Reference, name string, list *[]types.ManagedObjectReference, ref types.ManagedObjectReference) {
+	simulator.Map.WithLock(obj, func() {
+		var next []types.ManagedObjectReference
+		for _, r := range *list {
+			if r != ref {
+				next = append(next, r)
+			}
 		}
-	}
-	simulator.Map.WithLock(obj, func() { simulator.Map.Update(obj, []types.PropertyChange{{Name: name, Val: next}}) })
+		simulator.Map.Update(obj, []types.PropertyChange{{Name: name, Val: next}})
+	})
 }
 
 func renameAll(list []string, f func(string) string) []string {

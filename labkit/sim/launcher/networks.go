@@ -300,11 +300,11 @@ func linkNetwork(net types.ManagedObjectReference, h *simulator.HostSystem, add 
 		return
 	}
 	if add {
-		addRef(n, "host", n.Host, h.Self)
-		addRef(h, "network", h.Network, net)
+		addRef(n, "host", &n.Host, h.Self)
+		addRef(h, "network", &h.Network, net)
 	} else {
-		dropRef(n, "host", n.Host, h.Self)
-		dropRef(h, "network", h.Network, net)
+		dropRef(n, "host", &n.Host, h.Self)
+		dropRef(h, "network", &h.Network, net)
 	}
 }
 

@@ -110,7 +110,7 @@ func mount(ds *simulator.Datastore, h *simulator.HostSystem, dss *simulator.Host
 		MountInfo: types.HostMountInfo{Path: "/vmfs/volumes/" + ds.Name, AccessMode: mode,
 			Mounted: types.NewBool(true), Accessible: types.NewBool(true)}})
 	setMounts(ds, mounts)
-	addRef(h, "datastore", h.Datastore, ds.Self)
+	addRef(h, "datastore", &h.Datastore, ds.Self)
 	dss.Datastore = append(append([]types.ManagedObjectReference(nil), dss.Datastore...), ds.Self)
 	refreshComputeResourceDatastores(h, false)
 }
@@ -217,7 +217,7 @@ func (r *dssRouter) RemoveDatastore(ctx *simulator.Context, req *types.RemoveDat
 		}
 	}
 	setMounts(ds, mounts)
-	dropRef(h, "datastore", h.Datastore, ds.Self)
+	dropRef(h, "datastore", &h.Datastore, ds.Self)
 	dss.Datastore = dropFrom(dss.Datastore, ds.Self)
 	refreshComputeResourceDatastores(h, false)
 	body.Res = &types.RemoveDatastoreResponse{}
