@@ -133,7 +133,7 @@ def progress_figure(session, host, vm: str, title: str | None = None):
                       xaxis_title="simulated seconds since the migration started",
                       yaxis={"title": "task progress (%)", "range": [0, 105]},
                       yaxis2={"title": "vCPU throttle (%)", "overlaying": "y", "side": "right", "range": [0, 105]},
-                      legend_orientation="h", height=460)
+                      legend={"orientation": "h", "y": -0.25}, margin={"b": 110}, height=480)
     return fig
 
 
