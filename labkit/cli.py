@@ -62,8 +62,10 @@ def _sim_start(a) -> int:
     world = f"scenario {s.scenario}" if s.scenario else "generated inventory"
     # a simulator that serves another world than the one asked for is not a success: `labkit sim start --scenario X
     # && govc ...` would run against the wrong world. It is left running, untouched.
+    extra = a.flags[2:] if a.time_scale is not None else a.flags  # what followed --
     asked = " ".join(["labkit sim start", *(["--scenario", a.scenario] if a.scenario else []),
-                      *(["--", *a.flags] if a.flags else [])])
+                      *(["--time-scale", f"{a.time_scale:g}"] if a.time_scale is not None else []),
+                      *(["--", *extra] if extra else [])])
     if reused and a.scenario and a.scenario != s.scenario:
         raise LabkitError(f"The lab simulator already serves {world} (pid {s.pid}), not {a.scenario}; it was left "
                           "running.", fix=f"labkit sim stop, then {asked}")

@@ -233,6 +233,9 @@ CLI_ROWS = [
     ("grade-jobs-word", ["grade", "{d}/submitted/alice", "-j", "many"], 2, r"--jobs: 'many' is not a whole number"),
     # the simulator: names, files, programs and folders checked before anything starts
     ("sim-start-empty-scenario", ["sim", "start", "--scenario", ""], 1, r"--scenario is empty\. Fix: name a scenario"),
+    ("sim-start-time-scale-zero", ["sim", "start", "--time-scale", "0"], 1,
+     r"--time-scale 0 is out of range\. Fix: give simulated seconds per real second, from 0\.001 to 1000000"),
+    ("sim-start-time-scale-word", ["sim", "start", "--time-scale", "fast"], 2, r"--time-scale: invalid float value: 'fast'"),
     ("lab-empty-scenario", ["lab", "--scenario", " ", "--no-browser"], 1, r"--scenario is empty"),
     ("sim-start-scenario-file-missing", ["sim", "start", "--scenario", "{d}/scenarios/nope.yaml"], 1,
      r"No such scenario file: .*nope\.yaml\. Fix: check the path, or use a scenario name"),

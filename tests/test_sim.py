@@ -303,3 +303,22 @@ def test_start_with_other_flags_says_they_were_not_applied(private_state):
                         "it was left running. Fix: labkit sim stop, then labkit sim start -- -host 2\n")
     assert sim.status().sim.pid == first
     assert oct((paths.state_dir() / "sim.log").stat().st_mode & 0o777) == "0o600"
+
+
+def test_sim_start_sets_the_time_scale_and_a_session_on_it_plans_and_pings(private_state, binary):
+    """`labkit sim start --time-scale N` (a terminal's lab, for govc or a script): lab time runs N times faster, and
+    labkit's lab endpoints work on a session that connected to it by URL."""
+    from labkit import evacuation, labapi
+    from labkit.vmkping import vmkping
+
+    r = run_cli("sim", "start", "--scenario", "inflight-routed", "--time-scale", "80")
+    assert r.returncode == 0, r.stderr
+    st = sim.status().sim
+    with labkit.connect(st.url, user=st.username, password=st.password) as s:
+        assert labapi.time_scale(s) == 80
+        assert "Network is unreachable" in str(vmkping(s, "esx-01", "10.10.2.12"))
+        vmotions, links = evacuation.from_lab(s, "esx-01")
+        assert [v.name for v in vmotions] == ["app-01"] and vmotions[0].workload == "web"
+    r = run_cli("sim", "start", "--scenario", "inflight-routed", "--time-scale", "60")
+    assert r.returncode == 1
+    assert "Fix: labkit sim stop, then labkit sim start --scenario inflight-routed --time-scale 60" in r.stderr
