@@ -139,5 +139,5 @@ def rounds(session, host, mid: int) -> pd.DataFrame:
     if mid not in set(table["mid"]):
         raise InvalidInput(f"{table['host'].iloc[0]}'s log has no migration {mid!r}.",
                            fix="hostlog.migrations(session, host) lists its migrations and their mid")
-    mine = table[(table["mid"] == mid) & (table["event"] == "precopy")]
-    return mine.reindex(columns=cols).reset_index(drop=True)
+    mine = table[(table["mid"] == mid) & (table["event"] == "precopy")].reindex(columns=cols).reset_index(drop=True)
+    return mine.astype({"round": int, "sent_pages": int, "dirtied_pages": int})

@@ -31,6 +31,7 @@ class Ping:
     received: int
     lines: tuple[str, ...]
     error: str = ""
+    netstack: str = "defaultTcpipStack"
 
     @property
     def ok(self) -> bool:
@@ -39,7 +40,9 @@ class Ping:
 
     @property
     def command(self) -> str:
-        return f"vmkping -I {self.interface}{' -d' if self.df else ''} -s {self.size} {self.target}"
+        """The vmkping command line; an adapter on another TCP/IP stack than the default one names it (``-S``)."""
+        stack = f" -S {self.netstack}" if self.netstack != "defaultTcpipStack" else ""
+        return f"vmkping{stack} -I {self.interface}{' -d' if self.df else ''} -s {self.size} {self.target}"
 
     def __str__(self) -> str:
         return "\n".join([f"[{self.host}]# {self.command}", *self.lines])
@@ -68,4 +71,5 @@ def vmkping(session, host, target: str, *, interface: str = "vmk1", size: int = 
                         df=int(bool(df)), count=count)
     return Ping(host=answer["host"], interface=answer["interface"], target=answer["target"], size=answer["size"],
                 df=answer["df"], transmitted=answer["transmitted"], received=answer["received"],
-                lines=tuple(answer["lines"]), error=answer.get("error", ""))
+                lines=tuple(answer["lines"]), error=answer.get("error", ""),
+                netstack=answer.get("netstack") or "defaultTcpipStack")

@@ -55,7 +55,7 @@ def test_jumbo_frames_the_path_drops_fail_the_migration_after_the_precheck_passe
         assert {"VmBeingHotMigratedEvent", "VmFailedMigrateEvent"} <= _events(s, vm)
         for host, role in (("esx-01", "S"), ("esx-02", "D")):
             line = _failure_line(s, host, "app-01")
-            assert line["role"] == role and line["stage"] == "precopy" and "no data acknowledged" in line["reason"]
+            assert line["role"] == role and line["stage"] == "precopy" and "no data crossed" in line["reason"]
         # vmkping proves it: small frames cross, full jumbo frames do not (fragmented or not: the adapter sends
         # 9,000-byte frames either way)
         dest_ip = hosts["esx-02"].config.network.vnic[1].spec.ip.ipAddress

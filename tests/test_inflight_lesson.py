@@ -48,11 +48,11 @@ def test_jumbo_accepts_one_mtu_the_path_carries_and_rejects_the_rest():
     with lab_world("inflight-jumbo") as s:
         failed = continuity.migrate(s, "app-01", host="esx-02")
         assert failed.fault_type == "SystemError"
-        _says("07.jumbo", failed, s, "refused (SystemError)")
+        _says("07.jumbo", failed, s, "failed in flight (SystemError)")
         text = inflight.story(s, "esx-01")  # the lesson's view of the log: no lab clock, no measured time
         assert "sim=" not in text and "sim_s=" not in text and len(hostlog.read(s, "esx-02")) == 3
         assert text.splitlines()[-1] == ('S 1001 app-01 failed: stage=precopy sent_pages=0 '
-                                          'reason="no data acknowledged by 10.10.0.11 for 20 s"')
+                                          'reason="no data crossed from 10.10.0.10 to 10.10.0.11 for 20 s"')
         assert inflight.story(s, "esx-01", "no-such-vm").startswith("(esx-01's log has no vMotion line")
         assert inflight.describe_progress(s, "esx-01", "app-01").startswith("no completed migration")
         # half a fix: the source sends 1500-byte segments (the smaller MSS), so the move works, but esx-02 still
@@ -60,10 +60,10 @@ def test_jumbo_accepts_one_mtu_the_path_carries_and_rejects_the_rest():
         _set_mtu(s, "esx-01", 1500)
         run = continuity.migrate(s, "app-01", host="esx-02")
         assert run.succeeded
-        _says("07.jumbo", run, s, "esx-02's vmk1 has an MTU of 9000")
+        _says("07.jumbo", run, s, "on host esx-02, vmk1 has an MTU of 9000")
         _set_mtu(s, "esx-02", 1500)
         assert _check("07.jumbo", run, s).passed
-        _says("07.jumbo", dataclasses.replace(run, succeeded=False, fault_type="SystemError"), s, "refused")
+        _says("07.jumbo", dataclasses.replace(run, succeeded=False, fault_type="SystemError"), s, "(SystemError)")
         _says("07.jumbo", run.describe(), s, "MigrationRun")
         # the world moved on: app-01 back on esx-01
         assert continuity.migrate(s, "app-01", host="esx-01").succeeded
@@ -85,14 +85,14 @@ def test_routed_accepts_a_gateway_on_the_stack_or_the_adapter_and_rejects_leavin
     with lab_world("inflight-routed", "-time-scale", "300") as s:
         failed = continuity.migrate(s, "app-01", host="esx-02")
         assert failed.fault_type == "SystemError"
-        _says("07.routed", failed, s, "refused (SystemError)")
+        _says("07.routed", failed, s, "failed in flight (SystemError)")
         _stack_gateway(s, "esx-01", "10.10.1.1")  # the vMotion stack's gateway on esx-01 ...
         assert continuity.migrate(s, "app-01", host="esx-02").fault_type == "SystemError"  # one side is not enough
         _adapter_spec(s, "esx-02", "10.10.2.12", gateway="10.10.2.1")  # ... and an override on esx-02's vmk1
         assert list(inflight.stack_gateways(s)["from"]) == ["stack", "adapter override"]
         run = continuity.migrate(s, "app-01", host="esx-02")
         assert run.succeeded and _check("07.routed", run, s).passed
-        _says("07.routed", dataclasses.replace(run, succeeded=False, fault_type="SystemError"), s, "refused")
+        _says("07.routed", dataclasses.replace(run, succeeded=False, fault_type="SystemError"), s, "(SystemError)")
         # another "fix": esx-02's adapter moved into rack 1's subnet, where no routing is needed
         assert continuity.migrate(s, "app-01", host="esx-01").succeeded
         _adapter_spec(s, "esx-02", "10.10.1.12")
@@ -107,16 +107,16 @@ def test_second_adapter_needs_two_adapters_on_both_hosts_and_a_move_that_used_th
         assert continuity.migrate(s, "db-01", host="esx-02").succeeded
         back = continuity.migrate(s, "db-01", host="esx-01")
         assert back.succeeded
-        _says("07.second-adapter", back, s, "esx-02 has fewer than two vMotion adapters")
+        _says("07.second-adapter", back, s, "host esx-02 has fewer than two vMotion adapters")
         _second_adapter(s, "esx-02", "10.10.0.21")
-        _says("07.second-adapter", back, s, "esx-01 has fewer than two vMotion adapters")
+        _says("07.second-adapter", back, s, "host esx-01 has fewer than two vMotion adapters")
         _second_adapter(s, "esx-01", "10.10.0.20")
         _says("07.second-adapter", back, s, "used one adapter pair")  # the move came before the adapters
         assert continuity.migrate(s, "db-01", host="esx-02").succeeded
         run = continuity.migrate(s, "db-01", host="esx-01")
         assert _check("07.second-adapter", run, s).passed
         assert "2 vMotion adapter(s): 11 rounds" in inflight.describe_progress(s, "esx-02", "db-01")
-        _says("07.second-adapter", dataclasses.replace(run, succeeded=False, fault_type="SystemError"), s, "refused")
+        _says("07.second-adapter", dataclasses.replace(run, succeeded=False, fault_type="SystemError"), s, "(SystemError)")
 
 
 # -- exercise 4 -----------------------------------------------------------------------------------------------------

@@ -62,11 +62,20 @@ class MigrationRun:
         """The VM's properties before and after (property, before, after, changed)."""
         return properties(self.before, self.after)
 
+    @property
+    def in_flight(self) -> bool:
+        """The migration failed after it had begun (vCenter had posted VmBeing...Event: its checks passed), not
+        refused by its checks."""
+        return not self.succeeded and any(t.startswith("VmBeing") for t in self.events["type"])
+
     def describe(self) -> str:
         """What happened, in words and without times (stable across runs)."""
         target = " and ".join(x for x in (self.host, self.datastore) if x)
         head = f"{self.kind} migration of {self.vm} to {target}: "
-        head += "succeeded" if self.succeeded else f"refused, {self.fault_type}"
+        if self.succeeded:
+            head += "succeeded"
+        else:
+            head += f"{'failed in flight' if self.in_flight else 'refused'}, {self.fault_type}"
         task = self.timeline[self.timeline["source"] == "task"]
         steps = " -> ".join(dict.fromkeys(task["what"]))
         events = ", ".join(self.events["type"]) or "(none)"

@@ -19,6 +19,9 @@ def _run_problem(run, vm: str) -> str | None:
         return "answer with the MigrationRun that continuity.migrate(...) returned"
     if run.vm != vm:
         return f"that run migrated {run.vm}, not {vm}"
+    if not run.succeeded and run.in_flight:
+        return (f"that migration failed in flight ({run.fault_type}): read its fault and the hosts' logs, fix the "
+                "cause, then migrate again")
     if not run.succeeded:
         return f"that migration was refused ({run.fault_type}); read its fault and change the request"
     if not run.holds:

@@ -252,17 +252,17 @@ def jumbo(answer, session):
     if problem:
         return problem
     if _runs_on(session, JUMBO["vm"]) != JUMBO["destination"]:
-        return f"{JUMBO['vm']} does not run on {JUMBO['destination']} in the lab any more"
+        return f"VM {JUMBO['vm']} does not run on {JUMBO['destination']} in the lab any more"
     for host, other in ((JUMBO["source"], JUMBO["destination"]), (JUMBO["destination"], JUMBO["source"])):
         peers = _vnics(session, other)
         if not peers:
-            return f"{other} has no vMotion adapter any more"
+            return f"host {other} has no vMotion adapter any more"
         target = peers[0].spec.ip.ipAddress
         for nic in _vnics(session, host):
             mtu = nic.spec.mtu or 1500
             ping = vmkping(session, host, target, interface=nic.device, size=mtu - 28, df=True, count=1)
             if not ping.ok:
-                return (f"{host}'s {nic.device} has an MTU of {mtu}, and a don't-fragment ping of that size to {other} "
+                return (f"on host {host}, {nic.device} has an MTU of {mtu}, and a don't-fragment ping of that size to {other} "
                         "gets no reply: its full-sized frames still do not cross the path")
     return True
 
@@ -287,20 +287,20 @@ def routed(answer, session):
     if problem:
         return problem
     if _runs_on(session, ROUTED["vm"]) != ROUTED["destination"]:
-        return f"{ROUTED['vm']} does not run on {ROUTED['destination']} in the lab any more"
+        return f"VM {ROUTED['vm']} does not run on {ROUTED['destination']} in the lab any more"
     table = stack_gateways(session, tuple(ROUTED["subnets"]))
     for host, subnet in ROUTED["subnets"].items():
         mine = table[table["host"] == host]
         if mine.empty:
-            return f"{host} has no vMotion adapter any more"
+            return f"host {host} has no vMotion adapter any more"
         for _, row in mine.iterrows():
             address = ipaddress.IPv4Interface(row["ip"]) if row["ip"] else None
             if address is None or address.ip not in ipaddress.IPv4Network(subnet):
-                return (f"{host}'s {row['device']} is no longer in its rack's subnet {subnet}: keep the addresses, "
+                return (f"on host {host}, {row['device']} is no longer in its rack's subnet {subnet}: keep the addresses, "
                         "and route between the subnets")
     for _, row in table.iterrows():
         if not row["in its subnet"]:
-            return f"{row['host']}'s {row['device']} has no default gateway in its own subnet"
+            return f"on host {row['host']}, {row['device']} has no default gateway in its own subnet"
     a, b = (next(iter(_vnics(session, h))) for h in ROUTED["subnets"])
     for host, target in (("esx-01", b.spec.ip.ipAddress), ("esx-02", a.spec.ip.ipAddress)):
         if not vmkping(session, host, target, count=1).ok:
@@ -314,8 +314,8 @@ BUSY = {"vm": "db-01", "source": "esx-02", "destination": "esx-01"}
 
 @exercise("07.second-adapter", "db-01 back on esx-01 over two vMotion adapters per host", world="inflight-busy-db",
           points=2, hints=(
-    ("Each host has one vMotion adapter on one 1 GbE uplink. The lab, like vSphere 7.0 U2 and later, gives a "
-     "vMotion as many streams as both hosts have vMotion adapters."),
+    ("Each host has one vMotion adapter on one 1 GbE uplink. The lab, like multi-NIC vMotion (vSphere 5.0 and "
+     "later), sends over as many adapter pairs as both hosts have vMotion adapters."),
     ("On each host: a port group (hostconfig.add_port_group), a VMkernel adapter on it with an address in the "
      "vMotion subnet (hostconfig.add_vmkernel_adapter) and the vMotion service on it (hostconfig.enable_service, "
      "SelectVnicForNicType)."),
@@ -326,13 +326,13 @@ def second_adapter(answer, session):
     if problem:
         return problem
     if _runs_on(session, BUSY["vm"]) != BUSY["destination"]:
-        return f"{BUSY['vm']} does not run on {BUSY['destination']} in the lab any more"
+        return f"VM {BUSY['vm']} does not run on {BUSY['destination']} in the lab any more"
     for host in (BUSY["source"], BUSY["destination"]):
         if len(_vmotion_adapters(session, host)) < 2:
-            return f"{host} has fewer than two vMotion adapters"
+            return f"host {host} has fewer than two vMotion adapters"
     last = last_migration(session, BUSY["source"], BUSY["vm"], role="S")
     if last is None or last["dest"] != BUSY["destination"] or last["result"] != "completed":
-        return f"{BUSY['source']}'s log has no completed vMotion of {BUSY['vm']} to {BUSY['destination']}"
+        return f"the log of {BUSY['source']} has no completed vMotion of {BUSY['vm']} to {BUSY['destination']}"
     start = start_line(session, BUSY["source"], last["mid"])
     if start is None or int(start["nics"]) < 2:
         return (f"the last vMotion of {BUSY['vm']} used one adapter pair (its log line says nics=1): add the "
@@ -354,8 +354,8 @@ PLAN_TOLERANCE = 0.10
      "change through the API on esx-01 and on the host evacuation.from_lab names as the destination."),
     ("Plan again from the lab after the change (evacuation.from_lab, evacuation.plan): the plan is your answer. "
      "Then put esx-01 in maintenance mode (EnterMaintenanceMode_Task) and wait for the task."),
-    ("An evacuation that ran too slowly cannot be undone: run the case's labkit.connect cell again for a pristine "
-     "world, make the change first, plan, then enter maintenance mode."),
+    ("An evacuation that has run cannot be run again: whatever went wrong, run the case's labkit.connect cell "
+     "again for a pristine world, make the change first, plan from the lab, then enter maintenance mode."),
 ))
 def window(answer, session):
     if not isinstance(answer, dict) or "schedule" not in answer or "total_s" not in answer:

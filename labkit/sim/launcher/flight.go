@@ -121,6 +121,7 @@ func flightInput(vm *simulator.VirtualMachine, src, dest *simulator.HostSystem, 
 
 // flight is one vMotion being played out.
 type flight struct {
+	stage     string // what the migration is doing: connect, precopy, switchover
 	id        int64
 	vm        *simulator.VirtualMachine
 	src, dest *simulator.HostSystem
@@ -171,7 +172,7 @@ func (f *flight) lostHost() *types.LocalizedMethodFault {
 		simulator.Map.WithLock(h, func() { state = h.Runtime.ConnectionState })
 		if state != types.HostSystemConnectionStateConnected {
 			reason := fmt.Sprintf("host %s is %s", h.Name, state)
-			f.log("event", "failed", "sim_s", f.simElapsed(), "stage", "transfer", "reason", reason)
+			f.log("event", "failed", "sim_s", f.simElapsed(), "stage", f.stage, "reason", reason)
 			return &types.LocalizedMethodFault{Fault: &types.HostNotConnected{},
 				LocalizedMessage: fmt.Sprintf("The migration of %s stopped: %s is no longer connected to vCenter. The virtual machine keeps running on %s.",
 					f.vm.Name, h.Name, f.src.Name)}
@@ -194,7 +195,7 @@ func fly(t *labTask, vm *simulator.VirtualMachine, src, dest *simulator.HostSyst
 		in = flightInput(vm, src, dest, share)
 		path = vmotionPath(src, dest)
 	})
-	f := &flight{id: atomic.AddInt64(&migrationIDs, 1), vm: vm, src: src, dest: dest, t: t, start: time.Now()}
+	f := &flight{id: atomic.AddInt64(&migrationIDs, 1), vm: vm, src: src, dest: dest, t: t, start: time.Now(), stage: "connect"}
 	w := workloadOf(vm)
 	srcIP, destIP := firstVMotionIP(src), firstVMotionIP(dest)
 	f.log("event", "start", "src", src.Name, "dest", dest.Name, "src_ip", srcIP, "dest_ip", destIP,
@@ -217,16 +218,18 @@ func fly(t *labTask, vm *simulator.VirtualMachine, src, dest *simulator.HostSyst
 			fmt.Sprintf("The vMotion connection from %s (%s) to %s (%s) could not be made within %.0f s.", src.Name, srcIP, dest.Name, destIP, netTimeoutS))
 	case "mtu":
 		f.log("event", "connected", "sim_s", f.simElapsed(), "streams", in.NICs, "mss", path.packet-40)
+		f.stage = "precopy"
 		if lost := f.sleepUntil(0, netTimeoutS, progressPrepared, progressPrepared); lost != nil {
 			return lost
 		}
 		f.log("event", "failed", "sim_s", f.simElapsed(), "stage", "precopy", "sent_pages", 0,
-			"reason", fmt.Sprintf("no data acknowledged by %s for %.0f s", destIP, netTimeoutS))
+			"reason", fmt.Sprintf("no data crossed from %s to %s for %.0f s", srcIP, destIP, netTimeoutS))
 		return systemError("Failed waiting for data: the destination received no vMotion data.",
 			fmt.Sprintf("The migration of %s stopped: %s received no data on the vMotion network within %.0f s. Check the vMotion network between %s and %s.",
 				vm.Name, dest.Name, netTimeoutS, src.Name, dest.Name))
 	}
 	r := simulatePrecopy(in)
+	f.stage = "precopy"
 	f.log("event", "connected", "sim_s", f.simElapsed(), "streams", in.NICs, "mss", path.packet-40,
 		"bandwidth_gbps", r.BandwidthGbps)
 	// progress: 10 % once prepared, 99 % when the memory is across; the last point when the VM runs on dest
@@ -240,6 +243,7 @@ func fly(t *labTask, vm *simulator.VirtualMachine, src, dest *simulator.HostSyst
 	for _, round := range r.History {
 		end := round.StartS + round.DurationS
 		if round.Phase == "switchover" {
+			f.stage = "switchover"
 			f.log("event", "switchover", "sim_s", round.StartS, "round", round.Round, "pages", round.SentPages,
 				"downtime_s", round.DurationS, "throttle_pct", round.ThrottlePct)
 		}
@@ -257,6 +261,7 @@ func fly(t *labTask, vm *simulator.VirtualMachine, src, dest *simulator.HostSyst
 		}
 	}
 	if r.Outcome == "failed" {
+		f.stage = "switchover"
 		f.log("event", "switchover", "sim_s", r.PrecopyS, "round", r.Rounds+1, "pages", r.History[len(r.History)-1].Remaining,
 			"downtime_s", r.History[len(r.History)-1].Remaining/(r.BandwidthGbps*1e9/8/pageBytes), "throttle_pct", throttle)
 		if lost := f.sleepUntil(r.PrecopyS, total, at(r.PrecopyS), at(total)); lost != nil {

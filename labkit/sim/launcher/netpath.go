@@ -135,6 +135,8 @@ func vmotionPath(src, dest *simulator.HostSystem) pathIssue {
 type pingReply struct {
 	Host        string   `json:"host"`
 	Interface   string   `json:"interface"`
+	Netstack    string   `json:"netstack"` // the adapter's TCP/IP stack
+	Routed      bool     `json:"routed"`   // the target is in another subnet: the reply crossed a router
 	Source      string   `json:"source"`
 	Target      string   `json:"target"`
 	Size        int32    `json:"size"`
@@ -192,6 +194,13 @@ func vmkping(hostName, device, target string, size int32, df bool, count int) (p
 	if src.Spec.Ip != nil {
 		r.Source = src.Spec.Ip.IpAddress
 	}
+	r.Netstack = src.Spec.NetStackInstanceKey
+	if r.Netstack == "" {
+		r.Netstack = defaultStack
+	}
+	if _, subnet := nicIP(*src); subnet != nil && !subnet.Contains(net.ParseIP(target)) {
+		r.Routed = true
+	}
 	frame := size + 28 // IP and ICMP headers
 	r.Lines = append(r.Lines, fmt.Sprintf("PING %s (%s): %d data bytes", target, target, size))
 	fail := func(msg string) (pingReply, error) {
@@ -241,8 +250,12 @@ func vmkping(hostName, device, target string, size int32, df bool, count int) (p
 // answer fills in a ping that every request of came back.
 func answer(r *pingReply, target string, size int32, count int) (pingReply, error) {
 	r.Received = count
+	ttl := 64
+	if r.Routed { // one router on the way back
+		ttl = 63
+	}
 	for i := 0; i < count; i++ {
-		r.Lines = append(r.Lines, fmt.Sprintf("%d bytes from %s: icmp_seq=%d ttl=64", size+8, target, i))
+		r.Lines = append(r.Lines, fmt.Sprintf("%d bytes from %s: icmp_seq=%d ttl=%d", size+8, target, i, ttl))
 	}
 	r.Lines = append(r.Lines, "", fmt.Sprintf("--- %s ping statistics ---", target),
 		fmt.Sprintf("%d packets transmitted, %d packets received, 0%% packet loss", count, count))
