@@ -1,4 +1,4 @@
-"""The lab world's own endpoints, beside its vSphere API: its clock and its vmkping.
+"""The lab world's own endpoints, beside its vSphere API: its clock, its vmkping and the log of methods it served.
 
 A real vCenter has neither. The lab serves them at ``/labkit/...`` on the simulator's address, to its user name
 and password (HTTP basic authentication); :func:`get` finds both from a labkit session.
@@ -61,3 +61,11 @@ def clock(session) -> dict:
 def time_scale(session) -> float:
     """Simulated seconds per real second in the session's lab world."""
     return float(clock(session)["timeScale"])
+
+
+def served_methods(session, since: int = 0) -> tuple[list[str], int]:
+    """The names of the SOAP methods the lab served, in order, from the ``since``-th on (counted from 0 since the
+    lab started; the oldest roll off after 200,000), and the number the next one will have: pass it as ``since``
+    to read only what came after. Every client's calls count, this session's own included."""
+    answer = get(session, "methods", since=since)
+    return list(answer["methods"]), int(answer["next"])

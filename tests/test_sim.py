@@ -322,3 +322,24 @@ def test_sim_start_sets_the_time_scale_and_a_session_on_it_plans_and_pings(priva
     r = run_cli("sim", "start", "--scenario", "inflight-routed", "--time-scale", "60")
     assert r.returncode == 1
     assert "Fix: labkit sim stop, then labkit sim start --scenario inflight-routed --time-scale 60" in r.stderr
+
+
+def test_the_lab_lists_the_methods_it_served_in_order():
+    """/labkit/methods: what a client called, to prove (for instance) that a read-only tool changed nothing."""
+    from pyVmomi import vim
+
+    from helpers import lab_world
+    from labkit import labapi
+
+    with lab_world("healthy-cluster") as s:
+        _, mark = labapi.served_methods(s)
+        labkit.inventory.vms(s)
+        reads, after_reads = labapi.served_methods(s, since=mark)
+        assert reads and set(reads) <= {"RetrievePropertiesEx", "ContinueRetrievePropertiesEx", "CreateContainerView",
+                                        "DestroyView", "RetrieveProperties"}, reads
+        vm = next(v for v in s.content.viewManager.CreateContainerView(s.content.rootFolder, [vim.VirtualMachine],
+                                                                       True).view if v.name == "test-01")
+        s.change(vm, "PowerOnVM_Task", progress=False)
+        later, _ = labapi.served_methods(s, since=after_reads)
+        assert "PowerOnVM_Task" in later and "PowerOnVM_Task" not in reads
+        assert labapi.served_methods(s, since=10**9)[0] == []

@@ -76,9 +76,14 @@ func (h routingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serveClock(w, r, h.user, h.password)
 		return
 	}
+	if r.Method == http.MethodGet && r.URL.Path == "/labkit/methods" {
+		serveMethods(w, r, h.user, h.password)
+		return
+	}
 	if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/sdk") {
 		body, err := io.ReadAll(r.Body)
 		if err == nil {
+			served.add(soapMethod(body))
 			body = reroute(body)
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
