@@ -29,14 +29,9 @@ def _host(session, host):
     if isinstance(host, vim.HostSystem):
         return host
     if isinstance(host, str) and host:
-        view = session.content.viewManager.CreateContainerView(session.content.rootFolder, [vim.HostSystem], True)
-        try:
-            for h in view.view:
-                if h.name == host:
-                    return h
-        finally:
-            view.Destroy()
-        raise InvalidInput(f"There is no host named {host!r}.", fix="give a host's name as the inventory shows it")
+        from .inventory import find
+
+        return find(session, host, "HostSystem")
     raise InvalidInput(f"host must be a HostSystem or its name, not {host!r}.")
 
 
