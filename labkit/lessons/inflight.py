@@ -248,11 +248,9 @@ JUMBO = {"vm": "app-01", "source": "esx-01", "destination": "esx-02"}
      "continuity.migrate and answer with the run."),
 ))
 def jumbo(answer, session):
-    problem = _vmotion_problem(answer, JUMBO["vm"], JUMBO["destination"])
+    problem = _moved(answer, session, JUMBO)
     if problem:
         return problem
-    if _runs_on(session, JUMBO["vm"]) != JUMBO["destination"]:
-        return f"VM {JUMBO['vm']} does not run on {JUMBO['destination']} in the lab any more"
     for host, other in ((JUMBO["source"], JUMBO["destination"]), (JUMBO["destination"], JUMBO["source"])):
         peers = _vnics(session, other)
         if not peers:
@@ -265,6 +263,17 @@ def jumbo(answer, session):
                 return (f"on host {host}, {nic.device} has an MTU of {mtu}, and a don't-fragment ping of that size to {other} "
                         "gets no reply: its full-sized frames still do not cross the path")
     return True
+
+
+def _moved(answer, session, case: dict) -> str | None:
+    """Why ``answer`` is not a successful vMotion of the case's VM to its destination, where it still runs (None
+    if it is)."""
+    problem = _vmotion_problem(answer, case["vm"], case["destination"])
+    if problem:
+        return problem
+    if _runs_on(session, case["vm"]) != case["destination"]:
+        return f"VM {case['vm']} does not run on {case['destination']} in the lab any more"
+    return None
 
 
 # -- exercise 2: routed vMotion ----------------------------------------------------------------------------------------
@@ -283,11 +292,9 @@ ROUTED = {"vm": "app-01", "destination": "esx-02",
     "Prove the route with vmkping, then migrate app-01 to esx-02 and answer with the run.",
 ))
 def routed(answer, session):
-    problem = _vmotion_problem(answer, ROUTED["vm"], ROUTED["destination"])
+    problem = _moved(answer, session, ROUTED)
     if problem:
         return problem
-    if _runs_on(session, ROUTED["vm"]) != ROUTED["destination"]:
-        return f"VM {ROUTED['vm']} does not run on {ROUTED['destination']} in the lab any more"
     table = stack_gateways(session, tuple(ROUTED["subnets"]))
     for host, subnet in ROUTED["subnets"].items():
         mine = table[table["host"] == host]
@@ -322,11 +329,9 @@ BUSY = {"vm": "db-01", "source": "esx-02", "destination": "esx-01"}
     "Then migrate db-01 back to esx-01 with continuity.migrate and answer with the run.",
 ))
 def second_adapter(answer, session):
-    problem = _vmotion_problem(answer, BUSY["vm"], BUSY["destination"])
+    problem = _moved(answer, session, BUSY)
     if problem:
         return problem
-    if _runs_on(session, BUSY["vm"]) != BUSY["destination"]:
-        return f"VM {BUSY['vm']} does not run on {BUSY['destination']} in the lab any more"
     for host in (BUSY["source"], BUSY["destination"]):
         if len(_vmotion_adapters(session, host)) < 2:
             return f"host {host} has fewer than two vMotion adapters"
