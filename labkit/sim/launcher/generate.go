@@ -48,6 +48,10 @@ func loadScenario(sc *scenario, u *url.URL, user, password string, dsGiB int) er
 	for _, e := range simulator.Map.All("VirtualMachine") {
 		vm := e.(*simulator.VirtualMachine)
 		vm.Runtime.FeatureRequirement = reqs
+		if vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOff {
+			// the baseline its requirement is, as a scenario's VMs have it (their minRequiredEVCModeKey)
+			vm.Runtime.MinRequiredEVCModeKey = g.Host.MaxEVCModeKey
+		}
 		// the generator's VMs have a CD-ROM on a host device, connected; a VM
 		// made in the vSphere Client has one on the client device, not connected
 		for _, d := range vm.Config.Hardware.Device {

@@ -612,6 +612,14 @@ func (b *builder) addDVPortgroup(n networkSpec) error {
 		if pg.Name == n.Name {
 			b.nets[n.Name] = ref
 			b.dvpg[n.Name] = types.DistributedVirtualSwitchPortConnection{SwitchUuid: sw.Uuid, PortgroupKey: pg.Key}
+			// the port group's VLAN, where a distributed port group keeps it (API reference,
+			// VmwareDistributedVirtualSwitchVlanIdSpec in the VMwareDVSPortSetting of config.defaultPortConfig)
+			setting, _ := pg.Config.DefaultPortConfig.(*types.VMwareDVSPortSetting)
+			if setting == nil {
+				setting = &types.VMwareDVSPortSetting{}
+				pg.Config.DefaultPortConfig = setting
+			}
+			setting.Vlan = &types.VmwareDistributedVirtualSwitchVlanIdSpec{VlanId: n.VLAN}
 			// a distributed port group reaches every member host of its switch
 			setNetworkHosts(ref, b.members[n.Switch])
 			return nil
