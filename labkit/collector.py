@@ -5,11 +5,19 @@ attribute per object. The PropertyCollector answers for all objects of several
 types in one ``RetrievePropertiesEx`` call over a ContainerView, then hands
 out further pages with ``ContinueRetrievePropertiesEx``. Everything labkit
 reads in bulk goes through :func:`retrieve`.
+
+vCenter may answer a read but leave out some properties of some objects: each
+``ObjectContent`` then lists them in its ``missingSet``, one ``MissingProperty``
+each, with the ``path`` and a ``fault``: "SecurityError if the logged in
+session did not have permission to read the value", or "SystemError if there
+was some unknown problem reading the value" (vSphere API reference,
+``MissingProperty``). Such a property is absent from the object's dict, as an
+unset one is; pass a ``missing`` list to learn which they were.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from pyVmomi import vim, vmodl
 
@@ -26,16 +34,44 @@ def _pages(pc, specs, page_size: int | None):
         result = pc.ContinueRetrievePropertiesEx(result.token)
 
 
-def retrieve(content, props: Mapping[type, Iterable[str]], *, root=None,
-             page_size: int | None = None) -> dict[type, list[tuple[object, dict]]]:
+def _contents(pc, specs, page_size: int | None, missing: list | None,
+              progress: Callable | None) -> Iterator[tuple[object, dict]]:
+    """``(managed object, {path: value})`` per ObjectContent of every page; its ``missingSet`` entries appended to
+    ``missing`` as ``("Type:moid", path, fault type name)``, ``progress(obj)`` called once it is read."""
+    for oc in _pages(pc, specs, page_size):
+        if missing is not None and oc.missingSet:
+            where = f"{oc.obj._wsdlName}:{oc.obj._moId}"
+            missing.extend((where, m.path, _fault_name(m.fault)) for m in oc.missingSet)
+        yield oc.obj, {p.name: p.val for p in oc.propSet}
+        if progress is not None:
+            progress(oc.obj)
+
+
+def _fault_name(fault) -> str:
+    """``NoPermission`` for a vim.fault.NoPermission; "" for none. pyVmomi hands a ``LocalizedMethodFault`` over
+    as the fault it wraps (with ``msg`` set to its ``localizedMessage``); a wrapper built by hand is unwrapped."""
+    if isinstance(fault, vmodl.LocalizedMethodFault):
+        fault = fault.fault
+    return "" if fault is None else type(fault).__name__.split(".")[-1]
+
+
+def retrieve(content, props: Mapping[type, Iterable[str]], *, root=None, page_size: int | None = None,
+             missing: list | None = None,
+             progress: Callable | None = None) -> dict[type, list[tuple[object, dict]]]:
     """Properties of every object of the given types below ``root``.
 
     ``props`` maps a managed object type to property paths, for example
     ``{vim.VirtualMachine: ["name", "runtime.host"]}``. Returns, per type, a list
     of ``(managed object, {path: value})``; an object is listed under every
-    requested type it is an instance of; a property that is unset on an object
-    is missing from its dict. One ContainerView and one paged
-    RetrievePropertiesEx serve all types together.
+    requested type it is an instance of; a property that is unset on an object,
+    or that vCenter withheld, is missing from its dict. One ContainerView and one
+    paged RetrievePropertiesEx serve all types together.
+
+    ``missing``: a list to which each withheld property (an entry of the
+    object's ``ObjectContent.missingSet``) is appended as ``("Type:moid", path,
+    fault type name)``, for example ``("VirtualMachine:vm-42",
+    "runtime.featureRequirement", "NoPermission")``. ``progress(obj)`` is called
+    once per object read, in the order vCenter answers.
     """
     types = list(props)
     view = content.viewManager.CreateContainerView(root or content.rootFolder, types, True)
@@ -46,26 +82,27 @@ def retrieve(content, props: Mapping[type, Iterable[str]], *, root=None,
             propSet=[PC.PropertySpec(type=t, pathSet=sorted(set(paths))) for t, paths in props.items()],
         )
         out: dict[type, list] = defaultdict(list)
-        for oc in _pages(content.propertyCollector, [spec], page_size):
-            values = {p.name: p.val for p in oc.propSet}
+        for obj, values in _contents(content.propertyCollector, [spec], page_size, missing, progress):
             for t in types:  # a DistributedVirtualPortgroup is also a Network
-                if isinstance(oc.obj, t):
-                    out[t].append((oc.obj, values))
+                if isinstance(obj, t):
+                    out[t].append((obj, values))
         return {t: out.get(t, []) for t in types}
     finally:
         view.DestroyView()
 
 
-def retrieve_objects(content, objs, paths: Iterable[str], *,
-                     page_size: int | None = None) -> list[tuple[object, dict]]:
-    """The same properties of the given objects (all of one type), in one paged RetrievePropertiesEx."""
+def retrieve_objects(content, objs, paths: Iterable[str], *, page_size: int | None = None,
+                     missing: list | None = None, progress: Callable | None = None) -> list[tuple[object, dict]]:
+    """The same properties of the given objects (all of one type), in one paged RetrievePropertiesEx.
+
+    Returns ``(managed object, {path: value})`` per object, in the order vCenter answers; ``missing`` and
+    ``progress`` as for :func:`retrieve`."""
     objs = list(objs)
     if not objs:
         return []
     spec = PC.FilterSpec(objectSet=[PC.ObjectSpec(obj=o, skip=False) for o in objs],
                          propSet=[PC.PropertySpec(type=type(objs[0]), pathSet=sorted(set(paths)))])
-    return [(oc.obj, {p.name: p.val for p in oc.propSet}) for oc in _pages(content.propertyCollector, [spec],
-                                                                          page_size)]
+    return list(_contents(content.propertyCollector, [spec], page_size, missing, progress))
 
 
 def owner(content, obj):
