@@ -70,6 +70,7 @@ benchmark: setup
 	$(BIN)/python benchmarks/compat_matrix.py
 	$(BIN)/python benchmarks/real_precopy.py
 	$(BIN)/python benchmarks/scenario_limits.py
+	$(BIN)/python benchmarks/audit.py
 	$(BIN)/python benchmarks/concurrent_migrations.py
 
 clean:
