@@ -11,6 +11,10 @@
     labkit release SOURCE... [-o DIR] student copies of instructor notebooks
     labkit grade SUBMISSION|FOLDER... [--source NB] [-o DIR] [-j N]   gradebook.csv, feedback/, summary.html
     labkit check NOTEBOOK             a learner's self-check before submitting
+    labkit audit [URL] [-o DIR] [--cafile F] [--insecure] [--user U] [--vcenter-pairs N]
+                                      a vCenter's vMotion readiness, read only: report.html, verdicts.csv, findings.json
+    labkit capture [URL] [-o FILE] [--no-anonymise]
+                                      a vCenter's inventory as a lab scenario (names, addresses and UUIDs pseudonymised)
     labkit qemu build [--force]       the real-migration lab guest (kernel, initramfs; cached)
     labkit qemu migrate [--rate N] [--bandwidth MIB/S] [--downtime-limit MS] [--auto-converge] ...
                                       migrate a live QEMU guest on loopback and report it
@@ -141,6 +145,91 @@ def _output_folder(path: str, option: str = "-o") -> Path:
         raise LabkitError(f"{out} cannot be written here ({parent} is not a writable folder).",
                           fix=f"give {option} a folder you can write")
     return out
+
+
+def _vcenter_options(p: argparse.ArgumentParser) -> None:
+    """The options of a command that reads a vCenter, as labkit.connect takes them."""
+    p.add_argument("url", nargs="?", default=None,
+                   help="the vCenter (https://vcenter.example.com/sdk, or user:password@host); default: $GOVC_URL")
+    p.add_argument("--user", default=None, help="user name (default: the URL's, else $GOVC_USERNAME)")
+    p.add_argument("--cafile", default=None,
+                   help="the CA certificate(s) that signed the vCenter's certificate (default: $GOVC_TLS_CA_CERTS)")
+    p.add_argument("--insecure", action="store_true", default=None,
+                   help="do not verify the vCenter's TLS certificate (default: $GOVC_INSECURE)")
+
+
+def _vcenter_session(a):
+    """A read-only session on the vCenter the command names: its URL, else govc's variables (GOVC_URL, ...).
+
+    The password comes from the URL, else $GOVC_PASSWORD, else (at a terminal) a prompt; it is never stored or
+    printed. TLS is verified unless --insecure or GOVC_INSECURE says otherwise; --cafile or GOVC_TLS_CA_CERTS
+    names the CA. Errors name the option that fixes them."""
+    from urllib.parse import urlsplit
+
+    from . import connect
+    from .endpoint import MalformedURL
+    from .errors import InvalidLogin, UntrustedCertificate
+
+    url = a.url or os.environ.get("GOVC_URL")
+    if not url:
+        raise MalformedURL("No vCenter given.", fix="labkit audit https://vcenter.example.com/sdk, or set GOVC_URL")
+    try:
+        given = urlsplit(url if "://" in url else f"https://{url}").password
+    except ValueError:
+        given = None
+    password = None if given is not None else os.environ.get("GOVC_PASSWORD") or None
+    if given is None and password is None and sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("vCenter password: ")
+    insecure = a.insecure or os.environ.get("GOVC_INSECURE", "").lower() in ("1", "true", "yes") or None
+    cafile = a.cafile or os.environ.get("GOVC_TLS_CA_CERTS") or None
+    try:
+        return connect(url, user=a.user or (None if "@" in url.split("//")[-1].split("/")[0]
+                                            else os.environ.get("GOVC_USERNAME")),
+                       password=password, insecure=insecure, cafile=cafile, lab=False)
+    except InvalidLogin as e:
+        e.fix = ("check the user and password: in the URL (https://user:password@vcenter/sdk), --user, or "
+                 "GOVC_USERNAME and GOVC_PASSWORD")
+        raise
+    except UntrustedCertificate as e:
+        e.fix = ("trust the CA that signed it with --cafile vcenter-ca.pem or GOVC_TLS_CA_CERTS (the vCenter start "
+                 "page offers it: https://<vcenter>/certs/download.zip); or, accepting the risk, --insecure")
+        raise
+
+
+def _capture(a) -> int:
+    from . import capture
+
+    target = Path(a.output)
+    if target.is_dir():
+        raise LabkitError(f"{target} is a folder.", fix="give -o the path of the scenario file to write (.yaml)")
+    _output_folder(str(target.parent or Path(".")), "-o")
+    mapping = Path(a.mapping) if a.mapping else capture.mapping_path(target)
+    earlier = capture.load_mapping(mapping) if a.anonymise else None  # keeps the pseudonyms of a capture before
+    with _vcenter_session(a) as session:
+        result = capture.capture(session, anonymise=a.anonymise, earlier_mapping=earlier, progress=True)
+    written = capture.write(result, target, mapping=mapping)
+    for line in written:
+        print(line)
+    return 0
+
+
+def _audit(a) -> int:
+    """A vCenter's vMotion readiness, read only: report.html, verdicts.csv and findings.json in the folder."""
+    from . import audit
+
+    out = _output_folder(a.output)
+    with _vcenter_session(a) as session:  # progress bars at a terminal; a log or a pipe gets the lines below
+        result = audit.run(session, out, progress=sys.stderr.isatty(),
+                           vcenter_pairs=audit.BUDGET if a.vcenter_pairs is None else a.vcenter_pairs)
+    for refused in result.refusals:  # the audit went on without it: said, one line each
+        print(f"labkit audit: {refused.line()}", file=sys.stderr)
+    for line in result.lines():
+        print(line)
+    for path in result.files.values():
+        print(f"written: {path}")
+    return 0
 
 
 def _release(a) -> int:
@@ -471,15 +560,24 @@ def _port(text: str) -> int:
     return port
 
 
-def _positive(text: str) -> int:
-    """argparse type: a whole number of at least 1 (seconds, workers)."""
+def _whole(text: str, minimum: int) -> int:
     try:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{n} is not at least 1")
+    if n < minimum:
+        raise argparse.ArgumentTypeError(f"{n} is not at least {minimum}")
     return n
+
+
+def _count(text: str) -> int:
+    """argparse type: a whole number of at least 0 (pairs)."""
+    return _whole(text, 0)
+
+
+def _positive(text: str) -> int:
+    """argparse type: a whole number of at least 1 (seconds, workers)."""
+    return _whole(text, 1)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -561,6 +659,28 @@ def parser() -> argparse.ArgumentParser:
     ck.add_argument("--cell-timeout", type=_positive, default=60)
     ck.add_argument("--timeout", type=_positive, default=300)
     ck.set_defaults(func=_check)
+
+    cap = sub.add_parser("capture", help="read a vCenter's inventory into a lab scenario file (read only; "
+                                         "anonymised unless --no-anonymise)")
+    _vcenter_options(cap)
+    cap.add_argument("-o", "--output", default="captured.yaml", help="the scenario file (default: captured.yaml)")
+    cap.add_argument("--anonymise", "--anonymize", dest="anonymise", action="store_true", default=True,
+                     help="replace every name, address, MAC and UUID by a stable pseudonym (the default)")
+    cap.add_argument("--no-anonymise", "--no-anonymize", dest="anonymise", action="store_false",
+                     help="keep the real names (the file then describes your estate: keep it private)")
+    cap.add_argument("--mapping", default=None,
+                     help="where the pseudonym -> real name mapping goes (default: beside the scenario, "
+                          "NAME.mapping.json; keep it local)")
+    cap.set_defaults(func=_capture)
+
+    au = sub.add_parser("audit", help="a vCenter's vMotion readiness, read only: report.html, verdicts.csv and "
+                                      "findings.json")
+    _vcenter_options(au)
+    au.add_argument("-o", "--output", default="audit-report", help="the report folder (default: audit-report)")
+    au.add_argument("--vcenter-pairs", type=_count, default=None, metavar="N",
+                    help="VM x host pairs to ask vCenter's own check about (QueryVMotionCompatibilityEx_Task): all "
+                         "of them up to N, else a sample of N; 0: none (default: 5000)")
+    au.set_defaults(func=_audit)
 
     pq = sub.add_parser("qemu", help="real pre-copy: a live QEMU guest migrated on loopback").add_subparsers(
         dest="action", required=True)
