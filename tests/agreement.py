@@ -72,6 +72,9 @@ WRONG = {
     "07.second-adapter": ("__import__('dataclasses').replace(answer, succeeded=False, fault_type='SystemError')",
                           "answer.describe()"),
     "07.window": ("{**answer, 'total_s': answer['total_s'] * 2}", "answer['total_s']"),
+    "08.top-fault": ("'DatastoreNotWritableOnHost'", "[answer]"),
+    "08.cheapest": ("list(reversed(answer))", "', '.join(answer)"),
+    "08.prove": ("estate.compare(answer.after, answer.after)", "answer.describe()"),
 }
 
 

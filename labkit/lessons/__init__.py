@@ -2,6 +2,7 @@
 from . import (  # noqa: F401
     compatibility,
     continuity,
+    estate,
     getting_started,
     how_vmotion_works,
     inflight,
