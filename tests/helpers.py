@@ -92,3 +92,30 @@ def pool_for(session, vm, host):
     from labkit.troubleshoot import _pool_for
 
     return _pool_for(session, inventory.find(session, vm, "VirtualMachine"), inventory.find(session, host, "HostSystem"))
+
+
+def replay_matches(session, folder, vms=None, before=None):
+    """Capture ``session``'s world as a real vCenter would be captured (anonymised; only reads, proven on the lab's
+    served-method log), replay the capture in a new lab world, and require vCenter's verdict
+    (QueryVMotionCompatibilityEx_Task) on every pair of ``vms`` (all when None) and every host to be the same before
+    and after, through the mapping's names. ``before`` is vCenter's table for the original world when the caller has
+    read it already (labkit.compat.vcenter). Returns the capture."""
+    import labkit
+    from labkit import capture, compat, labapi, readonly
+
+    def verdicts(table):
+        return {(r.vm, r.host): (tuple(r.errors), tuple(r.warnings)) for r in table.itertuples()}
+
+    _, mark = labapi.served_methods(session)
+    result = capture.capture(session)
+    assert readonly.violations(labapi.served_methods(session, since=mark)[0]) == []
+    path = folder / "captured.yaml"
+    capture.write(result, path)
+    real = {kind: {r: p for p, r in table.items()} for kind, table in result.mapping["names"].items()}
+    original = verdicts(before if before is not None else compat.vcenter(session, vms=vms))
+    with labkit.connect(scenario=str(path), sim_flags=["-migration-seconds", "0.02"]) as replay:
+        after = verdicts(compat.vcenter(replay, vms=None if vms is None else [real["vm"][v] for v in vms]))
+    renamed = {(real["vm"][vm], real["host"][host]): v for (vm, host), v in original.items()}
+    assert len(renamed) == len(original) > 0
+    assert after == renamed
+    return result

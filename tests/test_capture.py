@@ -1,57 +1,18 @@
 """labkit capture: the lab, treated as a real vCenter, is captured; the capture is replayed; vCenter's own verdict
-matrix (QueryVMotionCompatibilityEx_Task) is the same before and after, pair for pair.
+matrix (QueryVMotionCompatibilityEx_Task) is the same before and after, pair for pair (helpers.replay_matches).
 
-Every shipped scenario is replayed, and worlds changed through the API after they started (VMs powered off and
+Every shipped scenario is replayed in tests/test_compat.py, in the world whose verdicts it already reads; here,
+worlds changed through the API after they started (VMs powered off and
 suspended, a cluster's EVC turned off, a vMotion adapter removed), which no scenario file describes."""
 import json
 import stat
 
-import pytest
-from helpers import by_name, lab_world
+from helpers import by_name, lab_world, replay_matches
 from pyVmomi import vim
 
 import labkit
-from labkit import capture, compat, hostconfig, labapi, readonly, scenarios
+from labkit import capture, hostconfig, scenarios
 from labkit.capture import anonymise
-
-#: every tenth VM of the large world, against every host (10,000 of its 100,000 pairs), as tests/test_compat.py
-SAMPLED = {"large-datacenter": 10}
-
-
-def _verdicts(session, vms=None) -> dict:
-    table = compat.vcenter(session, vms=vms)
-    return {(r.vm, r.host): (tuple(r.errors), tuple(r.warnings)) for r in table.itertuples()}
-
-
-def replay_matches(session, tmp_path, vms=None) -> capture.Capture:
-    """Capture ``session``'s world (anonymised), replay it, and require vCenter's verdicts to be equal pair for
-    pair, through the mapping's names."""
-    _, mark = labapi.served_methods(session)
-    result = capture.capture(session)
-    assert readonly.violations(labapi.served_methods(session, since=mark)[0]) == []
-    path = tmp_path / "captured.yaml"
-    capture.write(result, path)
-    real = {kind: {r: p for p, r in table.items()} for kind, table in result.mapping["names"].items()}
-    before = _verdicts(session, vms)
-    with labkit.connect(scenario=str(path), sim_flags=["-migration-seconds", "0.02"]) as replay:
-        after = _verdicts(replay, None if vms is None else [real["vm"][v] for v in vms])
-    renamed = {(real["vm"][vm], real["host"][host]): v for (vm, host), v in before.items()}
-    assert len(renamed) == len(before) > 0
-    assert after == renamed
-    return result
-
-
-@pytest.mark.parametrize("scenario", scenarios.names())
-def test_every_scenario_replays_with_vcenters_verdicts(scenario, tmp_path):
-    with lab_world(scenario) as s:
-        vms = None
-        if scenario in SAMPLED:
-            vms = sorted(labkit.inventory.vms(s)["name"])[::SAMPLED[scenario]]
-        result = replay_matches(s, tmp_path, vms)
-    # a shipped scenario holds nothing the format cannot say, except the engine's own "VM Network", which some
-    # scenarios connect to no host
-    assert [g for g in result.gaps if "a network on no host" not in g] == []
-
 
 def test_worlds_changed_through_the_api_replay(tmp_path):
     with lab_world("mixed-intel-evc") as s:

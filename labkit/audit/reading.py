@@ -132,13 +132,15 @@ def facts(session, refusals: list[Refusal], bar=None,
     requirements. Refusals of steps 2 to 4 are appended to ``refusals``; a refused step 1 raises
     :class:`LabkitError`.
 
-    On two cores or more, a helper process (:mod:`labkit.readhelper`) is started first: it finds the running VMs
+    On two cores or more, with at least :data:`HELPER_MIN_VMS` VMs in the inventory (counted from a
+    ContainerView's ``view``, a list of references read in milliseconds), a helper process
+    (:mod:`labkit.readhelper`) is started first: it finds the running VMs
     on its own and, when there are :data:`HELPER_MIN_VMS` of them or more, reads their CPU requirements (step 4)
     while this process reads the inventory and the devices (steps 1 to 3). With fewer it is ended and step 4 is
     read here; so it is when the helper fails in any way. ``timings`` (a dict, or None) gets the helper's seconds,
     under ``read (helper process)`` or, when it failed, ``read (helper process failed; read here)``."""
     helper = None
-    if readhelper.cores() >= 2:
+    if readhelper.cores() >= 2 and _vm_count(session) >= HELPER_MIN_VMS:
         helper = readhelper.start(session, vim.VirtualMachine, cf.REQUIREMENT, RUNNING, at_least=HELPER_MIN_VMS)
     try:
         return _facts(session, refusals, bar, helper)
@@ -212,6 +214,21 @@ def _facts(session, refusals: list[Refusal], bar, helper) -> tuple[cf.Facts, pd.
     stores = pd.DataFrame(sorted((name, moid) for name, moid in datastores.items()), columns=["datastore", "moid"])
     return (cf.Facts(vms, hosts, vm_ds, mounts, nics, network_hosts, vm_devices, vnics, portgroups), clusters,
             stores)
+
+
+def _vm_count(session) -> int:
+    """How many VMs the inventory holds: the length of a ContainerView's ``view``; 0 when it cannot be read (the
+    inventory read then meets the refusal itself)."""
+    try:
+        view = session.content.viewManager.CreateContainerView(session.content.rootFolder, [vim.VirtualMachine], True)
+    except vmodl.MethodFault:
+        return 0
+    try:
+        return len(view.view or [])
+    except vmodl.MethodFault:
+        return 0
+    finally:
+        view.DestroyView()
 
 
 def _say(bar, what: str) -> None:
