@@ -9,7 +9,9 @@ capture beside compat.fetch (the inventory read the audit starts with: both are 
   QueryVMotionCompatibilityEx_Task, report.html, verdicts.csv, findings.json);
 - capture: labkit.capture.capture, anonymised, and the scenario file written;
 - replay start: labkit.connect(scenario=<the captured file>) until the session is open (the file compiled, the
-  simulator built from it and logged in to).
+  simulator built from it and logged in to); the first replay's verdicts are compared with the original's
+  (vCenter's QueryVMotionCompatibilityEx_Task, every tenth VM against every host), the proof make test leaves to
+  this script for this world.
 
 Run: .venv/bin/python benchmarks/audit.py [--repeat 3] [--scenario large-datacenter]
 """
@@ -29,6 +31,24 @@ def _timed(fn):
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
+
+
+def _same_verdicts(original, replay, mapping: dict) -> tuple[bool, int]:
+    """Whether vCenter's verdict (QueryVMotionCompatibilityEx_Task) on every tenth VM (by name) against every host
+    is the same in the original world and in the replay of its capture, through the capture's mapping; the pairs
+    compared. tests/helpers.replay_matches does the same for every other scenario in make test."""
+    from labkit import compat, inventory
+
+    real = {kind: {r: p for p, r in table.items()} for kind, table in mapping["names"].items()}
+    vms = sorted(inventory.vms(original)["name"])[::10]
+
+    def verdicts(table):
+        return {(r.vm, r.host): (tuple(r.errors), tuple(r.warnings)) for r in table.itertuples()}
+
+    before = {(real["vm"][vm], real["host"][host]): v
+              for (vm, host), v in verdicts(compat.vcenter(original, vms=vms)).items()}
+    after = verdicts(compat.vcenter(replay, vms=[real["vm"][v] for v in vms]))
+    return before == after and len(before) > 0, len(before)
 
 
 def main() -> None:
@@ -57,8 +77,12 @@ def main() -> None:
                 took, replay = _timed(lambda: labkit.connect(scenario=str(target),
                                                              sim_flags=["-migration-seconds", "0.02"]))
                 times["replay start"].append(took)
+                if i == 0:
+                    equal, pairs = _same_verdicts(s, replay, capture.load_mapping(capture.mapping_path(target)))
                 replay.close()
     print(f"{a.scenario}: {target.stat().st_size / 2**10:,.0f} KiB scenario captured, medians of {a.repeat} runs")
+    print(f"  replay: vCenter's verdicts {'equal' if equal else 'DIFFERENT'} before and after on {pairs:,} pairs "
+          "(every tenth VM against every host)")
     for name, goal in GOALS.items():
         m = statistics.median(times[name])
         print(f"  {name:13s} {m:6.2f} s   goal <= {goal:g} s ({m / goal:.0%} of it)   runs: "
