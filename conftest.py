@@ -21,9 +21,9 @@ _OWN_STATE = None
 #: grading suite starts at once on the other worker.
 LONGEST_FIRST = ("tests/test_browser.py", "tests/test_binder.py", "tests/test_notebooks.py",
                  "tests/test_ansible_inventory.py", "tests/test_ansible_vms.py", "tests/test_grading.py",
-                 "notebooks/03b-real-precopy.ipynb", "tests/test_compat.py", "tests/test_conformance.py",
-                 "tests/test_vmotion_checks.py",
-                 "tests/test_realmigration.py")
+                 "notebooks/03b-real-precopy.ipynb", "tests/test_compat.py", "tests/test_realmigration.py",
+                 "tests/test_conformance.py", "tests/test_estate_lesson.py", "notebooks/08-your-own-estate.ipynb",
+                 "tests/test_scenarios.py", "tests/test_vmotion_checks.py")
 
 
 @pytest.hookimpl(tryfirst=True)
