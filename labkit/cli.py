@@ -168,11 +168,12 @@ def _vcenter_session(a):
 
     from . import connect
     from .endpoint import MalformedURL
-    from .errors import InvalidLogin, UntrustedCertificate
+    from .errors import InvalidLogin, SimulatorNotRunning, UntrustedCertificate
 
     url = a.url or os.environ.get("GOVC_URL")
     if not url:
-        raise MalformedURL("No vCenter given.", fix="labkit audit https://vcenter.example.com/sdk, or set GOVC_URL")
+        raise MalformedURL("No vCenter given.",
+                           fix=f"labkit {a.command} https://vcenter.example.com/sdk, or set GOVC_URL")
     try:
         given = urlsplit(url if "://" in url else f"https://{url}").password
     except ValueError:
@@ -193,8 +194,15 @@ def _vcenter_session(a):
                  "GOVC_USERNAME and GOVC_PASSWORD")
         raise
     except UntrustedCertificate as e:
-        e.fix = ("trust the CA that signed it with --cafile vcenter-ca.pem or GOVC_TLS_CA_CERTS (the vCenter start "
-                 "page offers it: https://<vcenter>/certs/download.zip); or, accepting the risk, --insecure")
+        if "key too weak" in str(e):  # OpenSSL refuses the key itself: no CA file can make it trusted
+            e.fix = ("replace the vCenter's certificate with one of a stronger key (RSA 2048 bits or more); or, "
+                     "accepting the risk, --insecure")
+        else:
+            e.fix = ("trust the CA that signed it with --cafile vcenter-ca.pem or GOVC_TLS_CA_CERTS (the vCenter start "
+                     "page offers it: https://<vcenter>/certs/download.zip); or, accepting the risk, --insecure")
+        raise
+    except SimulatorNotRunning as e:
+        e.fix = "give the address it answers at (labkit sim url), or start it: labkit sim start"
         raise
 
 
@@ -202,13 +210,14 @@ def _capture(a) -> int:
     from . import capture
 
     target = Path(a.output)
-    if target.is_dir():
-        raise LabkitError(f"{target} is a folder.", fix="give -o the path of the scenario file to write (.yaml)")
+    if target.is_dir() or a.output.endswith(("/", os.sep)):
+        raise LabkitError(f"{a.output} is a folder.", fix="give -o the path of the scenario file to write (.yaml)")
     _output_folder(str(target.parent or Path(".")), "-o")
     mapping = Path(a.mapping) if a.mapping else capture.mapping_path(target)
     earlier = capture.load_mapping(mapping) if a.anonymise else None  # keeps the pseudonyms of a capture before
     with _vcenter_session(a) as session:
-        result = capture.capture(session, anonymise=a.anonymise, earlier_mapping=earlier, progress=True)
+        result = capture.capture(session, anonymise=a.anonymise, earlier_mapping=earlier,
+                                 progress=sys.stderr.isatty())  # a bar at a terminal; nothing in a log
     written = capture.write(result, target, mapping=mapping)
     for line in written:
         print(line)

@@ -7,6 +7,7 @@ files carry the same pairs; each bad input ends in one line that says what to do
 import csv
 import json
 import shutil
+import subprocess
 
 import pandas as pd
 import pytest
@@ -300,12 +301,25 @@ def test_a_malformed_or_unreachable_url(tmp_path, capsys):
 
 
 def test_a_wrong_password_and_an_untrusted_certificate(extra_sim, tmp_path, capsys):
-    """A vCenter labkit does not run (the simulator on its own, user alice): its certificate is verified."""
+    """A vCenter labkit does not run (the simulator on its own, user alice): its certificate is verified. With the
+    simulator's built-in certificate (a 1,024-bit key OpenSSL refuses whatever the CA) the fix is a new certificate
+    or --insecure; with a self-signed 2,048-bit one, --cafile with it is the fix, and works."""
     e = extra_sim()
     where = e.url.split("://", 1)[1]
     assert cli.main(["audit", f"https://alice:s3cret@{where}", "-o", str(tmp_path)]) == 1
     line = _one_line(capsys)
-    assert "is not trusted" in line and "--cafile" in line and "--insecure" in line and "s3cret" not in line
+    assert "is not trusted (EE certificate key too weak)" in line and "replace the vCenter's certificate" in line
+    assert "--insecure" in line and "--cafile" not in line and "s3cret" not in line
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    strong = extra_sim("-tlscert", str(cert), "-tlskey", str(key)).url.split("://", 1)[1]
+    assert cli.main(["audit", f"https://alice:s3cret@{strong}", "-o", str(tmp_path / "r")]) == 1
+    line = _one_line(capsys)
+    assert "is not trusted (self-signed certificate)" in line and "--cafile" in line and "--insecure" in line
+    assert cli.main(["audit", f"https://alice:s3cret@{strong}", "-o", str(tmp_path / "r"), "--cafile", str(cert)]) == 0
+    capsys.readouterr()
     assert cli.main(["audit", f"https://alice:wrong@{where}", "-o", str(tmp_path), "--insecure"]) == 1
     line = _one_line(capsys)
     assert "rejected the user name or password for 'alice'" in line and "wrong" not in line

@@ -102,6 +102,10 @@ def test_the_command_captures_keeps_pseudonyms_and_says_what_is_wrong(tmp_path, 
         assert "password" in err.lower() or "login" in err.lower()
         assert cli.main(["capture", url, "-o", str(tmp_path), "--insecure"]) == 1
         assert "is a folder" in capsys.readouterr().err
+        assert cli.main(["capture", url, "-o", str(tmp_path / "new") + "/", "--insecure"]) == 1  # a folder to be
+        assert "is a folder" in capsys.readouterr().err and not (tmp_path / "new").exists()
+        assert cli.main(["capture", "-o", str(out)]) == 1
+        assert "labkit capture https://vcenter.example.com/sdk, or set GOVC_URL" in capsys.readouterr().err
     assert scenarios.compile(str(out))["vms"]
 
 
