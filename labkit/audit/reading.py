@@ -197,14 +197,7 @@ def _facts(session, refusals: list[Refusal], bar, helper) -> tuple[cf.Facts, pd.
     vms, vm_ds, nics, vm_devices = cf._vms(rows, names, pg_names, datastores)
     _say(bar, "CPU requirements")
     _requirements(session, vms, hosts, running, refusals, step, helper)
-    # as labkit.compat.fetch lays them out: mounts that are accessible, and which hosts have which network
-    mounts = pd.DataFrame([(o._moId, m.key._moId, m.mountInfo is None or m.mountInfo.accessMode != "readOnly")
-                           for o, p in got[vim.Datastore] for m in (p.get("host") or [])
-                           if m.mountInfo is None or m.mountInfo.accessible is not False],
-                          columns=["datastore_moid", "host_moid", "writable"])
-    std = [(net._moId, o._moId) for o, p in host_rows for net in (p.get("network") or [])]
-    dv = [(p.get("key"), h._moId) for o, p in got[vim.dvs.DistributedVirtualPortgroup] for h in (p.get("host") or [])]
-    network_hosts = pd.DataFrame(std + dv, columns=["network_id", "host_moid"])
+    mounts, network_hosts = cf.layout(got)  # as labkit.compat.fetch lays them out
     clusters = pd.DataFrame(
         [{"cluster": p.get("name"), "moid": o._moId,
           "evcMode": getattr(p.get("summary"), "currentEVCModeKey", None) or None}

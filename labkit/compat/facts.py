@@ -100,6 +100,17 @@ def fetch(session, *, requirements_of=None, page_size: int | None = None) -> Fac
     hosts, vnics, portgroups = _hosts(got[vim.HostSystem], got[vim.ComputeResource], names, pg_names)
     hosts["enteringMaintenanceMode"] = hosts["moid"].isin(_entering_maintenance(session, got[vim.HostSystem]))
     vms, vm_ds, nics, devices = _vms(got[vim.VirtualMachine], names, pg_names, datastores)
+    mounts, network_hosts = layout(got)
+    _add_requirements(session, vms, hosts, got[vim.VirtualMachine],
+                      None if requirements_of is None else set(requirements_of))
+    return Facts(vms, hosts, vm_ds, mounts, nics, network_hosts, devices, vnics, portgroups)
+
+
+def layout(got: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """From one read (``got`` as :func:`labkit.collector.retrieve` returns it, with datastores' ``host`` and
+    hosts' ``network`` and distributed port groups' ``key`` and ``host``): the mounts that are accessible
+    (datastore_moid, host_moid, writable: not readOnly), and which hosts have which network (network_id,
+    host_moid)."""
     mounts = pd.DataFrame([(o._moId, m.key._moId, m.mountInfo is None or m.mountInfo.accessMode != "readOnly")
                            for o, p in got[vim.Datastore] for m in (p.get("host") or [])
                            if m.mountInfo is None or m.mountInfo.accessible is not False],
@@ -107,10 +118,7 @@ def fetch(session, *, requirements_of=None, page_size: int | None = None) -> Fac
     # standard networks list their hosts on the host side, distributed port groups on their own
     std = [(net._moId, o._moId) for o, p in got[vim.HostSystem] for net in (p.get("network") or [])]
     dv = [(p.get("key"), h._moId) for o, p in got[vim.dvs.DistributedVirtualPortgroup] for h in (p.get("host") or [])]
-    network_hosts = pd.DataFrame(std + dv, columns=["network_id", "host_moid"])
-    _add_requirements(session, vms, hosts, got[vim.VirtualMachine],
-                      None if requirements_of is None else set(requirements_of))
-    return Facts(vms, hosts, vm_ds, mounts, nics, network_hosts, devices, vnics, portgroups)
+    return mounts, pd.DataFrame(std + dv, columns=["network_id", "host_moid"])
 
 
 def _entering_maintenance(session, host_rows) -> set[str]:
