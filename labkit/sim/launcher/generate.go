@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/url"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
@@ -18,9 +17,9 @@ func generatedCounts(g *generateSpec) counts {
 		machine: g.VMsPerCluster, pool: 1, datastore: 1, portgroup: 1}
 }
 
-func loadScenario(sc *scenario, u *url.URL, user, password string, dsGiB int) error {
+func loadScenario(sc *scenario, user string, dsGiB int) error {
 	if sc.Generate == nil {
-		return buildScenario(context.Background(), sc, u, user, password)
+		return buildScenario(context.Background(), sc, user)
 	}
 	for k, v := range sc.EVCModes {
 		lab.evcModes[k] = v

@@ -132,7 +132,7 @@ func run(o *options) error {
 	defer server.Close()
 	server.Config.Handler = routingHandler{next: server.Config.Handler, user: o.username, password: o.password}
 	if sc != nil {
-		if err := loadScenario(sc, server.URL, o.username, o.password, o.dsGiB); err != nil {
+		if err := loadScenario(sc, o.username, o.dsGiB); err != nil {
 			return err
 		}
 	}

@@ -6,16 +6,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/vmware/govmomi"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 )
@@ -183,7 +182,7 @@ var lab = &world{
 // builder holds what a build has created so far, by name.
 type builder struct {
 	ctx      context.Context
-	c        *govmomi.Client
+	c        *vim25.Client
 	s        *scenario
 	dc       *object.Datacenter
 	folders  *object.DatacenterFolders
@@ -199,14 +198,11 @@ type builder struct {
 }
 
 // buildScenario creates the scenario's inventory on the running server.
-func buildScenario(ctx context.Context, s *scenario, serverURL *url.URL, user, password string) error {
-	u := *serverURL
-	u.User = url.UserPassword(user, password)
-	c, err := govmomi.NewClient(ctx, &u, true)
+func buildScenario(ctx context.Context, s *scenario, user string) error {
+	c, err := newInProcessClient(ctx, user)
 	if err != nil {
-		return fmt.Errorf("scenario build: login: %v", err)
+		return fmt.Errorf("scenario build: %v", err)
 	}
-	defer func() { _ = c.Logout(ctx) }()
 
 	b := &builder{ctx: ctx, c: c, s: s,
 		clusters: map[string]*object.ClusterComputeResource{}, hosts: map[string]*object.HostSystem{},
@@ -241,7 +237,7 @@ func buildScenario(ctx context.Context, s *scenario, serverURL *url.URL, user, p
 }
 
 func (b *builder) datacenter() error {
-	dc, err := object.NewRootFolder(b.c.Client).CreateDatacenter(b.ctx, b.s.Datacenter)
+	dc, err := object.NewRootFolder(b.c).CreateDatacenter(b.ctx, b.s.Datacenter)
 	if err != nil {
 		return fmt.Errorf("datacenter %s: %v", b.s.Datacenter, err)
 	}
@@ -292,7 +288,7 @@ func (b *builder) hostStep() error {
 			cr := simulator.Map.Get(ref).(*mo.ComputeResource)
 			ref = cr.Host[0]
 		}
-		host := object.NewHostSystem(b.c.Client, ref)
+		host := object.NewHostSystem(b.c, ref)
 		b.hosts[hs.Name] = host
 		addLabPnics(simulator.Map.Get(ref).(*simulator.HostSystem))
 		pool, err := host.ResourcePool(b.ctx)
@@ -440,7 +436,7 @@ func (b *builder) networkStep() error {
 		if err != nil {
 			return fmt.Errorf("switch %s: %v", sw, err)
 		}
-		dvs := object.NewDistributedVirtualSwitch(b.c.Client, res.Result.(types.ManagedObjectReference))
+		dvs := object.NewDistributedVirtualSwitch(b.c, res.Result.(types.ManagedObjectReference))
 		task, err = dvs.Reconfigure(b.ctx, &types.DVSConfigSpec{Host: hosts}) // members join after creation
 		if err == nil {
 			_, err = b.result(task)
@@ -495,7 +491,7 @@ func (b *builder) standardSwitches() error {
 				return fmt.Errorf("switch %s: no host %s", sw, hostName)
 			}
 			h := simulator.Map.Get(host.Reference()).(*simulator.HostSystem)
-			ns := object.NewHostNetworkSystem(b.c.Client, *h.ConfigManager.NetworkSystem)
+			ns := object.NewHostNetworkSystem(b.c, *h.ConfigManager.NetworkSystem)
 			spec := types.HostVirtualSwitchSpec{NumPorts: defaultSwitchPorts}
 			if len(n.Uplinks) > 0 {
 				spec.Bridge = &types.HostVirtualSwitchBondBridge{NicDevice: append([]string(nil), n.Uplinks...)}
@@ -640,7 +636,7 @@ func (b *builder) addStandardPortgroup(n networkSpec) error {
 		ns := simulator.Map.Get(*host.ConfigManager.NetworkSystem).(*simulator.HostNetworkSystem)
 		spec := types.HostPortGroupSpec{Name: n.Name, VlanId: n.VLAN, VswitchName: standardSwitch(n), Policy: types.HostNetworkPolicy{}}
 		if i == 0 {
-			nsObj := object.NewHostNetworkSystem(b.c.Client, ns.Reference())
+			nsObj := object.NewHostNetworkSystem(b.c, ns.Reference())
 			if err := nsObj.AddPortGroup(b.ctx, spec); err != nil {
 				if _, dup := existingNetwork(b.dc.Reference(), n.Name); !dup {
 					return err
@@ -726,7 +722,7 @@ func (b *builder) vmStep() error {
 		if err != nil {
 			return fmt.Errorf("vm %s: %v", v.Name, err)
 		}
-		vm := object.NewVirtualMachine(b.c.Client, res.Result.(types.ManagedObjectReference))
+		vm := object.NewVirtualMachine(b.c, res.Result.(types.ManagedObjectReference))
 		if v.Workload != nil {
 			lab.workloads[vm.Reference()] = *v.Workload
 		}
