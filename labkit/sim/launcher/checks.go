@@ -491,12 +491,13 @@ func imageDatastore(b types.BaseVirtualDeviceFileBackingInfo) *types.ManagedObje
 //     (RemoteDeviceNotSupported), a PCI passthrough device (DeviceBackingNotSupported).
 func checkDevices(v *verdict, vm *simulator.VirtualMachine, dest *simulator.HostSystem) {
 	for _, d := range vm.Config.Hardware.Device {
-		label := deviceLabel(vm, d)
 		on := connected(vm, d)
+		var label string // named only for a device that is reported: naming counts the VM's devices
 		switch b := d.GetVirtualDevice().Backing.(type) {
 		case *types.VirtualCdromAtapiBackingInfo, *types.VirtualCdromPassthroughBackingInfo,
 			*types.VirtualSerialPortDeviceBackingInfo, *types.VirtualParallelPortDeviceBackingInfo,
 			*types.VirtualFloppyDeviceBackingInfo, *types.VirtualUSBUSBBackingInfo:
+			label = deviceLabel(vm, d)
 			name := b.(types.BaseVirtualDeviceDeviceBackingInfo).GetVirtualDeviceDeviceBackingInfo().DeviceName
 			fault := &types.CannotAccessVmDevice{Device: label, Backing: name, Connected: on}
 			if on {
@@ -511,6 +512,7 @@ func checkDevices(v *verdict, vm *simulator.VirtualMachine, dest *simulator.Host
 				continue
 			}
 			name := fb.GetVirtualDeviceFileBackingInfo().FileName
+			label = deviceLabel(vm, d)
 			fault := &types.CannotAccessVmDevice{Device: label, Backing: name, Connected: on}
 			if on {
 				v.fail(fault, "Currently connected device '%s' uses backing '%s', which is not accessible: the host %s does not mount %s.", label, name, dest.Name, entityName(*ds))
@@ -520,6 +522,7 @@ func checkDevices(v *verdict, vm *simulator.VirtualMachine, dest *simulator.Host
 		case *types.VirtualCdromRemotePassthroughBackingInfo, *types.VirtualCdromRemoteAtapiBackingInfo,
 			*types.VirtualFloppyRemoteDeviceBackingInfo:
 			if on {
+				label = deviceLabel(vm, d)
 				sub := types.LocalizedMethodFault{Fault: &types.RemoteDeviceNotSupported{DeviceNotSupported: types.DeviceNotSupported{Device: label}},
 					LocalizedMessage: fmt.Sprintf("Device '%s' is a connected device with a remote (client) backing.", label)}
 				v.fail(&types.DisallowedMigrationDeviceAttached{Fault: sub},
@@ -529,6 +532,7 @@ func checkDevices(v *verdict, vm *simulator.VirtualMachine, dest *simulator.Host
 			if !poweredOn(vm) {
 				continue
 			}
+			label = deviceLabel(vm, d)
 			sub := types.LocalizedMethodFault{Fault: &types.DeviceBackingNotSupported{DeviceNotSupported: types.DeviceNotSupported{Device: label}, Backing: "PCI passthrough"},
 				LocalizedMessage: fmt.Sprintf("Device '%s' is a PCI passthrough (DirectPath I/O) device.", label)}
 			v.fail(&types.DisallowedMigrationDeviceAttached{Fault: sub},
