@@ -86,6 +86,12 @@ def _ordered(doc: dict) -> dict:
     return {k: doc[k] for k in ORDER if k in doc}
 
 
+def _dump(data, **kw) -> str:
+    """yaml.safe_dump's text, by libyaml's emitter where PyYAML has it (the same text, several times faster: a
+    2,000-VM capture took 1.5 s to write with the pure-Python one)."""
+    return yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), **kw)
+
+
 def to_yaml(result: Capture) -> str:
     """The scenario file's text: the gaps as comments at the top, then one line per cluster, host, datastore,
     network and VM."""
@@ -101,12 +107,12 @@ def to_yaml(result: Capture) -> str:
         if isinstance(value, dict):
             out.append(f"{key}:")
             for name, spec in value.items():
-                line = yaml.safe_dump({name: spec}, default_flow_style=True, width=10**6, sort_keys=False).strip()
+                line = _dump({name: spec}, default_flow_style=True, width=10**6, sort_keys=False).strip()
                 out.append(f"  {line[1:-1]}")
         elif isinstance(value, list):
-            out.append(f"{key}: " + yaml.safe_dump(value, default_flow_style=True, width=10**6).strip())
+            out.append(f"{key}: " + _dump(value, default_flow_style=True, width=10**6).strip())
         else:
-            out.append(yaml.safe_dump({key: value}, default_flow_style=False, width=10**6, sort_keys=False).strip())
+            out.append(_dump({key: value}, default_flow_style=False, width=10**6, sort_keys=False).strip())
     return "\n".join(out) + "\n"
 
 
