@@ -26,6 +26,7 @@ without a helper, and meets any refusal itself.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import multiprocessing
 import os
@@ -90,7 +91,8 @@ def _context(tls: dict | None) -> ssl.SSLContext | None:
 def _serve(conn, login: dict, refs: dict, kind: str, where: dict, path: str, at_least: int) -> None:
     """The helper process: the objects of type ``kind`` whose ``where`` properties have one of the values given,
     read over a ContainerView of the inventory; then, when there are ``at_least`` of them, their ``path``. Sends
-    ("ready",) once connected, then ("done", {moid: plain value}, missing), ("few", count) or ("failed", why)."""
+    ("ready",) once connected, then ("done", [distinct plain values], {moid: index in them}, missing), ("few",
+    count) or ("failed", why)."""
     try:
         from pyVmomi import SoapStubAdapter, VmomiSupport, vim, vmodl
 
@@ -113,7 +115,15 @@ def _serve(conn, login: dict, refs: dict, kind: str, where: dict, path: str, at_
         missing: list = []
         got = collector.retrieve_objects(content, objs, [path], missing=missing)
         plain = PLAIN[path]
-        conn.send(("done", {o._moId: plain(p.get(path)) for o, p in got}, missing))
+        values, index, seen = [], {}, {}
+        for o, p in got:  # each distinct value sent once: most VMs share theirs, and the caller unpickles less
+            value = plain(p.get(path))
+            key = json.dumps(value, sort_keys=True)
+            if key not in seen:
+                seen[key] = len(values)
+                values.append(value)
+            index[o._moId] = seen[key]
+        conn.send(("done", values, index, missing))
     except BaseException as e:  # noqa: BLE001 - whatever it was, the caller reads in its own process
         with contextlib.suppress(Exception):
             conn.send(("failed", f"{type(e).__name__}: {e}"))
@@ -133,8 +143,9 @@ class Helper:
         self.answered: bool | None = None
 
     def result(self) -> tuple[dict, list] | None:
-        """``({moid: plain value}, missing)`` as the helper read them, or None when it failed (logged at debug
-        level only). The helper is ended either way."""
+        """``({moid: plain value}, missing)`` as the helper read them (objects with equal values share one value
+        object: read them, do not change them), or None when it failed (logged at debug level only). The helper is
+        ended either way."""
         try:
             if not self._conn.poll(READY_S):
                 raise TimeoutError(f"not ready after {READY_S:g} s")
@@ -147,7 +158,8 @@ class Helper:
             if answer[0] != "done":  # "few" (the inventory changed since the caller read it) or "failed"
                 raise RuntimeError(" ".join(map(str, answer)))
             self.answered = True
-            return answer[1], answer[2]
+            values = answer[1]
+            return {moid: values[i] for moid, i in answer[2].items()}, answer[3]
         except Exception as e:  # noqa: BLE001 - any failure: the caller reads serially
             log.debug("labkit read helper failed: %s", e)
             self.failed, self.answered = True, False

@@ -120,26 +120,35 @@ def collect(session, *, progress: bool = True, vcenter_pairs: int = BUDGET) -> A
     timings.update(helper)  # the part read in a helper process, if one was (reading.facts)
 
     t = time.perf_counter()
+    # vCenter is asked before labkit's rules run when the choice of pairs does not need their verdicts (it
+    # checks while the rules run here); otherwise after them
+    chosen = sample.choose(facts, None, vcenter_pairs)
+    asked = reading.ask(session, facts, chosen.vms, chosen.hosts, refusals) if chosen and chosen.vms else None
     with _bar(progress, total=len(rules.RULES), desc="checking every VM × host pair", unit=" checks") as bar:
         issues, verdicts = _findings.judge(facts, bar.update)
-    chosen = sample.choose(facts, verdicts, vcenter_pairs)
+    if chosen is None:
+        chosen = sample.choose(facts, verdicts, vcenter_pairs)
+        asked = reading.ask(session, facts, chosen.vms, chosen.hosts, refusals) if chosen.vms else None
+    # what does not need vCenter's answers, made while vCenter checks
+    hosts, clusters = _readiness.hosts(facts), _readiness.clusters(facts, cluster_rows, datastores)
+    devices = _findings.devices(facts, issues)
     timings["check"] = time.perf_counter() - t
 
     t = time.perf_counter()
     theirs = None
-    if chosen.vms:
+    if asked is not None:
         with _bar(progress, total=chosen.pairs, desc="asking vCenter (QueryVMotionCompatibilityEx_Task)",
                   unit=" pairs") as bar:
-            theirs = reading.vcenter(session, facts, chosen.vms, chosen.hosts, refusals, bar)
-    timings["vcenter"] = time.perf_counter() - t
+            theirs = reading.answers(session, asked, refusals, bar)
+    timings["vcenter"] = time.perf_counter() - t  # the wait for vCenter's answers after labkit's own checks
 
     t = time.perf_counter()
     table = _findings.pairs(verdicts, facts, theirs)
     found = _findings.findings(issues, table)
     result = Audit(about=reading.about(session), facts=facts, pairs=table, findings=found,
-                   by_fault=_findings.by_fault(found), devices=_findings.devices(facts, issues),
-                   disagreements=_findings.disagreements(table), hosts=_readiness.hosts(facts),
-                   clusters=_readiness.clusters(facts, cluster_rows, datastores), sample=chosen, refusals=refusals,
+                   by_fault=_findings.by_fault(found), devices=devices,
+                   disagreements=_findings.disagreements(table), hosts=hosts,
+                   clusters=clusters, sample=chosen, refusals=refusals,
                    timings=timings)
     timings["judge"] = time.perf_counter() - t
     return result

@@ -54,6 +54,8 @@ def judge(facts, progress=None) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _joined(values) -> list:
+    """Each value a list: the value itself, or a new empty list where it is not one (NaN after a merge)."""
+    values = values.tolist() if hasattr(values, "tolist") else values  # a plain list iterates much faster
     return [v if isinstance(v, list) else [] for v in values]
 
 

@@ -277,7 +277,13 @@ def _requirements(session, vms: pd.DataFrame, hosts: pd.DataFrame, running: list
     found = {moid: features for moid, features in read.items() if moid not in withheld}
     signature = hosts.set_index("moid")["cpu_signature"]
     vms["requirements"] = [found.get(m) for m in vms["moid"]]
-    vms["req_signature"] = [None if r is None else cf.signature_of(r) for r in vms["requirements"]]
+    signatures: dict[int, str] = {}  # once per distinct requirement object: VMs the helper read share theirs
+
+    def req_signature(r):  # the requirements stay alive in vms["requirements"]: no id is reused meanwhile
+        if id(r) not in signatures:
+            signatures[id(r)] = cf.signature_of(r)
+        return signatures[id(r)]
+    vms["req_signature"] = [None if r is None else req_signature(r) for r in vms["requirements"]]
     vms["cpu_signature"] = vms["host_moid"].map(signature)
 
 
@@ -291,44 +297,75 @@ def _read_requirements(session, objs: list, missing: list, step) -> dict[str, di
 VCENTER_COLUMNS = ["vm", "host", "verdict", "errors", "warnings", "messages"]
 
 
-def vcenter(session, facts: cf.Facts, vms: list[str], hosts: list[str], refusals: list[Refusal], bar=None,
-            *, chunk_pairs: int = CHUNK_PAIRS, timeout: float = 600) -> pd.DataFrame | None:
-    """vCenter's verdict for each of ``vms`` × ``hosts`` (names), as :func:`labkit.compat.vcenter` lays it out
-    (vm, host, verdict, errors, warnings, messages), or None when vCenter refused the call or its task failed (a
-    Refusal is appended, with the privilege a NoPermission names).
+@dataclasses.dataclass
+class Asked:
+    """QueryVMotionCompatibilityEx_Task calls submitted by :func:`ask` and not yet waited for: the chunks of VMs,
+    their tasks, the hosts, and moid -> name."""
 
-    The pairs go in chunks of whole VMs against every host, about ``chunk_pairs`` a task; all chunks are submitted
-    first and then waited for in order, so vCenter works on the next while this process reads the last. ``bar``
-    counts pairs."""
+    chunks: list
+    tasks: list
+    hosts: list
+    names: dict
+
+
+def ask(session, facts: cf.Facts, vms: list[str], hosts: list[str], refusals: list[Refusal], *,
+        chunk_pairs: int = CHUNK_PAIRS) -> Asked | None:
+    """Submit vCenter's check of each of ``vms`` × ``hosts`` (names), in chunks of whole VMs against every host,
+    about ``chunk_pairs`` a task, without waiting: vCenter checks while this process does something else. None
+    when vCenter refused the call (a Refusal is appended, with the privilege a NoPermission names)."""
     vm_moid = dict(zip(facts.vms["vm"], facts.vms["moid"]))
     host_moid = dict(zip(facts.hosts["host"], facts.hosts["moid"]))
     stub = session.si._stub
     vm_objs = [vim.VirtualMachine(vm_moid[v], stub) for v in vms]
     host_objs = [vim.HostSystem(host_moid[h], stub) for h in hosts]
     names = {**{vm_moid[v]: v for v in vms}, **{host_moid[h]: h for h in hosts}}
-    if not vm_objs or not host_objs:
-        return pd.DataFrame(columns=VCENTER_COLUMNS)
-    per_task = max(1, chunk_pairs // len(host_objs))
-    chunks = [vm_objs[i:i + per_task] for i in range(0, len(vm_objs), per_task)]
+    per_task = max(1, chunk_pairs // max(1, len(host_objs)))
+    chunks = [vm_objs[i:i + per_task] for i in range(0, len(vm_objs), per_task)] if host_objs else []
     checker = session.content.vmProvisioningChecker
-    rows = []
     try:
         tasks = [checker.QueryVMotionCompatibilityEx_Task(vm=chunk, host=host_objs) for chunk in chunks]
-        for chunk, task in zip(chunks, tasks):
+    except vmodl.MethodFault as e:  # vCenter's check is a second opinion: the audit goes on without it
+        refusals.append(refusal("vcenter", e))
+        return None
+    return Asked(chunks, tasks, host_objs, names)
+
+
+def answers(session, asked: Asked | None, refusals: list[Refusal], bar=None, *,
+            timeout: float = 600) -> pd.DataFrame | None:
+    """vCenter's verdicts on what :func:`ask` submitted, waited for in order, as :func:`labkit.compat.vcenter`
+    lays them out (vm, host, verdict, errors, warnings, messages); None when ``asked`` is None or a task failed
+    (a Refusal is appended). ``bar`` counts pairs."""
+    if asked is None:
+        return None
+    rows = []
+    try:
+        for chunk, task in zip(asked.chunks, asked.tasks):
             for r in wait_for_task(session, task, timeout=timeout, progress=False) or []:
                 errors = sorted(_name(e) for e in (r.error or []))
                 warnings = sorted(_name(w) for w in (r.warning or []))
-                rows.append({"vm": names.get(r.vm._moId, r.vm._moId), "host": names.get(r.host._moId, r.host._moId),
+                rows.append({"vm": asked.names.get(r.vm._moId, r.vm._moId),
+                             "host": asked.names.get(r.host._moId, r.host._moId),
                              "verdict": "blocked" if errors else "warning" if warnings else "ok",
                              "errors": errors, "warnings": warnings,
                              "messages": "; ".join(e.msg or "" for e in [*(r.error or []), *(r.warning or [])])})
             if bar is not None:
-                bar.update(len(chunk) * len(host_objs))
-    except (vmodl.MethodFault, TaskFailed) as e:  # vCenter's check is a second opinion: the audit goes on without it
+                bar.update(len(chunk) * len(asked.hosts))
+    except (vmodl.MethodFault, TaskFailed) as e:
         fault = e.fault if isinstance(e, TaskFailed) and e.fault is not None else e
         refusals.append(refusal("vcenter", fault))
         return None
     return pd.DataFrame(rows, columns=VCENTER_COLUMNS)
+
+
+def vcenter(session, facts: cf.Facts, vms: list[str], hosts: list[str], refusals: list[Refusal], bar=None,
+            *, chunk_pairs: int = CHUNK_PAIRS, timeout: float = 600) -> pd.DataFrame | None:
+    """vCenter's verdict for each of ``vms`` × ``hosts`` (names): :func:`ask`, then :func:`answers`. All chunks
+    are submitted first and then waited for in order, so vCenter works on the next while this process reads the
+    last. An empty table when there are no pairs."""
+    if not vms or not hosts:
+        return pd.DataFrame(columns=VCENTER_COLUMNS)
+    return answers(session, ask(session, facts, vms, hosts, refusals, chunk_pairs=chunk_pairs), refusals, bar,
+                   timeout=timeout)
 
 
 def _name(fault) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import json
+import csv
 import math
 from pathlib import Path
 
@@ -91,19 +92,28 @@ def _cell(value) -> str:
     return str(value)
 
 
-def csv_table(pairs: pd.DataFrame) -> pd.DataFrame:
-    """verdicts.csv's rows: lists as ``a;b``, booleans as true/false, unknowns empty."""
+def csv_columns(pairs: pd.DataFrame) -> dict[str, list[str]]:
+    """verdicts.csv's columns, as text: lists as ``a;b``, booleans as true/false, unknowns empty."""
     out = {}
     for c in pairs.columns:
-        col = pairs[c]
+        col = pairs[c].tolist()  # plain lists: iterating a Series value by value costs several times more
         sample = next((v for v in col if v is not None and not (isinstance(v, float) and math.isnan(v))), None)
         if isinstance(sample, list):
             out[c] = [";".join(v) if isinstance(v, list) else "" for v in col]
         elif isinstance(sample, bool) or c == "agree":
-            out[c] = col.map({True: "true", False: "false"}).fillna("")
+            out[c] = ["true" if v is True else "false" if v is False else "" for v in col]
         else:
-            out[c] = col.astype(object).where(col.notna(), "")
-    return pd.DataFrame(out, columns=list(pairs.columns))
+            out[c] = ["" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in col]
+    return out
+
+
+def write_csv(pairs: pd.DataFrame, path: Path) -> None:
+    """verdicts.csv: a header, then one row per pair (:func:`csv_columns`), with Python's csv writer."""
+    columns = csv_columns(pairs)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(list(columns))
+        w.writerows(zip(*columns.values()))
 
 
 # -- the page ------------------------------------------------------------------------------------------------------
@@ -321,7 +331,7 @@ def write(audit, folder, generated: str = "", progress=None) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"report": folder / "report.html", "verdicts": folder / "verdicts.csv",
              "findings": folder / "findings.json"}
-    csv_table(audit.pairs).to_csv(paths["verdicts"], index=False)
+    write_csv(audit.pairs, paths["verdicts"])
     if progress is not None:
         progress()
     paths["findings"].write_text(json.dumps(document(audit), indent=1, ensure_ascii=False, allow_nan=False) + "\n",

@@ -71,10 +71,14 @@ def _joined(table: pd.DataFrame, cols: list[str], index) -> pd.Series:
             .reindex(index).fillna(""))
 
 
-def choose(facts, verdicts: pd.DataFrame, budget: int = BUDGET) -> Sample:
+def choose(facts, verdicts: pd.DataFrame | None, budget: int = BUDGET) -> Sample | None:
     """The VMs to ask vCenter about, each against every host: all of them when VMs × hosts <= ``budget``;
     otherwise one VM of each profile (profiles with a blocked or warned pair first, then the largest), then VMs
-    spread evenly over the rest by name, up to ``budget`` pairs (at least one VM). ``budget`` 0: none."""
+    spread evenly over the rest by name, up to ``budget`` pairs (at least one VM). ``budget`` 0: none.
+
+    ``verdicts`` (labkit's, one row per pair) only order the profiles when there are more than the budget holds;
+    given None, the choice is made without them when they would not change it, and None is returned when they
+    would (the audit then asks vCenter while its own rules run, or after them)."""
     names = sorted(facts.vms["vm"])
     hosts = sorted(facts.hosts["host"])
     prof = profiles(facts)
@@ -85,7 +89,10 @@ def choose(facts, verdicts: pd.DataFrame, budget: int = BUDGET) -> Sample:
     if total <= budget:
         return Sample(names, hosts, n_prof, n_prof, total, f"vCenter was asked about every pair ({total:,})")
     room = max(1, budget // len(hosts))
-    flagged = set(prof[prof.index.isin(set(verdicts.loc[verdicts["verdict"] != "ok", "vm"]))])
+    if verdicts is None and n_prof > room:
+        return None
+    flagged = (set() if verdicts is None
+               else set(prof[prof.index.isin(set(verdicts.loc[verdicts["verdict"] != "ok", "vm"]))]))
     first = prof.reset_index().groupby("profile")["vm"].first()
     size = prof.value_counts()
     order = sorted(first.index, key=lambda p: (p not in flagged, -size[p], first[p]))
