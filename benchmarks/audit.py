@@ -63,14 +63,17 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="labkit-bench-audit-"))
     times: dict[str, list[float]] = {k: [] for k in [*GOALS, "compat.fetch"]}
+    steps: dict[str, list[float]] = {}  # the audit's own timings, step by step
     with labkit.connect(scenario=a.scenario, sim_flags=["-migration-seconds", "0.02"]) as lab:
         st = lab.world.state
         with labkit.connect(st.url, user=st.username, password=st.password, insecure=True, lab=False) as s:
             for i in range(a.repeat):
                 took, _ = _timed(lambda: compat.fetch(s))
                 times["compat.fetch"].append(took)
-                took, _ = _timed(lambda: audit.run(s, work / f"report-{i}", progress=False))
+                took, result = _timed(lambda: audit.run(s, work / f"report-{i}", progress=False))
                 times["audit"].append(took)
+                for step, seconds in result.timings.items():
+                    steps.setdefault(step, []).append(seconds)
                 target = work / f"captured-{i}.yaml"
                 took, _ = _timed(lambda: capture.write(capture.capture(s), target))
                 times["capture"].append(took)
@@ -87,6 +90,9 @@ def main() -> None:
         m = statistics.median(times[name])
         print(f"  {name:13s} {m:6.2f} s   goal <= {goal:g} s ({m / goal:.0%} of it)   runs: "
               + ", ".join(f"{t:.2f}" for t in times[name]))
+        if name == "audit":
+            print("                 its steps (medians): "
+                  + ", ".join(f"{step} {statistics.median(v):.2f}" for step, v in steps.items()))
     fetch = statistics.median(times["compat.fetch"])
     print(f"  compat.fetch  {fetch:6.2f} s   (the audit's inventory read)")
     print(f"ratios: capture / compat.fetch {statistics.median(times['capture']) / fetch:.2f}; "
