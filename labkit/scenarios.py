@@ -100,6 +100,9 @@ class _UniqueKeys(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     def construct_mapping(self, node, deep=False):
         seen = {}
         for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):  # "? {a: b} : c": YAML allows it, a scenario has names
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key is a mapping or a list, where a name belongs", key_node.start_mark)
             # a plain key is compared as written (what YAML makes of it is the same text); others are built
             key = (key_node.value if isinstance(key_node, yaml.ScalarNode) and key_node.tag.endswith(":str")
                    else self.construct_object(key_node, deep=deep))

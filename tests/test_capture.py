@@ -109,6 +109,21 @@ def test_the_command_captures_keeps_pseudonyms_and_says_what_is_wrong(tmp_path, 
     assert scenarios.compile(str(out))["vms"]
 
 
+def test_a_name_an_emitter_would_make_a_complex_key_is_written_as_a_line(tmp_path):
+    """45 CJK characters and 70 accented ones (135 and 140 bytes: libyaml's emitter makes a key over 128 bytes a
+    complex one, '? key : value'), within vCenter's 80: each VM keeps its line and its name through capture and
+    compile."""
+    names = ["\u672c" * 45, "\u00e9" * 70]
+    with lab_world("healthy-cluster") as s:
+        vms = sorted(by_name(s, vim.VirtualMachine).items())
+        for (_, vm), name in zip(vms, names):
+            s.change(vm, "Rename_Task", newName=name)
+        capture.write(capture.capture(s, anonymise=False), tmp_path / "estate.yaml")
+    text = (tmp_path / "estate.yaml").read_text()
+    assert "? " not in text
+    assert set(names) <= {v["name"] for v in scenarios.compile(str(tmp_path / "estate.yaml"))["vms"]}
+
+
 def test_a_distributed_port_groups_vlan_is_kept(tmp_path):
     src = tmp_path / "dv.yaml"
     src.write_text("title: A distributed port group with a VLAN\nteaches: capture keeps the VLAN ID\n"

@@ -130,6 +130,18 @@ def test_prove_accepts_the_three_fixes_and_rejects_half_wrong_and_extra_ones():
         _says("08.prove", estate.compare(before, estate.read(s)), s, "the fix images:ds-01 was made too (for vm-19)")
 
 
+def test_a_before_read_in_a_later_session_after_a_fix_is_not_the_world_as_it_started():
+    """A fix, the session closed, a new one opened on the same world: its 'before' is not pristine."""
+    import labkit
+
+    with lab_world("captured-estate") as s:
+        _mount(s)
+    with labkit.connect() as again:
+        before = estate.read(again)
+        assert before.changed_by_then
+        _says("08.prove", estate.compare(before, estate.read(again)), again, "not the world as it started")
+
+
 def test_prove_rejects_a_vmotion_adapter_outside_the_subnet_and_a_vm_powered_off():
     with lab_world("captured-estate") as s:
         before = estate.read(s)

@@ -159,6 +159,7 @@ vms:
     (("C: {hosts: [h1, h2]}", "C: {hosts: [h1, h2]}\n  D: {hosts: [h2]}"), "clusters.D.hosts", "already in cluster C"),
     (("datastores:", "hosts:\n  h1: {cpu: amd-zen}\ndatastores:"), "hosts.h1.cpu", None),
     (("teaches: something", "teaches: [something"), None, "not valid YAML"),
+    (("  v: {host: h1,", "  ? {v: 1} : {host: h1,"), None, "a key is a mapping or a list, where a name belongs"),
     (("datastores:", "hosts:\n  h1: {vmotionIp: 10.10.1.0/24}\ndatastores:"), "hosts.h1.vmotionIp", "subnet's network address"),
     (("datastores:", "hosts:\n  h1: {vmotionIp: 10.10.1.300/24}\ndatastores:"), "hosts.h1.vmotionIp", "is not an IPv4 address"),
     (("datastores:", "hosts:\n  h1: {vmotionIp: 10.10.1.11}\ndatastores:"), "hosts.h1.vmotionIp", "has no prefix length"),

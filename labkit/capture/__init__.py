@@ -92,6 +92,17 @@ def _dump(data, **kw) -> str:
     return yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), **kw)
 
 
+def _entry(name: str, spec) -> str:
+    """``name: {spec in flow style}``, one line. An emitter writes a key it deems too long or odd as a complex key
+    (``? key : value``; libyaml counts bytes, so 43 CJK characters are enough), which is not a line of a block
+    mapping: such a name is written as a double-quoted scalar instead (JSON's string syntax is YAML's)."""
+    line = _dump({name: spec}, default_flow_style=True, width=10**6, sort_keys=False).strip()[1:-1]
+    if not line.startswith("?"):
+        return line
+    value = _dump(spec, default_flow_style=True, width=10**6, sort_keys=False).strip()
+    return f"{json.dumps(name)}: {value}"
+
+
 def to_yaml(result: Capture) -> str:
     """The scenario file's text: the gaps as comments at the top, then one line per cluster, host, datastore,
     network and VM."""
@@ -107,8 +118,7 @@ def to_yaml(result: Capture) -> str:
         if isinstance(value, dict):
             out.append(f"{key}:")
             for name, spec in value.items():
-                line = _dump({name: spec}, default_flow_style=True, width=10**6, sort_keys=False).strip()
-                out.append(f"  {line[1:-1]}")
+                out.append(f"  {_entry(name, spec)}")
         elif isinstance(value, list):
             out.append(f"{key}: " + _dump(value, default_flow_style=True, width=10**6).strip())
         else:

@@ -127,13 +127,12 @@ def _attribute(fault, vm: str, source: str, host: str, cluster_of: dict, switch_
 
 
 def _changes_so_far(session) -> list | None:
-    """On a lab world, the methods that change something (:mod:`labkit.readonly`) it served after it was built: the
-    launcher builds the world through the API in a session of its own, which ends with its ``Logout``."""
+    """On a lab world, the methods that change something (:mod:`labkit.readonly`) it served since it started, in
+    any session: the launcher builds the world inside its own process, so the log holds clients' calls only."""
     if getattr(session, "world", None) is None:
         return None
     methods, _ = labapi.served_methods(session)
-    built = methods.index("Logout") + 1 if "Logout" in methods else 0
-    return readonly.violations(methods[built:])
+    return readonly.violations(methods)
 
 
 def read(session) -> Verdicts:

@@ -36,7 +36,7 @@ func newInProcessClient(ctx context.Context, user string) (*vim25.Client, error)
 
 // RoundTrip calls the method named by request's Req type on the object named by its _this, and copies the
 // method's answer into response (a fault as soap.WrapSoapFault, as the wire client gives it).
-func (p *inProcess) RoundTrip(ctx context.Context, request, response soap.HasFault) error {
+func (p *inProcess) RoundTrip(ctx context.Context, request, response soap.HasFault) (err error) {
 	req := reflect.ValueOf(request).Elem().FieldByName("Req")
 	method := req.Elem().Type().Name() // CreateVM_Task
 	this := req.Elem().FieldByName("This").Interface().(types.ManagedObjectReference)
@@ -58,8 +58,14 @@ func (p *inProcess) RoundTrip(ctx context.Context, request, response soap.HasFau
 	}
 	m := reflect.ValueOf(handler).MethodByName(name)
 	if !m.IsValid() {
-		return fmt.Errorf("%s does not implement %s", this, method)
+		return soap.WrapSoapFault(simulator.Fault(fmt.Sprintf("%s does not implement: %s", this, method),
+			&types.MethodNotFound{Receiver: this, Method: method}))
 	}
+	defer func() { // on the wire, net/http turns a method's panic into a failed call; so here, with what it said
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s on %s: %v", method, this, r)
+		}
+	}()
 	if e, ok := handler.(mo.Entity); ok {
 		for _, disabled := range e.Entity().DisabledMethod {
 			if disabled == name {
@@ -80,6 +86,10 @@ func (p *inProcess) RoundTrip(ctx context.Context, request, response soap.HasFau
 	})
 	res := out[0].Interface().(soap.HasFault)
 	if f := res.Fault(); f != nil {
+		if f.String == "" && f.Detail.Fault != nil {
+			// a client reading the wire names the fault by its type when it has no message; so here
+			f.String = reflect.Indirect(reflect.ValueOf(f.Detail.Fault)).Type().Name()
+		}
 		return soap.WrapSoapFault(f)
 	}
 	reflect.ValueOf(response).Elem().FieldByName("Res").Set(reflect.ValueOf(res).Elem().FieldByName("Res"))
