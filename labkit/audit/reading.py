@@ -357,17 +357,6 @@ def answers(session, asked: Asked | None, refusals: list[Refusal], bar=None, *,
     return pd.DataFrame(rows, columns=VCENTER_COLUMNS)
 
 
-def vcenter(session, facts: cf.Facts, vms: list[str], hosts: list[str], refusals: list[Refusal], bar=None,
-            *, chunk_pairs: int = CHUNK_PAIRS, timeout: float = 600) -> pd.DataFrame | None:
-    """vCenter's verdict for each of ``vms`` × ``hosts`` (names): :func:`ask`, then :func:`answers`. All chunks
-    are submitted first and then waited for in order, so vCenter works on the next while this process reads the
-    last. An empty table when there are no pairs."""
-    if not vms or not hosts:
-        return pd.DataFrame(columns=VCENTER_COLUMNS)
-    return answers(session, ask(session, facts, vms, hosts, refusals, chunk_pairs=chunk_pairs), refusals, bar,
-                   timeout=timeout)
-
-
 def _name(fault) -> str:
     return type(fault).__name__.split(".")[-1]
 
